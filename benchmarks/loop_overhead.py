@@ -1,0 +1,90 @@
+"""Harness training loop vs a bare peft loop on the same batches; prints the ratio, non-pad tokens/s
+and the fraction of this CPU's measured fp32 GEMM peak the step reaches.
+
+    python benchmarks/loop_overhead.py [--steps 40] [--repeats 3] [--run lora]
+
+Both loops start from the same seeded model and see the same pre-collated batches; they alternate
+(bare, harness, bare, harness, ...) so drift on a noisy machine hits both, and the median is compared.
+FLOPs per step are counted by torch's FlopCounterMode, not estimated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from harness.config import load_params
+from harness.models import load_classifier
+from harness.stages.common import load_prepared, run_method
+from harness.training import seed_everything, train, train_loader
+
+
+def gemm_peak_gflops(n: int = 2048, reps: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def fresh_model(params, run, steps):
+    method, cfg = run_method(params, run)
+    seed_everything(0)
+    model = method.prepare(load_classifier(params.model.name, len(params.data.labels)), cfg, total_steps=steps)
+    return method, cfg, model
+
+
+def bare_loop(model, batches, lr) -> float:
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model.train()
+    start = time.perf_counter()
+    for batch in batches:
+        model(**batch).loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default="lora")
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    params = load_params()
+    splits, tokenizer = load_prepared()
+    batches = list(train_loader(splits["train"], tokenizer, params.loop.batch_size, seed=0))[: args.steps]
+    tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+    device = torch.device("cpu")
+
+    method, cfg, model = fresh_model(params, args.run, len(batches))
+    with FlopCounterMode(display=False) as counter:
+        model(**batches[0]).loss.backward()
+    model.zero_grad(set_to_none=True)
+    flops_per_token = counter.get_total_flops() / int(batches[0]["attention_mask"].numel())
+
+    bare, harness = [], []
+    for _ in range(args.repeats):
+        _, _, model = fresh_model(params, args.run, len(batches))
+        bare.append(bare_loop(model, batches, params.loop.lr))
+        method, cfg, model = fresh_model(params, args.run, len(batches))
+        harness.append(train(model, method, cfg, batches, params.loop, len(batches), device, progress=False).train_seconds)
+    peak = gemm_peak_gflops()
+    b, h = statistics.median(bare), statistics.median(harness)
+    padded = sum(int(x["attention_mask"].numel()) for x in batches)
+    print(f"run {args.run}: {len(batches)} steps x batch {params.loop.batch_size}, {tokens} non-pad tokens ({padded} with padding)")
+    print(f"bare peft loop   median {b:.2f} s  ({tokens / b:.0f} non-pad tokens/s)  runs {['%.2f' % x for x in bare]}")
+    print(f"harness loop     median {h:.2f} s  ({tokens / h:.0f} non-pad tokens/s)  runs {['%.2f' % x for x in harness]}")
+    print(f"harness / bare time ratio: {h / b:.3f}  (overhead {100 * (h / b - 1):+.1f}%, target <= +3%)")
+    achieved = flops_per_token * padded / h / 1e9
+    print(f"counted {flops_per_token / 1e6:.1f} MFLOP per (padded) token fwd+bwd -> {achieved:.1f} GFLOP/s "
+          f"= {100 * achieved / peak:.0f}% of measured fp32 GEMM peak {peak:.0f} GFLOP/s ({torch.get_num_threads()} threads)")
+
+
+if __name__ == "__main__":
+    main()

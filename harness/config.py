@@ -1,0 +1,219 @@
+"""``params.yaml`` loaded once into typed, validated dataclasses.
+
+Stage code reads attributes of :class:`Params`, never raw dicts. Validation happens here, up front,
+so a typo in a key or a wrong type stops the pipeline with one line that names the key and what is
+allowed, before any output is written.
+
+The sections whose shape depends on a registered name (``train.<run>`` by its ``method``,
+``data.<source>`` by the source name) are validated with the config class that the method or source
+registered, so adding one never edits this file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+
+from harness.errors import HarnessError
+
+STRICT = ConfigDict(extra="forbid")
+PositiveInt = typing.Annotated[int, Field(gt=0)]
+NonNegInt = typing.Annotated[int, Field(ge=0)]
+NonNegFloat = typing.Annotated[float, Field(ge=0)]
+
+
+@dataclass(config=STRICT)
+class ModelConfig:
+    """Base model: ``embedded:<name>`` (shipped in a package, offline), a hub id, or a local directory."""
+
+    name: str = "embedded:all-MiniLM-L6-v2"
+    max_length: PositiveInt = 64
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+
+
+@dataclass(config=STRICT)
+class LoopConfig:
+    """Optimisation settings shared by every run; a run may override ``lr`` in its own section."""
+
+    max_steps: NonNegInt = 0
+    epochs: NonNegFloat = 0.0
+    batch_size: PositiveInt = 32
+    eval_batch_size: PositiveInt = 128
+    lr: typing.Annotated[float, Field(gt=0)] = 1e-3
+    weight_decay: NonNegFloat = 0.0
+    warmup_ratio: typing.Annotated[float, Field(ge=0, lt=1)] = 0.06
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    max_grad_norm: NonNegFloat = 1.0
+    threads: NonNegInt = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    def __post_init__(self) -> None:
+        if (self.max_steps > 0) == (self.epochs > 0):
+            raise ValueError("set exactly one of max_steps and epochs to a positive value")
+
+
+@dataclass(config=STRICT)
+class StatusConfig:
+    """Thresholds that turn measurements into the component status table (points of the primary metric)."""
+
+    adalora_within_points: NonNegFloat = 2.0
+    min_gain_over_majority_points: NonNegFloat = 5.0
+
+
+@dataclass(config=STRICT)
+class DataCommon:
+    source: str
+    labels: list[int] = dataclasses.field(default_factory=lambda: [0, 1])
+    metrics: list[str] = dataclasses.field(default_factory=lambda: ["accuracy"])
+    train_size: NonNegInt = 0
+    eval_size: NonNegInt = 0
+    subset_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise ValueError("labels must list at least two distinct integer labels")
+        if not self.metrics:
+            raise ValueError("metrics must name at least one metric (the first is the primary one)")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Common data settings plus the validated options of every source section present."""
+
+    common: DataCommon
+    options: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.common, name)
+
+    @property
+    def source_options(self) -> Any:
+        return self.options[self.common.source]
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    profile: str
+    seeds: list[int]
+    model: ModelConfig
+    data: DataConfig
+    loop: LoopConfig
+    train: dict[str, Any]  # run name -> the method's own validated config
+    status: StatusConfig
+
+
+TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "status"}
+
+
+def _format_error(where: str, err: ValidationError, cls: type | None) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    key = f"{where}.{loc}" if loc else where
+    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument") and cls is not None:
+        allowed = ", ".join(_allowed_keys(cls, first["loc"][:-1]))
+        return f"{key}: unknown key; allowed: {allowed}"
+    if first["type"] == "missing":
+        return f"{key}: required key is missing"
+    msg = first["msg"].removeprefix("Value error, ")
+    got = first.get("input")
+    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    return f"{key}: {msg}{shown}"
+
+
+def _allowed_keys(cls: type, loc: tuple) -> list[str]:
+    for part in loc:
+        if not dataclasses.is_dataclass(cls):
+            break
+        hint = typing.get_type_hints(cls).get(str(part))
+        cls = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
+    return [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
+
+
+def validate(cls: type, raw: Any, where: str) -> Any:
+    """Validate ``raw`` into ``cls``; raise a one-line :class:`HarnessError` naming the key on failure."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise HarnessError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    try:
+        return TypeAdapter(cls).validate_python(raw)
+    except ValidationError as err:
+        raise HarnessError(_format_error(where, err, cls)) from None
+
+
+def _parse_data(raw: Any, where: str) -> DataConfig:
+    from harness.data import SOURCES
+
+    raw = dict(raw or {})
+    common_keys = {f.name for f in dataclasses.fields(DataCommon)}
+    options_raw = {k: raw.pop(k) for k in list(raw) if k not in common_keys}
+    common = validate(DataCommon, raw, where)
+    unknown = [k for k in options_raw if k not in SOURCES]
+    if unknown:
+        allowed = ", ".join(sorted(common_keys) + SOURCES.names())
+        raise HarnessError(f"{where}.{unknown[0]}: unknown key; allowed: {allowed}")
+    SOURCES.get(common.source)  # unknown source -> error listing the known ones
+    options = {name: validate(SOURCES.get(name).Config, opts, f"{where}.{name}") for name, opts in options_raw.items()}
+    if common.source not in options:
+        options[common.source] = validate(SOURCES.get(common.source).Config, {}, f"{where}.{common.source}")
+    from harness.metrics import METRICS
+
+    for m in common.metrics:
+        METRICS.get(m)
+    return DataConfig(common=common, options=options)
+
+
+def _parse_train(raw: Any, where: str) -> dict[str, Any]:
+    from harness.methods import METHODS
+
+    if not isinstance(raw, dict) or not raw:
+        raise HarnessError(f"{where}: expected a mapping of run name -> method settings with at least one run")
+    runs = {}
+    for run, section in raw.items():
+        if not isinstance(section, dict) or "method" not in section:
+            raise HarnessError(f"{where}.{run}.method: required key is missing; known methods: {', '.join(METHODS.names())}")
+        method = METHODS.get(section["method"])
+        runs[run] = validate(method.Config, section, f"{where}.{run}")
+    return runs
+
+
+def parse_params(raw: Any, where: str = "params.yaml") -> Params:
+    if not isinstance(raw, dict):
+        raise HarnessError(f"{where}: expected a mapping at the top level")
+    unknown = sorted(set(raw) - TOP_LEVEL)
+    if unknown:
+        raise HarnessError(f"{where}: {unknown[0]}: unknown key; allowed: {', '.join(sorted(TOP_LEVEL))}")
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise HarnessError(f"{where}: seeds: expected a non-empty list of integers (got {seeds!r})")
+    if len(set(seeds)) != len(seeds):
+        raise HarnessError(f"{where}: seeds: duplicate seeds in {seeds!r}")
+    profile = raw.get("profile", "smoke")
+    if not isinstance(profile, str):
+        raise HarnessError(f"{where}: profile: expected a string (got {profile!r})")
+    return Params(
+        profile=profile,
+        seeds=seeds,
+        model=validate(ModelConfig, raw.get("model"), f"{where}: model"),
+        data=_parse_data(raw.get("data"), f"{where}: data"),
+        loop=validate(LoopConfig, raw.get("loop"), f"{where}: loop"),
+        train=_parse_train(raw.get("train"), f"{where}: train"),
+        status=validate(StatusConfig, raw.get("status"), f"{where}: status"),
+    )
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise HarnessError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    return parse_params(raw, str(path))

@@ -1,0 +1,48 @@
+"""Hub datasets by name (``nyu-mll/glue`` + ``sst2``, ...), for machines with a network.
+
+``path`` may also be a local dataset directory: ``datasets.load_dataset`` treats both the same way,
+which is how the tests exercise this path offline.
+"""
+
+from __future__ import annotations
+
+from datasets import DatasetDict, load_dataset
+from pydantic.dataclasses import dataclass
+
+from harness.config import STRICT
+from harness.data import SOURCES, Source
+from harness.data.columns import standardize
+from harness.errors import HarnessError, first_line
+
+
+@dataclass(config=STRICT)
+class HubSettings:
+    path: str = "nyu-mll/glue"
+    name: str | None = "sst2"
+    revision: str | None = None
+    train_split: str = "train"
+    eval_split: str = "validation"
+    text_column: str = "sentence"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+
+
+@SOURCES.register("hub")
+class HubDataset(Source):
+    name = "hub"
+    Config = HubSettings
+
+    def load(self, opts, where):
+        try:
+            raw = load_dataset(opts.path, opts.name, revision=opts.revision)
+        except Exception as err:
+            raise HarnessError(f"{where}.path: could not load dataset {opts.path!r} ({opts.name}): {first_line(err)} (needs network for hub names)") from None
+        splits = {"train": opts.train_split, "eval": opts.eval_split}
+        for split, name in splits.items():
+            if name not in raw:
+                raise HarnessError(f"{where}.{split}_split: no split {name!r} in {opts.path}; splits: {', '.join(raw)}")
+        origin = {s: f"{opts.path} split {n}" for s, n in splits.items()}
+        return standardize(
+            DatasetDict({s: raw[n] for s, n in splits.items()}),
+            text=opts.text_column, pair=opts.text_pair_column, label=opts.label_column, where=where, origin=origin,
+        )

@@ -1,0 +1,129 @@
+"""AdaLoRA (Zhang et al., ICLR 2023) through peft: LoRA in SVD form whose rank budget is reallocated during training.
+
+Done the way peft requires and HF Trainer does not do for you: ``total_step`` is set to the real number
+of optimizer steps, ``update_and_allocate(step)`` runs every step after ``optimizer.step()`` and before
+``zero_grad()`` (the importance scores read the gradients), the classifier head stays out of
+``target_modules`` (it is trained through SEQ_CLS's ``modules_to_save``; a head matched by
+``target_modules`` gets frozen SVD weights that crash the allocator), and the orthogonal
+regulariser stays on (peft adds it to the loss inside ``forward``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+from peft import AdaLoraConfig, TaskType, get_peft_model
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+from typing_extensions import Annotated
+
+from harness.config import STRICT
+from harness.errors import HarnessError
+from harness.methods import METHODS
+from harness.methods.base import Method
+
+Unit = Annotated[float, Field(gt=0, lt=1)]
+
+
+@dataclass(config=STRICT)
+class AdaLoraSettings:
+    method: str = "adalora"
+    init_r: Annotated[int, Field(gt=0)] = 12
+    target_r: Annotated[int, Field(gt=0)] = 8
+    alpha: Annotated[float, Field(gt=0)] = 16
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    target_modules: list[str] = dataclasses.field(default_factory=lambda: ["query", "value"])
+    lr: Annotated[float, Field(gt=0)] | None = None
+    # Budget schedule: an integer is a number of steps (the paper's Table 8 gives steps, e.g. SST-2
+    # t_init 6000, t_final 22000); a float below 1 is a fraction of the run, so the smoke schedule keeps
+    # its shape when max_steps changes.
+    tinit: Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0, lt=1)] = 0.1
+    tfinal: Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0, lt=1)] = 0.3
+    deltaT: Annotated[int, Field(gt=0)] = 10
+    beta1: Unit = 0.85
+    beta2: Unit = 0.85
+    orth_reg_weight: Annotated[float, Field(gt=0)] = 0.1
+
+    def __post_init__(self) -> None:
+        if self.target_r > self.init_r:
+            raise ValueError(f"target_r ({self.target_r}) must not exceed init_r ({self.init_r})")
+        if isinstance(self.tinit, float) and isinstance(self.tfinal, float) and self.tinit + self.tfinal >= 1:
+            raise ValueError(f"tinit + tfinal ({self.tinit} + {self.tfinal}) must leave room for the budget schedule (< 1)")
+
+
+def schedule_steps(cfg: AdaLoraSettings, total_steps: int) -> tuple[int, int]:
+    def steps(value: int | float) -> int:
+        return value if isinstance(value, int) else int(value * total_steps)
+
+    tinit, tfinal = steps(cfg.tinit), steps(cfg.tfinal)
+    if total_steps - tinit - tfinal < 1:
+        raise HarnessError(f"adalora: {total_steps} steps leave no room for the budget schedule (tinit {tinit}, tfinal {tfinal})")
+    return tinit, tfinal
+
+
+@METHODS.register("adalora")
+class AdaLora(Method):
+    name = "adalora"
+    Config = AdaLoraSettings
+
+    def prepare(self, model, cfg, *, total_steps):
+        tinit, tfinal = schedule_steps(cfg, total_steps)
+        config = AdaLoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            init_r=cfg.init_r,
+            target_r=cfg.target_r,
+            lora_alpha=cfg.alpha,
+            lora_dropout=cfg.dropout,
+            target_modules=list(cfg.target_modules),
+            total_step=total_steps,
+            tinit=tinit,
+            tfinal=tfinal,
+            deltaT=cfg.deltaT,
+            beta1=cfg.beta1,
+            beta2=cfg.beta2,
+            orth_reg_weight=cfg.orth_reg_weight,
+        )
+        return get_peft_model(model, config)
+
+    def before_zero_grad(self, model, step):
+        model.base_model.update_and_allocate(step)
+
+    def report(self, model, cfg) -> dict[str, Any]:
+        ranks = final_ranks(model)
+        return {
+            "rank_pattern": ranks,
+            "init_r": cfg.init_r,
+            "target_r": cfg.target_r,
+            "final_adapter_params": final_adapter_params(model, ranks),
+        }
+
+
+def final_adapter_params(model, ranks: dict[str, int]) -> int:
+    """Parameters the kept triplets use (a column of B, a row of A and one singular value each):
+    the budget to match against LoRA's ``r * (in + out)`` per module."""
+    modules = dict(model.named_modules())
+    total = 0
+    for name, rank in ranks.items():
+        layer = modules["base_model.model." + name]
+        total += rank * (layer.in_features + layer.out_features + 1)
+    return total
+
+
+def final_ranks(model) -> dict[str, int]:
+    """Rank kept per adapted module, from peft's allocation mask (``rank_pattern``).
+
+    Before the allocator has run, peft has no pattern: every module then reports ``init_r``, which is
+    how a loop that never calls ``update_and_allocate`` shows up in the results.
+    """
+    config = model.peft_config["default"]
+    pattern = config.rank_pattern or {}
+    ranks = {}
+    for name, module in model.named_modules():
+        E = getattr(module, "lora_E", None)
+        if isinstance(E, torch.nn.ParameterDict) and "default" in E:
+            short = name.removeprefix("base_model.model.")
+            mask = pattern.get(f"{short}.lora_E.default", pattern.get(f"{short}.lora_E"))
+            ranks[short] = int(sum(bool(m) for m in mask)) if mask is not None else config.init_r
+    return ranks

@@ -1,0 +1,44 @@
+"""LoRA (Hu et al. 2021) through peft: the paper's baseline."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from peft import LoraConfig, TaskType, get_peft_model
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+from typing_extensions import Annotated
+
+from harness.config import STRICT
+from harness.methods import METHODS
+from harness.methods.base import Method
+
+
+@dataclass(config=STRICT)
+class LoraSettings:
+    method: str = "lora"
+    r: Annotated[int, Field(gt=0)] = 8
+    alpha: Annotated[float, Field(gt=0)] = 16
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    target_modules: list[str] = dataclasses.field(default_factory=lambda: ["query", "value"])
+    lr: Annotated[float, Field(gt=0)] | None = None
+
+
+def lora_config(cfg) -> LoraConfig:
+    """peft config shared by LoRA and LoRA+; the classifier head is trained through SEQ_CLS's modules_to_save."""
+    return LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=cfg.r,
+        lora_alpha=cfg.alpha,
+        lora_dropout=cfg.dropout,
+        target_modules=list(cfg.target_modules),
+    )
+
+
+@METHODS.register("lora")
+class Lora(Method):
+    name = "lora"
+    Config = LoraSettings
+
+    def prepare(self, model, cfg, *, total_steps):
+        return get_peft_model(model, lora_config(cfg))

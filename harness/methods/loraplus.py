@@ -1,0 +1,29 @@
+"""LoRA+ (Hayou et al. 2024): LoRA with lr_B = ratio * lr_A, via peft's ``create_loraplus_optimizer``."""
+
+from __future__ import annotations
+
+import torch
+from peft.optimizers import create_loraplus_optimizer
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+from typing_extensions import Annotated
+
+from harness.config import STRICT
+from harness.methods import METHODS
+from harness.methods.lora import Lora, LoraSettings
+
+
+@dataclass(config=STRICT)
+class LoraPlusSettings(LoraSettings):
+    lr_ratio: Annotated[float, Field(ge=1)] = 16.0
+
+
+@METHODS.register("loraplus")
+class LoraPlus(Lora):
+    name = "loraplus"
+    Config = LoraPlusSettings
+
+    def optimizer(self, model, cfg, *, lr, weight_decay):
+        return create_loraplus_optimizer(
+            model, torch.optim.AdamW, lr=lr, loraplus_lr_ratio=cfg.lr_ratio, loraplus_weight_decay=weight_decay
+        )

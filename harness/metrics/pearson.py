@@ -1,0 +1,10 @@
+"""Pearson correlation (STS-B, the figure LoRA's Table 2 reports)."""
+
+from scipy.stats import pearsonr
+
+from harness.metrics import METRICS
+
+
+@METRICS.register("pearson")
+def pearson(preds, labels) -> float:
+    return 100.0 * float(pearsonr(preds, labels)[0])

@@ -1,0 +1,121 @@
+"""Stage ``prepare``: dataset -> validated, subsetted, tokenised splits with a content hash.
+
+Outputs ``data/prepared`` (DVC cache: the tokenised splits and the tokenizer that made them) and
+``results/prepare.json`` (git: sizes, label counts, hashes, the majority-class baseline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from datasets import DatasetDict
+
+from harness.config import DataConfig, Params, load_params
+from harness.data import LABEL, PAIR, SOURCES, SPLITS, TEXT
+from harness.errors import HarnessError
+from harness.io import atomic_dir, write_json
+from harness.models import load_tokenizer
+from harness.provenance import record, sha256_file
+
+log = logging.getLogger("harness.prepare")
+PREPARED = Path("data/prepared")
+SUMMARY = Path("results/prepare.json")
+
+
+def check_splits(splits: DatasetDict, data: DataConfig, where: str) -> None:
+    """Every split present and non-empty, text non-null, every label inside the declared set."""
+    allowed = set(data.labels)
+    for split in SPLITS:
+        if split not in splits or len(splits[split]) == 0:
+            raise HarnessError(f"{where}: the {split} split of source {data.source!r} is empty")
+        ds = splits[split]
+        for i, label in enumerate(ds[LABEL]):
+            if isinstance(label, bool) or not isinstance(label, int) or label not in allowed:
+                raise HarnessError(
+                    f"{where}.labels: {split} row {i} has label {label!r}, outside the declared labels {sorted(allowed)}"
+                )
+        for column in (TEXT, PAIR):
+            if column in ds.column_names and any(t is None or t == "" for t in ds[column]):
+                row = next(i for i, t in enumerate(ds[column]) if t is None or t == "")
+                raise HarnessError(f"{where}: {split} row {row} has an empty {column}")
+
+
+def subset(splits: DatasetDict, data: DataConfig) -> DatasetDict:
+    """Deterministic subsets (seeded by ``data.subset_seed``); size 0 keeps the whole split."""
+    sizes = {"train": data.train_size, "eval": data.eval_size}
+    out = {}
+    for split, ds in splits.items():
+        n = sizes[split]
+        out[split] = ds.shuffle(seed=data.subset_seed).select(range(n)) if 0 < n < len(ds) else ds
+    return DatasetDict(out)
+
+
+def content_hash(ds) -> str:
+    """sha256 of the examples themselves (text, pair, label in order), independent of file layout."""
+    h = hashlib.sha256()
+    columns = [c for c in (TEXT, PAIR, LABEL) if c in ds.column_names]
+    for row in zip(*(ds[c] for c in columns)):
+        h.update(json.dumps(row, ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def tokenize(splits: DatasetDict, tokenizer, max_length: int) -> DatasetDict:
+    def encode(batch):
+        pair = batch[PAIR] if PAIR in batch else None
+        return tokenizer(batch[TEXT], pair, truncation=True, max_length=max_length)
+
+    keep = {LABEL}
+    return DatasetDict(
+        {
+            s: ds.map(encode, batched=True, remove_columns=[c for c in ds.column_names if c not in keep], desc=f"tokenize {s}")
+            .rename_column(LABEL, "labels")
+            for s, ds in splits.items()
+        }
+    )
+
+
+def summarize(splits: DatasetDict, data: DataConfig, hashes: dict[str, str], files: dict[str, str]) -> dict[str, Any]:
+    counts = {s: dict(sorted(Counter(ds[LABEL]).items())) for s, ds in splits.items()}
+    eval_counts = counts["eval"]
+    majority = max(eval_counts.values()) / sum(eval_counts.values())
+    return {
+        "source": data.source,
+        "sizes": {s: len(ds) for s, ds in splits.items()},
+        "label_counts": {s: {str(k): v for k, v in c.items()} for s, c in counts.items()},
+        "majority_class_eval_accuracy": 100.0 * majority,
+        "content_sha256": hashes,
+        "file_sha256": files,
+    }
+
+
+def run(params: Params) -> dict[str, Any]:
+    where = "params.yaml: data"
+    data = params.data
+    source = SOURCES.get(data.source)()
+    log.info("prepare: source %s, model tokenizer %s", data.source, params.model.name)
+    splits = source.load(data.source_options, f"{where}.{data.source}")
+    check_splits(splits, data, where)
+    splits = subset(splits, data)
+    hashes = {s: content_hash(ds) for s, ds in splits.items()}
+    files = {f: sha256_file(f) for f in source.files(data.source_options)}
+    tokenizer = load_tokenizer(params.model.name)
+    tokenized = tokenize(splits, tokenizer, params.model.max_length)
+    summary = summarize(splits, data, hashes, files)
+    summary["provenance"] = record(data_hashes=hashes)
+    with atomic_dir(PREPARED) as out:
+        tokenized.save_to_disk(str(out / "splits"))
+        tokenizer.save_pretrained(out / "tokenizer")
+        write_json(out / "meta.json", {"content_sha256": hashes, "labels": data.labels})
+    write_json(SUMMARY, summary)
+    log.info("prepare: %s examples, content %s", summary["sizes"], {s: h[:12] for s, h in hashes.items()})
+    return summary
+
+
+def main(argv: list[str]) -> None:
+    run(load_params())

@@ -1,0 +1,79 @@
+"""Stage ``train@<run>``: train one configured run for every seed and save its adapters.
+
+Outputs ``models/<run>/seed_<s>`` (DVC cache), ``results/train/<run>.json`` (git: cost figures, method
+report such as AdaLoRA's rank pattern, provenance) and ``results/curves/<run>.csv`` (loss curves, a DVC plot).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from harness.config import Params, load_params
+from harness.io import atomic_dir, read_json, write_json, write_text
+from harness.measure import pick_device
+from harness.methods.base import total_parameters, trainable_parameters
+from harness.models import load_classifier
+from harness.provenance import record
+from harness.stages.common import MODELS, RESULTS, config_dict, load_prepared, run_method, set_threads
+from harness.stages.prepare import PREPARED
+from harness.training import seed_everything, total_steps, train, train_loader
+
+log = logging.getLogger("harness.train")
+
+
+def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) -> tuple[dict, object]:
+    """Train one seed, save its artifact to ``out_dir``; return the figures and the trained model."""
+    method, cfg = run_method(params, run)
+    device = pick_device(params.loop.device)
+    steps = total_steps(params.loop, len(splits["train"]))
+    seed_everything(seed)  # before the head and the adapter are initialised
+    model = load_classifier(params.model.name, len(params.data.labels), params.model.dtype)
+    model = method.prepare(model, cfg, total_steps=steps)
+    loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed)
+    stats = train(model, method, cfg, loader, params.loop, steps, device)
+    method.save(model, out_dir)
+    figures = {
+        "trainable_params": trainable_parameters(model),
+        "total_params": total_parameters(model),
+        "steps": stats.steps,
+        "train_seconds": stats.train_seconds,
+        "train_tokens": stats.tokens,
+        "tokens_per_s": stats.tokens_per_s,
+        "final_loss": stats.final_loss,
+        "loss_curve": stats.loss_curve,
+        "memory": stats.memory,
+        "device": str(device),
+        "method_report": method.report(model, cfg),
+    }
+    return figures, model
+
+
+def run(params: Params, run: str) -> dict:
+    method, cfg = run_method(params, run)
+    set_threads(params.loop)
+    splits, tokenizer = load_prepared()
+    per_seed = {}
+    with atomic_dir(MODELS / run) as out:
+        for seed in params.seeds:
+            log.info("train %s (%s) seed %d", run, method.name, seed)
+            per_seed[str(seed)], _ = train_seed(params, run, seed, splits, tokenizer, out / f"seed_{seed}")
+            s = per_seed[str(seed)]
+            log.info("train %s seed %d: loss %.4f, %.1f s, %.0f tokens/s", run, seed, s["final_loss"], s["train_seconds"], s["tokens_per_s"])
+    result = {
+        "run": run,
+        "method": method.name,
+        "config": config_dict(cfg),
+        "seeds": per_seed,
+        "provenance": record(seeds=params.seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
+    }
+    write_json(RESULTS / "train" / f"{run}.json", result)
+    rows = ["seed,step,loss"] + [f"{seed},{step},{loss:.6f}" for seed, s in per_seed.items() for step, loss in s["loss_curve"]]
+    write_text(RESULTS / "curves" / f"{run}.csv", "\n".join(rows) + "\n")
+    return result
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        sys.exit("usage: harness train <run>")
+    run(load_params(), argv[0])

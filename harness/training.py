@@ -1,0 +1,125 @@
+"""The training loop shared by every method: seeded, measured, with the method's hooks at the right places.
+
+Written by hand rather than with ``transformers.Trainer``: AdaLoRA needs a call between the optimizer step
+and ``zero_grad`` (the Trainer has no such hook in the right place), and the loop must cost no more than
+a bare peft loop on the same batches (``benchmarks/loop_overhead.py`` measures that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import DataCollatorWithPadding, get_scheduler
+from transformers import set_seed as hf_set_seed
+
+from harness.config import LoopConfig
+from harness.errors import HarnessError
+from harness.measure import PeakMemory
+from harness.methods.base import Method
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA). Call before the head and the adapter are initialised."""
+    hf_set_seed(seed)
+
+
+def total_steps(loop: LoopConfig, n_train: int) -> int:
+    if loop.max_steps:
+        return loop.max_steps
+    return max(1, math.ceil(loop.epochs * math.ceil(n_train / loop.batch_size)))
+
+
+def train_loader(dataset, tokenizer, batch_size: int, seed: int) -> DataLoader:
+    """Shuffled batches, padded per batch to its longest sequence; the order is fixed by ``seed``."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+        collate_fn=DataCollatorWithPadding(tokenizer),
+    )
+
+
+def batches(loader: DataLoader, steps: int):
+    """``steps`` batches, re-iterating the loader (a new shuffle each epoch) as often as needed."""
+    done = 0
+    while True:
+        for batch in loader:
+            if done == steps:
+                return
+            yield batch
+            done += 1
+
+
+@dataclasses.dataclass
+class TrainStats:
+    steps: int
+    train_seconds: float
+    tokens: int
+    tokens_per_s: float
+    final_loss: float
+    loss_curve: list[tuple[int, float]]
+    memory: dict[str, Any]
+
+
+def train(
+    model: nn.Module,
+    method: Method,
+    cfg: Any,
+    loader: DataLoader,
+    loop: LoopConfig,
+    steps: int,
+    device: torch.device,
+    log_every: int = 10,
+    progress: bool = True,
+) -> TrainStats:
+    lr = getattr(cfg, "lr", None) or loop.lr
+    optimizer = method.optimizer(model, cfg, lr=lr, weight_decay=loop.weight_decay)
+    scheduler = get_scheduler(
+        loop.scheduler, optimizer, num_warmup_steps=int(loop.warmup_ratio * steps), num_training_steps=steps
+    )
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    model.to(device).train()
+    curve: list[tuple[int, float]] = []
+    window = torch.zeros((), device=device)
+    tokens = torch.zeros((), dtype=torch.long, device=device)
+    with PeakMemory(device) as mem:
+        start = time.perf_counter()
+        for step, batch in enumerate(tqdm(batches(loader, steps), total=steps, disable=None if progress else True, leave=False)):
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            loss = model(**batch).loss
+            loss.backward()
+            if loop.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(trainable, loop.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            method.before_zero_grad(model, step)
+            optimizer.zero_grad(set_to_none=True)
+            window += loss.detach()
+            tokens += batch["attention_mask"].sum()
+            if (step + 1) % log_every == 0 or step + 1 == steps:
+                n = (step % log_every) + 1
+                curve.append((step + 1, window.item() / n))
+                window.zero_()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - start
+    n_tokens = int(tokens.item())
+    if not math.isfinite(curve[-1][1]):
+        raise HarnessError(f"training diverged: loss is {curve[-1][1]} at step {steps}; lower loop.lr or the run's lr")
+    return TrainStats(
+        steps=steps,
+        train_seconds=seconds,
+        tokens=n_tokens,
+        tokens_per_s=n_tokens / seconds,
+        final_loss=curve[-1][1],
+        loss_curve=curve,
+        memory=mem.as_dict(),
+    )

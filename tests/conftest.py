@@ -1,0 +1,61 @@
+"""Tests shrink the project's real params.yaml (tiny sizes, a tmp_path workspace) instead of inventing configs."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SST2 = ROOT.parent / "shared" / "data" / "glue" / "SST-2"
+
+
+@pytest.fixture(scope="session")
+def repo_params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def shrink(raw: dict) -> dict:
+    """The real config at toy size: one seed, 96 generated examples, a few steps."""
+    raw = copy.deepcopy(raw)
+    raw["seeds"] = [0]
+    raw["model"]["max_length"] = 32
+    raw["data"]["synthetic_sentiment"].update(n_train=96, n_eval=32)
+    raw["data"]["local"].update(train=str(SST2 / "train.tsv"), eval=str(SST2 / "dev.tsv"))
+    raw["loop"].update(max_steps=6, batch_size=8, eval_batch_size=16, threads=0)
+    for run in raw["train"].values():
+        if run["method"] == "adalora":
+            run.update(init_r=4, target_r=2, deltaT=1)
+    return raw
+
+
+@pytest.fixture
+def tiny_raw(repo_params) -> dict:
+    return shrink(repo_params)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, tiny_raw):
+    """A scratch project directory holding a shrunk params.yaml; stages write under it."""
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path, tiny_raw)
+    return tmp_path
+
+
+def write_params(where: Path, raw: dict) -> Path:
+    path = where / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def sst2() -> Path:
+    if not SST2.is_dir():
+        pytest.skip(f"shared SST-2 data not found at {SST2} (it sits beside the repo on project machines)")
+    return SST2
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

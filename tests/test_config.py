@@ -1,0 +1,91 @@
+import subprocess
+import sys
+
+import pytest
+
+from harness.config import load_params, parse_params
+from harness.errors import HarnessError
+from harness.methods import METHODS
+from tests.conftest import ROOT
+
+
+def test_repo_params_validate():
+    params = load_params(ROOT / "params.yaml")
+    assert params.profile == "smoke"
+    assert {cfg.method for cfg in params.train.values()} >= {"lora", "adalora"}
+    assert params.train["lora"].r == 8
+
+
+@pytest.mark.parametrize("profile", sorted((ROOT / "experiments" / "profiles").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_profiles_validate(profile):
+    load_params(profile)
+
+
+def error_of(raw) -> str:
+    with pytest.raises(HarnessError) as err:
+        parse_params(raw)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def test_unknown_top_level_key(tiny_raw):
+    tiny_raw["trian"] = {}
+    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: data, loop, model, profile, seeds, status, train"
+
+
+def test_unknown_nested_key_lists_allowed(tiny_raw):
+    tiny_raw["train"]["lora"]["rank"] = 4
+    message = error_of(tiny_raw)
+    assert message.startswith("params.yaml: train.lora.rank: unknown key; allowed: ")
+    assert "alpha" in message and "target_modules" in message
+
+
+def test_unknown_loop_key(tiny_raw):
+    tiny_raw["loop"]["learning_rate"] = 1e-3
+    assert "loop.learning_rate: unknown key; allowed: " in error_of(tiny_raw)
+
+
+def test_wrong_type_names_key_and_value(tiny_raw):
+    tiny_raw["train"]["lora"]["r"] = "eight"
+    message = error_of(tiny_raw)
+    assert message.startswith("params.yaml: train.lora.r:") and "'eight'" in message
+
+
+def test_out_of_range_value(tiny_raw):
+    tiny_raw["loop"]["batch_size"] = 0
+    assert "loop.batch_size" in error_of(tiny_raw)
+
+
+def test_unknown_method_lists_known(tiny_raw):
+    tiny_raw["train"]["lora"]["method"] = "lorra"
+    assert error_of(tiny_raw) == f"unknown method 'lorra'; known: {', '.join(METHODS.names())}"
+
+
+def test_unknown_source_and_metric(tiny_raw):
+    tiny_raw["data"]["source"] = "glue"
+    assert "unknown data source 'glue'; known: hub, local, synthetic_sentiment" == error_of(tiny_raw)
+    tiny_raw["data"]["source"] = "synthetic_sentiment"
+    tiny_raw["data"]["metrics"] = ["acc"]
+    assert error_of(tiny_raw).startswith("unknown metric 'acc'; known: accuracy")
+
+
+def test_adalora_budget_must_shrink(tiny_raw):
+    tiny_raw["train"]["adalora"].update(init_r=4, target_r=8)
+    assert "must not exceed init_r" in error_of(tiny_raw)
+
+
+def test_steps_xor_epochs(tiny_raw):
+    tiny_raw["loop"]["epochs"] = 2
+    assert "exactly one of max_steps and epochs" in error_of(tiny_raw)
+
+
+def test_cli_bad_params_one_line_nonzero(tmp_path, tiny_raw):
+    from tests.conftest import write_params
+
+    tiny_raw["seeds"] = "zero"
+    path = write_params(tmp_path, tiny_raw)
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "validate", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    assert lines == [f"error: {path}: seeds: expected a non-empty list of integers (got 'zero')"]

@@ -1,0 +1,132 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.config import parse_params
+from harness.data import LABEL, SOURCES, TEXT
+from harness.data.synthetic_sentiment import SyntheticSentimentSettings, generate
+from harness.errors import HarnessError
+from harness.provenance import sha256_file
+from harness.stages import prepare
+
+
+def load(source: str, **opts):
+    src = SOURCES.get(source)()
+    return src.load(src.Config(**opts), f"data.{source}")
+
+
+def test_synthetic_is_deterministic_and_leak_free():
+    a = load("synthetic_sentiment", n_train=300, n_eval=100, seed=7)
+    b = load("synthetic_sentiment", n_train=300, n_eval=100, seed=7)
+    c = load("synthetic_sentiment", n_train=300, n_eval=100, seed=8)
+    assert prepare.content_hash(a["train"]) == prepare.content_hash(b["train"])
+    assert prepare.content_hash(a["train"]) != prepare.content_hash(c["train"])
+    assert not set(a["eval"][TEXT]) & set(a["train"][TEXT])
+    assert 0.3 < sum(a["train"][LABEL]) / 300 < 0.7
+
+
+def test_synthetic_labels_follow_composition():
+    """Negation flips, contrast lets the second clause win: check on the generator's own sentences."""
+    ds = generate(SyntheticSentimentSettings(p_negation=1.0, p_contrast=0.0, max_clauses=1), 200, seed=3)
+    for text, label in zip(ds[TEXT], ds[LABEL]):
+        positive_word = any(w.rstrip(".") in ("decent", "fine", "pleasant", "solid", "good", "enjoyable", "charming", "moving", "great", "wonderful", "brilliant", "superb") for w in text.split())
+        assert label == int(not positive_word), text  # every clause negated -> polarity flipped
+    ds = generate(SyntheticSentimentSettings(p_negation=0.0, p_contrast=1.0, max_clauses=2), 200, seed=4)
+    two = [(t, l) for t, l in zip(ds[TEXT], ds[LABEL]) if "but" in t]
+    assert two
+    for text, label in two:
+        last = text.rstrip(".").split()[-1]
+        assert label == int(last in ("decent", "fine", "pleasant", "solid", "good", "enjoyable", "charming", "moving", "great", "wonderful", "brilliant", "superb")), text
+
+
+def test_local_reads_shared_sst2_as_is(sst2):
+    splits = load("local", train=str(sst2 / "train.tsv"), eval=str(sst2 / "dev.tsv"))
+    assert (len(splits["train"]), len(splits["eval"])) == (67349, 872)
+    assert set(splits["eval"][LABEL]) == {0, 1}
+    # GLUE TSV has no quoting: sentences keep their bare quote characters
+    assert any('"' in t or "'" in t for t in splits["train"][TEXT][:2000])
+    assert sha256_file(sst2 / "dev.tsv") == "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0"
+
+
+def write_rows(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+@pytest.fixture
+def tsv(tmp_path):
+    train = write_rows(tmp_path / "train.tsv", "sentence\tlabel", ["a fine film\t1", "dull\t0", 'a "quoted" one\t1'])
+    dev = write_rows(tmp_path / "dev.tsv", "sentence\tlabel", ["great\t1", "awful\t0"])
+    return train, dev
+
+
+def test_local_formats(tmp_path, tsv):
+    train, dev = tsv
+    assert load("local", train=str(train), eval=str(dev))["train"][TEXT][2] == 'a "quoted" one'
+    csv_train = write_rows(tmp_path / "t.csv", "text,y", ['"a, b",1', "c,0"])
+    splits = load("local", train=str(csv_train), eval=str(csv_train), text_column="text", label_column="y")
+    assert splits["train"][TEXT] == ["a, b", "c"]
+    jl = tmp_path / "t.jsonl"
+    jl.write_text("\n".join(json.dumps({"q": t, "l": l}) for t, l in [("x", 0), ("y", 1)]) + "\n")
+    assert load("local", train=str(jl), eval=str(jl), text_column="q", label_column="l")["eval"][LABEL] == [0, 1]
+
+
+def test_local_missing_file(tmp_path, tsv):
+    with pytest.raises(HarnessError, match=r"^data.local.train: file not found: .*nope.tsv$"):
+        load("local", train=str(tmp_path / "nope.tsv"), eval=str(tsv[1]))
+
+
+def test_local_wrong_column_lists_columns(tsv):
+    with pytest.raises(HarnessError) as err:
+        load("local", train=str(tsv[0]), eval=str(tsv[1]), text_column="text")
+    assert str(err.value).startswith("data.local.text_column: column 'text' not in ")
+    assert str(err.value).endswith("columns there: sentence, label")
+
+
+def test_hub_path_with_local_stand_in(tmp_path):
+    """The hub source calls ``datasets.load_dataset(path, name)``: a local dataset folder goes the same way."""
+    root = tmp_path / "stand_in"
+    root.mkdir()
+    write_rows(root / "train.csv", "sentence,label", ["good,1", "bad,0"])
+    write_rows(root / "validation.csv", "sentence,label", ["fine,1"])
+    splits = load("hub", path=str(root), name=None)
+    assert splits["train"][TEXT] == ["good", "bad"] and splits["eval"][LABEL] == [1]
+    with pytest.raises(HarnessError, match="eval_split: no split 'dev'"):
+        load("hub", path=str(root), name=None, eval_split="dev")
+
+
+def local_params(tiny_raw, train, dev):
+    tiny_raw["data"]["source"] = "local"
+    tiny_raw["data"]["local"].update(train=str(train), eval=str(dev))
+    return parse_params(tiny_raw)
+
+
+def assert_no_outputs(root: Path):
+    assert not (root / "data" / "prepared").exists()
+    assert not (root / "results" / "prepare.json").exists()
+    assert not [p for p in root.rglob(".*") if p.name.startswith(".prepared")]
+
+
+def test_prepare_rejects_labels_outside_set(workspace, tiny_raw, tsv):
+    bad = write_rows(workspace / "bad.tsv", "sentence\tlabel", ["ok\t1", "odd\t2"])
+    with pytest.raises(HarnessError, match=r"data.labels: train row 1 has label 2, outside the declared labels \[0, 1\]"):
+        prepare.run(local_params(tiny_raw, bad, tsv[1]))
+    assert_no_outputs(workspace)
+
+
+def test_prepare_rejects_empty_split(workspace, tiny_raw, tsv):
+    empty = write_rows(workspace / "empty.tsv", "sentence\tlabel", [])
+    with pytest.raises(HarnessError, match=r"^params.yaml: data.local.eval: .*empty.tsv has no data rows"):
+        prepare.run(local_params(tiny_raw, tsv[0], empty))
+    assert_no_outputs(workspace)
+
+
+def test_prepare_writes_hashes_and_subsets(workspace, tiny_raw, sst2):
+    tiny_raw["data"].update(train_size=500, eval_size=100)
+    summary = prepare.run(local_params(tiny_raw, sst2 / "train.tsv", sst2 / "dev.tsv"))
+    assert summary["sizes"] == {"train": 500, "eval": 100}
+    assert summary["file_sha256"][str(sst2 / "train.tsv")] == "48eac26399f8456935f81dd9e3a745c1430adb6c62e233ccfe22db4a0d15d1d1"
+    again = prepare.run(local_params(tiny_raw, sst2 / "train.tsv", sst2 / "dev.tsv"))
+    assert again["content_sha256"] == summary["content_sha256"]
+    assert (workspace / "data" / "prepared" / "splits").is_dir()
