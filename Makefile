@@ -4,7 +4,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup repro test bench
+.PHONY: setup repro test check bench
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,9 @@ repro: setup
 
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest -ra
+
+check: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" harness check
 
 bench: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/loop_overhead.py

@@ -13,6 +13,8 @@ COMMANDS = {
     "train": "harness.stages.train",
     "evaluate": "harness.stages.evaluate",
     "tabulate": "harness.stages.tabulate",
+    "paperscale": "harness.stages.paperscale",
+    "check": "harness.check",
     "validate": "harness.validate",
     "use-profile": "harness.use_profile",
 }

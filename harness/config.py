@@ -62,7 +62,7 @@ class LoopConfig:
 class StatusConfig:
     """Thresholds that turn measurements into the component status table (points of the primary metric)."""
 
-    adalora_within_points: NonNegFloat = 2.0
+    within_points_of_lora: NonNegFloat = 2.0
     min_gain_over_majority_points: NonNegFloat = 5.0
 
 

@@ -80,7 +80,7 @@ def train(
     log_every: int = 10,
     progress: bool = True,
 ) -> TrainStats:
-    lr = getattr(cfg, "lr", None) or loop.lr
+    lr = cfg.lr or loop.lr
     optimizer = method.optimizer(model, cfg, lr=lr, weight_decay=loop.weight_decay)
     scheduler = get_scheduler(
         loop.scheduler, optimizer, num_warmup_steps=int(loop.warmup_ratio * steps), num_training_steps=steps

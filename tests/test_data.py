@@ -130,3 +130,13 @@ def test_prepare_writes_hashes_and_subsets(workspace, tiny_raw, sst2):
     again = prepare.run(local_params(tiny_raw, sst2 / "train.tsv", sst2 / "dev.tsv"))
     assert again["content_sha256"] == summary["content_sha256"]
     assert (workspace / "data" / "prepared" / "splits").is_dir()
+
+
+def test_prepare_maps_declared_labels_to_class_indices(workspace, tiny_raw):
+    from datasets import load_from_disk
+
+    rows = ["good\t7", "bad\t3", "fine\t7"]
+    train = write_rows(workspace / "t.tsv", "sentence\tlabel", rows)
+    tiny_raw["data"]["labels"] = [3, 7]
+    prepare.run(local_params(tiny_raw, train, train))
+    assert load_from_disk(str(workspace / "data" / "prepared" / "splits"))["train"]["labels"] == [1, 0, 1]

@@ -3,13 +3,18 @@
 import pytest
 import torch
 
+from harness.check import compare
+from harness.claims import load_claims
+from harness.claims.engine import judge_all
+from harness.claims.measures import Context
 from harness.config import parse_params
 from harness.methods import METHODS
-from harness.methods.adalora import AdaLora, final_ranks
+from harness.methods.adalora import AdaLora
 from harness.stages import prepare
 from harness.stages.common import load_prepared
-from harness.stages.train import train_seed
 from harness.stages.evaluate import predict
+from harness.stages.train import train_seed
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -57,12 +62,19 @@ def test_adalora_allocation_moves_ranks(tiny_raw, prepared, tmp_path):
 
 
 def test_adalora_without_allocation_is_detected(tiny_raw, prepared, tmp_path, monkeypatch):
-    """The check above would fail if the loop skipped update_and_allocate: ranks stay at init_r."""
+    """A loop that skips update_and_allocate leaves every module at init_r; the test above and
+    ``harness check`` (through the ranks-reallocated claim) both catch it."""
     splits, tokenizer = prepared
     monkeypatch.setattr(AdaLora, "before_zero_grad", lambda self, model, step: None)
     params = with_run(tiny_raw, "adalora", {"method": "adalora", "init_r": 4, "target_r": 2, "deltaT": 1})
-    ranks = train_seed(params, "adalora", 0, splits, tokenizer, tmp_path / "a")[0]["method_report"]["rank_pattern"]
-    assert set(ranks.values()) == {4}
+    figures = train_seed(params, "adalora", 0, splits, tokenizer, tmp_path / "a")[0]
+    assert set(figures["method_report"]["rank_pattern"].values()) == {4}
+
+    claims = [c for c in load_claims(ROOT / "experiments" / "claims") if c.id == "adalora.smoke.ranks-reallocated"]
+    ctx = Context(results=tmp_path, profile="smoke", runs={"adalora": {"train": {"seeds": {"0": figures}}}}, paperscale=None)
+    fresh = {r["id"]: r["verdict"] for r in judge_all(claims, ctx)}
+    worse, _ = compare({"adalora.smoke.ranks-reallocated": "reproduced"}, fresh)
+    assert worse and worse[0].startswith("adalora.smoke.ranks-reallocated: expected reproduced")
 
 
 def test_loraplus_gives_b_the_larger_learning_rate(tiny_raw):

@@ -4,4 +4,4 @@ from harness.registry import Registry
 
 METHODS: Registry = Registry("method")
 
-from harness.methods import adalora, full, lora, loraplus  # noqa: E402,F401  (registration side effects)
+from harness.methods import adalora, bitfit, full, lora, loraplus  # noqa: E402,F401  (registration side effects)

@@ -22,20 +22,18 @@ from typing_extensions import Annotated
 from harness.config import STRICT
 from harness.errors import HarnessError
 from harness.methods import METHODS
-from harness.methods.base import Method
+from harness.methods.base import Method, MethodSettings
 
 Unit = Annotated[float, Field(gt=0, lt=1)]
 
 
 @dataclass(config=STRICT)
-class AdaLoraSettings:
-    method: str = "adalora"
+class AdaLoraSettings(MethodSettings):
     init_r: Annotated[int, Field(gt=0)] = 12
     target_r: Annotated[int, Field(gt=0)] = 8
     alpha: Annotated[float, Field(gt=0)] = 16
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
     target_modules: list[str] = dataclasses.field(default_factory=lambda: ["query", "value"])
-    lr: Annotated[float, Field(gt=0)] | None = None
     # Budget schedule: an integer is a number of steps (the paper's Table 8 gives steps, e.g. SST-2
     # t_init 6000, t_final 22000); a float below 1 is a fraction of the run, so the smoke schedule keeps
     # its shape when max_steps changes.
@@ -97,6 +95,7 @@ class AdaLora(Method):
             "init_r": cfg.init_r,
             "target_r": cfg.target_r,
             "final_adapter_params": final_adapter_params(model, ranks),
+            "modules_below_init_r": sum(r < cfg.init_r for r in ranks.values()),
         }
 
 

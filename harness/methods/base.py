@@ -6,7 +6,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from pydantic import Field
+from pydantic.dataclasses import dataclass
 from torch import nn
+from typing_extensions import Annotated
+
+from harness.config import STRICT
+
+
+@dataclass(config=STRICT)
+class MethodSettings:
+    """What every run section has: the method's registered name and an optional learning rate
+    that overrides ``loop.lr`` for this run. Methods extend it with their own fields."""
+
+    method: str
+    lr: Annotated[float, Field(gt=0)] | None = None
 
 
 class Method:

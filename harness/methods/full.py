@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic.dataclasses import dataclass
 from transformers import AutoModelForSequenceClassification
-from typing_extensions import Annotated
 
-from harness.config import STRICT
 from harness.methods import METHODS
-from harness.methods.base import Method
-
-
-@dataclass(config=STRICT)
-class FullSettings:
-    method: str = "full"
-    lr: Annotated[float, Field(gt=0)] | None = None
+from harness.methods.base import Method, MethodSettings
 
 
 @METHODS.register("full")
 class Full(Method):
     name = "full"
-    Config = FullSettings
+    Config = MethodSettings
 
     def prepare(self, model, cfg, *, total_steps):
         for p in model.parameters():

@@ -11,17 +11,15 @@ from typing_extensions import Annotated
 
 from harness.config import STRICT
 from harness.methods import METHODS
-from harness.methods.base import Method
+from harness.methods.base import Method, MethodSettings
 
 
 @dataclass(config=STRICT)
-class LoraSettings:
-    method: str = "lora"
+class LoraSettings(MethodSettings):
     r: Annotated[int, Field(gt=0)] = 8
     alpha: Annotated[float, Field(gt=0)] = 16
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
     target_modules: list[str] = dataclasses.field(default_factory=lambda: ["query", "value"])
-    lr: Annotated[float, Field(gt=0)] | None = None
 
 
 def lora_config(cfg) -> LoraConfig:

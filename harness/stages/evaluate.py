@@ -24,7 +24,13 @@ from harness.measure import pick_device
 from harness.metrics import METRICS
 from harness.models import load_classifier
 from harness.provenance import record
-from harness.stages.common import RESULTS, load_prepared, run_method, seed_dir, set_threads
+from harness.stages.common import (
+    RESULTS,
+    load_prepared,
+    run_method,
+    seed_dir,
+    set_threads,
+)
 from harness.stages.prepare import PREPARED
 from harness.training import seed_everything
 

@@ -65,10 +65,15 @@ def content_hash(ds) -> str:
     return h.hexdigest()
 
 
-def tokenize(splits: DatasetDict, tokenizer, max_length: int) -> DatasetDict:
+def tokenize(splits: DatasetDict, tokenizer, max_length: int, labels: list[int]) -> DatasetDict:
+    """Token ids plus the class index of each label (its position in ``data.labels``)."""
+    index = {label: i for i, label in enumerate(labels)}
+
     def encode(batch):
         pair = batch[PAIR] if PAIR in batch else None
-        return tokenizer(batch[TEXT], pair, truncation=True, max_length=max_length)
+        encoded = tokenizer(batch[TEXT], pair, truncation=True, max_length=max_length)
+        encoded[LABEL] = [index[label] for label in batch[LABEL]]
+        return encoded
 
     keep = {LABEL}
     return DatasetDict(
@@ -105,7 +110,7 @@ def run(params: Params) -> dict[str, Any]:
     hashes = {s: content_hash(ds) for s, ds in splits.items()}
     files = {f: sha256_file(f) for f in source.files(data.source_options)}
     tokenizer = load_tokenizer(params.model.name)
-    tokenized = tokenize(splits, tokenizer, params.model.max_length)
+    tokenized = tokenize(splits, tokenizer, params.model.max_length, data.labels)
     summary = summarize(splits, data, hashes, files)
     summary["provenance"] = record(data_hashes=hashes)
     with atomic_dir(PREPARED) as out:

@@ -15,7 +15,14 @@ from harness.measure import pick_device
 from harness.methods.base import total_parameters, trainable_parameters
 from harness.models import load_classifier
 from harness.provenance import record
-from harness.stages.common import MODELS, RESULTS, config_dict, load_prepared, run_method, set_threads
+from harness.stages.common import (
+    MODELS,
+    RESULTS,
+    config_dict,
+    load_prepared,
+    run_method,
+    set_threads,
+)
 from harness.stages.prepare import PREPARED
 from harness.training import seed_everything, total_steps, train, train_loader
 

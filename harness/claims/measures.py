@@ -1,0 +1,157 @@
+"""Measures: where a claim's "ours" comes from. Each returns a :class:`Sample` or raises :class:`NotRun`."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic.dataclasses import dataclass
+
+from harness.claims import MEASURES
+from harness.config import STRICT
+
+
+class NotRun(Exception):
+    """The measurement does not exist here; the message says why (needs GPU, network, a run, ...)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    values: list[float]
+    seeds: list[str] | None  # per-seed values pair up across samples by seed
+    deterministic: bool  # a count computed exactly: one value is the whole truth
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    results: Path
+    profile: str
+    runs: dict[str, dict[str, Any]]  # run -> {"train": ..., "eval": ...} as loaded from results/
+    paperscale: dict[str, Any] | None
+
+
+class Measure:
+    Config: type
+
+    @staticmethod
+    def prepare(cfg: Any, where: str) -> Any:
+        """Validate whatever the settings nest (a pair's two measures); most measures nest nothing."""
+        return cfg
+
+
+def dig(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            raise KeyError(part)
+        obj = obj[part]
+    return obj
+
+
+# What a seed's record holds, per results file (the producers: stages/train.py, stages/evaluate.py).
+# Fields whose producer is still to come (latency, truncation, generation, steps_to_target) are listed
+# so their claims validate now and read "not run" until the stage that writes them exists.
+FIELDS = {
+    "train": {"trainable_params", "total_params", "steps", "train_seconds", "train_tokens", "tokens_per_s",
+              "final_loss", "memory", "device", "method_report", "steps_to_target"},
+    "eval": {"metrics", "artifact_bytes", "eval_seconds", "eval_tokens_per_s", "latency", "latency_ms",
+             "truncation", "generation"},
+}
+
+
+@dataclass(config=STRICT)
+class RunSettings:
+    kind: str
+    run: str
+    field: str  # dotted path inside one seed's record, e.g. metrics.accuracy, memory.peak_rss_mb
+    file: Literal["train", "eval"] = "eval"
+    profile: str = "smoke"
+
+    def __post_init__(self) -> None:
+        from harness.metrics import METRICS
+
+        head, _, rest = self.field.partition(".")
+        if head not in FIELDS[self.file]:
+            raise ValueError(f"unknown field {self.field!r} in {self.file} results; known: {', '.join(sorted(FIELDS[self.file]))}")
+        if head == "metrics" and rest not in METRICS:
+            raise ValueError(f"unknown metric {rest!r}; known: {', '.join(METRICS.names())}")
+
+
+DETERMINISTIC_FIELDS = {"trainable_params", "total_params", "artifact_bytes"}
+
+
+@MEASURES.register("run")
+class RunMeasure(Measure):
+    """A per-seed figure from ``results/<file>/<run>.json`` of the pipeline's runs."""
+
+    Config = RunSettings
+
+    @staticmethod
+    def sample(cfg: RunSettings, ctx: Context) -> Sample:
+        if ctx.profile != cfg.profile:
+            raise NotRun(f"results are for profile {ctx.profile}; this claim needs profile {cfg.profile}")
+        record = ctx.runs.get(cfg.run, {}).get(cfg.file)
+        if record is None:
+            raise NotRun(f"no {cfg.file} results for run {cfg.run!r} in this profile")
+        seeds = sorted(record["seeds"], key=int)
+        try:
+            values = [float(dig(record["seeds"][s], cfg.field)) for s in seeds]
+        except KeyError as err:
+            raise NotRun(f"run {cfg.run!r} has no field {cfg.field!r} (missing {err})") from None
+        return Sample(values=values, seeds=seeds, deterministic=cfg.field in DETERMINISTIC_FIELDS)
+
+
+@dataclass(config=STRICT)
+class PaperScaleSettings:
+    kind: str
+    key: str  # entry of results/paperscale.json
+    field: str
+
+
+@MEASURES.register("paperscale")
+class PaperScaleMeasure(Measure):
+    """An exact count at paper scale, computed offline from architecture configs (stage ``paperscale``)."""
+
+    Config = PaperScaleSettings
+
+    @staticmethod
+    def sample(cfg: PaperScaleSettings, ctx: Context) -> Sample:
+        if ctx.paperscale is None:
+            raise NotRun("results/paperscale.json missing: run the paperscale stage")
+        try:
+            value = float(dig(ctx.paperscale[cfg.key], cfg.field))
+        except KeyError as err:
+            raise NotRun(f"results/paperscale.json has no {cfg.key}.{cfg.field} (missing {err})") from None
+        return Sample(values=[value], seeds=None, deterministic=True)
+
+
+@dataclass(config=STRICT)
+class PairSettings:
+    kind: str
+    a: Any
+    b: Any
+
+
+@MEASURES.register("pair")
+class PairMeasure(Measure):
+    """Two measures compared with each other (relation and ratio judges): ``a`` against ``b``."""
+
+    Config = PairSettings
+
+    @staticmethod
+    def prepare(cfg: PairSettings, where: str) -> PairSettings:
+        from harness.claims import typed_measure
+
+        return PairSettings(kind=cfg.kind, a=typed_measure(cfg.a, f"{where}.a"), b=typed_measure(cfg.b, f"{where}.b"))
+
+    @staticmethod
+    def sample(cfg: PairSettings, ctx: Context) -> tuple[Sample, Sample]:
+        return MEASURES.get(cfg.a.kind).sample(cfg.a, ctx), MEASURES.get(cfg.b.kind).sample(cfg.b, ctx)
+
+
+def finite_or_raise(sample: Sample) -> Sample:
+    bad = [s for s, v in zip(sample.seeds or ["-"] * len(sample.values), sample.values) if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"non-finite value for seed(s) {', '.join(bad)} (the run diverged or the metric is undefined)")
+    return sample
