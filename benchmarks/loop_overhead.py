@@ -17,6 +17,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from harness.cli import configure_logging
 from harness.config import load_params
 from harness.models import load_classifier
 from harness.stages.common import load_prepared, run_method
@@ -51,6 +52,7 @@ def bare_loop(model, batches, lr) -> float:
 
 
 def main() -> None:
+    configure_logging()
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default="lora")
     ap.add_argument("--steps", type=int, default=40)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import warnings
 
 from harness.errors import HarnessError
 
@@ -20,17 +21,26 @@ COMMANDS = {
 }
 
 
+def configure_logging() -> None:
+    """One line per stage event; library chatter (load reports, per-shard bars) only when it is an error."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("transformers", "datasets", "peft", "httpx", "bitsandbytes"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices, not our results
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
         print(f"usage: harness {{{','.join(COMMANDS)}}} [args]", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("transformers", "datasets", "peft", "httpx", "bitsandbytes"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    import datasets
-
-    datasets.disable_progress_bars()  # per-shard save/map bars drown the stage log lines
+    configure_logging()
     try:
         importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
     except HarnessError as err:

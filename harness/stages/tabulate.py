@@ -20,11 +20,14 @@ from harness.config import Params, load_params
 from harness.errors import HarnessError
 from harness.io import read_json, write_json, write_text
 from harness.provenance import git_state
+from harness.rankmaps import write_rank_map
 from harness.stages.common import RESULTS
 from harness.stats import summarize
 
 log = logging.getLogger("harness.tabulate")
 EXPERIMENTS = Path("experiments")
+RANK_MAPS = RESULTS / "rankmaps"
+RANK_MAP_IMAGES = RESULTS / "rankmap_images"
 
 
 def load_results(params: Params) -> dict[str, dict[str, Any]]:
@@ -184,7 +187,9 @@ def render(status: dict[str, Any]) -> str:
     lines += render_claims(status["claims"], status["claims_summary"])
     ranks = [(r["run"], s, rep["rank_pattern"]) for r in status["runs"] for s, rep in r["method_report"].items() if "rank_pattern" in rep]
     if ranks:
-        lines += ["", "## Final AdaLoRA ranks per module", "", "| run | seed | total | ranks (module order) |", "|---|---|---|---|"]
+        lines += ["", "## Final AdaLoRA ranks per module", ""]
+        lines += [f"![{run} rank map]({path})" for run, path in status["rank_maps"].items()]
+        lines += ["", "| run | seed | total | ranks (module order) |", "|---|---|---|---|"]
         lines += [f"| {run} | {seed} | {sum(rp.values())} | {' '.join(str(v) for v in rp.values())} |" for run, seed, rp in ranks]
     return "\n".join(lines) + "\n"
 
@@ -222,6 +227,18 @@ def render_claims(claims: list[dict[str, Any]], summary: dict[str, int]) -> list
     return lines
 
 
+def rank_maps(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """A heatmap (PNG, a DVC plot) and the numbers (JSON) of the final ranks of every AdaLoRA run."""
+    written = {}
+    for r in rows:
+        reports = {s: rep for s, rep in r["method_report"].items() if "rank_pattern" in rep}
+        if reports:
+            init_r = next(iter(reports.values()))["init_r"]
+            write_rank_map(r["run"], {s: rep["rank_pattern"] for s, rep in reports.items()}, init_r, RANK_MAPS, RANK_MAP_IMAGES)
+            written[r["run"]] = str((RANK_MAP_IMAGES / f"{r['run']}.png").relative_to(RESULTS))
+    return written
+
+
 def run(params: Params) -> dict[str, Any]:
     prepared = read_json(RESULTS / "prepare.json")
     results = load_results(params)
@@ -241,6 +258,7 @@ def run(params: Params) -> dict[str, Any]:
         "components": components(params, rows, majority),
         "runs": rows,
     }
+    status["rank_maps"] = rank_maps(rows)
     claims = judge_all(load_claims(), load_context(RESULTS, params.profile, list(params.train)))
     status["claims"] = claims
     status["claims_summary"] = dict(Counter(c["verdict"] for c in claims))
