@@ -9,14 +9,15 @@ import torch
 
 
 class PeakMemory:
-    """Highest process RSS seen while the block runs, sampled by a background thread every few ms.
+    """Highest process RSS seen while the block runs, sampled by a background thread every 20 ms
+    (a training step holds its activations for far longer, so the peak is not missed).
 
     ``ru_maxrss`` would be simpler but it is the high-water mark of the whole process, so a second
     seed in the same process could never report less than the first. On CUDA the allocator's own
     peak counter is exact and is reported as well.
     """
 
-    def __init__(self, device: torch.device, interval_s: float = 0.005):
+    def __init__(self, device: torch.device, interval_s: float = 0.02):
         self.device = device
         self.interval_s = interval_s
         self._proc = psutil.Process()

@@ -155,3 +155,34 @@ def finite_or_raise(sample: Sample) -> Sample:
     if bad:
         raise ValueError(f"non-finite value for seed(s) {', '.join(bad)} (the run diverged or the metric is undefined)")
     return sample
+
+
+@dataclass(config=STRICT)
+class MemoryModelSettings:
+    kind: str
+    full_run: str  # a run that trains every weight
+    peft_run: str  # a run of the same model that trains few
+    bytes_per_trainable: float = 12.0  # fp32 gradient (4) + two fp32 Adam moments (8)
+    profile: str = "smoke"
+
+
+@MEASURES.register("memory_model")
+class MemoryModelMeasure(Measure):
+    """Validates the analytic memory model at small scale: measured / predicted extra peak memory of
+    full fine-tuning over a PEFT run, per seed. The base weights and the activations cancel in the
+    difference, so what remains is what the model predicts: gradients and optimizer states."""
+
+    Config = MemoryModelSettings
+
+    @staticmethod
+    def sample(cfg: MemoryModelSettings, ctx: Context) -> Sample:
+        def field(run: str, name: str) -> Sample:
+            return RunMeasure.sample(RunSettings(kind="run", run=run, field=name, file="train", profile=cfg.profile), ctx)
+
+        full, peft = field(cfg.full_run, "memory.peak_rss_delta_mb"), field(cfg.peft_run, "memory.peak_rss_delta_mb")
+        trainable_full = field(cfg.full_run, "trainable_params").values[0]
+        trainable_peft = field(cfg.peft_run, "trainable_params").values[0]
+        predicted_mb = (trainable_full - trainable_peft) * cfg.bytes_per_trainable / 2**20
+        by_seed = dict(zip(peft.seeds, peft.values))
+        seeds = [s for s in full.seeds if s in by_seed]
+        return Sample([(v - by_seed[s]) / predicted_mb for s, v in zip(full.seeds, full.values) if s in by_seed], seeds, False)
