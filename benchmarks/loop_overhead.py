@@ -70,7 +70,7 @@ def main() -> None:
     args = ap.parse_args()
     params = load_params()
     splits, tokenizer = load_prepared()
-    batches = list(train_loader(splits["train"], tokenizer, params.loop.batch_size, seed=0))[: args.steps]
+    batches = list(train_loader(splits["train"], tokenizer, params.loop.batch_size, 0, params.loop.group_by_length))[: args.steps]
     tokens = sum(int(b["attention_mask"].sum()) for b in batches)
     device = torch.device("cpu")
 

@@ -13,6 +13,7 @@ COMMANDS = {
     "prepare": "harness.stages.prepare",
     "train": "harness.stages.train",
     "evaluate": "harness.stages.evaluate",
+    "truncate": "harness.stages.truncate",
     "tabulate": "harness.stages.tabulate",
     "paperscale": "harness.stages.paperscale",
     "check": "harness.check",

@@ -44,6 +44,8 @@ class LoopConfig:
     max_steps: NonNegInt = 0
     epochs: NonNegFloat = 0.0
     batch_size: PositiveInt = 32
+    # Batches of similar length (HF's group_by_length): less padding, same examples per epoch.
+    group_by_length: bool = False
     eval_batch_size: PositiveInt = 128
     lr: typing.Annotated[float, Field(gt=0)] = 1e-3
     weight_decay: NonNegFloat = 0.0
@@ -64,6 +66,13 @@ class StatusConfig:
 
     within_points_of_lora: NonNegFloat = 2.0
     min_gain_over_majority_points: NonNegFloat = 5.0
+
+
+@dataclass(config=STRICT)
+class TruncateConfig:
+    """Runs whose adapters get the rank-truncation curve (low-rank methods only)."""
+
+    runs: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(config=STRICT)
@@ -106,9 +115,10 @@ class Params:
     loop: LoopConfig
     train: dict[str, Any]  # run name -> the method's own validated config
     status: StatusConfig
+    truncate: TruncateConfig
 
 
-TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "status"}
+TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "status", "truncate"}
 
 
 def _format_error(where: str, err: ValidationError, cls: type | None) -> str:
@@ -205,7 +215,16 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
         loop=validate(LoopConfig, raw.get("loop"), f"{where}: loop"),
         train=_parse_train(raw.get("train"), f"{where}: train"),
         status=validate(StatusConfig, raw.get("status"), f"{where}: status"),
+        truncate=_parse_truncate(raw.get("truncate"), raw.get("train") or {}, f"{where}: truncate"),
     )
+
+
+def _parse_truncate(raw: Any, train: dict, where: str) -> TruncateConfig:
+    cfg = validate(TruncateConfig, raw, where)
+    for run in cfg.runs:
+        if run not in train:
+            raise HarnessError(f"{where}.runs: {run!r} is not a run under train; runs: {', '.join(train)}")
+    return cfg
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_scheduler
 from transformers import set_seed as hf_set_seed
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from harness.config import LoopConfig
 from harness.errors import HarnessError
@@ -36,13 +37,23 @@ def total_steps(loop: LoopConfig, n_train: int) -> int:
     return max(1, math.ceil(loop.epochs * math.ceil(n_train / loop.batch_size)))
 
 
-def train_loader(dataset, tokenizer, batch_size: int, seed: int) -> DataLoader:
-    """Shuffled batches, padded per batch to its longest sequence; the order is fixed by ``seed``."""
+def train_loader(dataset, tokenizer, batch_size: int, seed: int, group_by_length: bool = False) -> DataLoader:
+    """Shuffled batches, padded per batch to its longest sequence; the order is fixed by ``seed``.
+
+    With ``group_by_length`` the shuffle is transformers' ``LengthGroupedSampler`` (random mega-batches,
+    sorted by length inside), which cuts the padding the GEMMs spend time on.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    sampler = None
+    if group_by_length:
+        lengths = [len(ids) for ids in dataset["input_ids"]]
+        sampler = LengthGroupedSampler(batch_size, lengths=lengths, generator=generator)
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=generator if sampler is None else None,
         collate_fn=DataCollatorWithPadding(tokenizer),
     )
 

@@ -31,7 +31,7 @@ def error_of(raw) -> str:
 
 def test_unknown_top_level_key(tiny_raw):
     tiny_raw["trian"] = {}
-    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: data, loop, model, profile, seeds, status, train"
+    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: data, loop, model, profile, seeds, status, train, truncate"
 
 
 def test_unknown_nested_key_lists_allowed(tiny_raw):
@@ -89,3 +89,8 @@ def test_cli_bad_params_one_line_nonzero(tmp_path, tiny_raw):
     assert proc.returncode == 2
     lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
     assert lines == [f"error: {path}: seeds: expected a non-empty list of integers (got 'zero')"]
+
+
+def test_truncate_runs_must_exist(tiny_raw):
+    tiny_raw["truncate"] = {"runs": ["lora", "nope"]}
+    assert error_of(tiny_raw) == "params.yaml: truncate.runs: 'nope' is not a run under train; runs: lora, adalora, loraplus, full"

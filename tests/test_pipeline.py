@@ -44,7 +44,7 @@ def test_repro_noop_and_param_isolation(project):
     write_params(project, raw)
     out = sh("dvc", "repro", cwd=project)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train@lora", "evaluate@lora", "tabulate"}
+    assert ran == {"train@lora", "evaluate@lora", "truncate@lora", "tabulate"}
 
 
 def test_bad_params_leave_no_outputs(project):

@@ -50,13 +50,13 @@ def dig(obj: Any, dotted: str) -> Any:
 
 
 # What a seed's record holds, per results file (the producers: stages/train.py, stages/evaluate.py).
-# Fields whose producer is still to come (latency, truncation, generation, steps_to_target) are listed
+# Fields whose producer is still to come (latency, generation, steps_to_target) are listed
 # so their claims validate now and read "not run" until the stage that writes them exists.
 FIELDS = {
     "train": {"trainable_params", "total_params", "steps", "train_seconds", "train_tokens", "tokens_per_s",
               "final_loss", "memory", "device", "method_report", "steps_to_target"},
-    "eval": {"metrics", "artifact_bytes", "eval_seconds", "eval_tokens_per_s", "latency", "latency_ms",
-             "truncation", "generation"},
+    "eval": {"metrics", "artifact_bytes", "eval_seconds", "eval_tokens_per_s", "latency", "latency_ms", "generation"},
+    "truncate": {"max_rank", "metric_at_k", "gain_kept_at_k", "rank_half_retention"},
 }
 
 
@@ -65,7 +65,7 @@ class RunSettings:
     kind: str
     run: str
     field: str  # dotted path inside one seed's record, e.g. metrics.accuracy, memory.peak_rss_mb
-    file: Literal["train", "eval"] = "eval"
+    file: Literal["train", "eval", "truncate"] = "eval"
     profile: str = "smoke"
 
     def __post_init__(self) -> None:

@@ -184,6 +184,7 @@ def render(status: dict[str, Any]) -> str:
             f"| {r['run']} | {r['method']} | {fmt_score(s)} | {ci} | {r['trainable_params']:,} ({r['trainable_pct']:.3f}%) | "
             f"{r['artifact_mb']:.2f} | {r['peak_rss_mb']:.0f} | {r['train_seconds']:.1f} | {r['tokens_per_s']:.0f} |"
         )
+    lines += render_truncation(status["truncation"])
     lines += render_claims(status["claims"], status["claims_summary"])
     ranks = [(r["run"], s, rep["rank_pattern"]) for r in status["runs"] for s, rep in r["method_report"].items() if "rank_pattern" in rep]
     if ranks:
@@ -239,6 +240,31 @@ def rank_maps(rows: list[dict[str, Any]]) -> dict[str, str]:
     return written
 
 
+def truncation_rows(params: Params) -> dict[str, dict[str, Any]]:
+    """Mean metric over seeds at every truncated rank k, for each run in ``truncate.runs``."""
+    rows = {}
+    for run in params.truncate.runs:
+        path = RESULTS / "truncate" / f"{run}.json"
+        if not path.is_file():
+            raise HarnessError(f"{path}: missing; run the truncate stage (dvc repro truncate@{run})")
+        seeds = read_json(path)["seeds"]
+        ks = sorted({int(k) for s in seeds.values() for k in s["metric_at_k"]})
+        rows[run] = {str(k): summarize(s["metric_at_k"].get(str(k)) for s in seeds.values())["mean"] for k in ks}
+    return rows
+
+
+def render_truncation(rows: dict[str, dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    width = max(len(r) for r in rows.values())
+    lines = ["", "## Rank truncation (SVD of each trained update, mean over seeds)", "",
+             "| run | " + " | ".join(f"k={k}" for k in range(1, width + 1)) + " |", "|---|" + "---|" * width]
+    for run, curve in rows.items():
+        cells = [f"{curve[str(k)]:.2f}" if curve.get(str(k)) is not None else "—" for k in range(1, width + 1)]
+        lines.append(f"| {run} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def run(params: Params) -> dict[str, Any]:
     prepared = read_json(RESULTS / "prepare.json")
     results = load_results(params)
@@ -259,6 +285,7 @@ def run(params: Params) -> dict[str, Any]:
         "runs": rows,
     }
     status["rank_maps"] = rank_maps(rows)
+    status["truncation"] = truncation_rows(params)
     claims = judge_all(load_claims(), load_context(RESULTS, params.profile, list(params.train)))
     status["claims"] = claims
     status["claims_summary"] = dict(Counter(c["verdict"] for c in claims))

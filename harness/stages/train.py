@@ -37,7 +37,7 @@ def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) 
     seed_everything(seed)  # before the head and the adapter are initialised
     model = load_classifier(params.model.name, len(params.data.labels), params.model.dtype)
     model = method.prepare(model, cfg, total_steps=steps)
-    loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed)
+    loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed, params.loop.group_by_length)
     stats = train(model, method, cfg, loader, params.loop, steps, device)
     method.save(model, out_dir)
     figures = {

@@ -1,0 +1,116 @@
+"""Stage ``truncate@<run>``: DyLoRA's question — how much quality does each rank of a trained adapter keep?
+
+For every seed's adapter, each adapted module's update dW (peft's ``get_delta_weight``: B·A·scaling for
+LoRA, B·diag(E)·A·scaling/r for AdaLoRA) is replaced by its best rank-k approximation (truncated SVD),
+k = 1 .. the largest rank any module holds, and the eval split is scored at every k. Writes
+``results/truncate/<run>.json`` (metric per k per seed, and the share of the adapter's gain over the
+majority baseline kept at each k).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import torch
+
+from harness.config import Params, load_params
+from harness.errors import HarnessError
+from harness.io import read_json, write_json
+from harness.measure import pick_device
+from harness.models import load_classifier
+from harness.provenance import record
+from harness.stages.common import (
+    RESULTS,
+    load_prepared,
+    run_method,
+    seed_dir,
+    set_threads,
+)
+from harness.stages.evaluate import predict, score
+from harness.stages.prepare import PREPARED
+from harness.training import seed_everything
+
+log = logging.getLogger("harness.truncate")
+
+
+def adapter_deltas(model) -> dict[str, torch.Tensor]:
+    """dW of every adapted module, keyed by its path in the merged (adapter-free) model."""
+    deltas = {}
+    for name, module in model.named_modules():
+        if hasattr(module, "get_delta_weight") and "default" in getattr(module, "active_adapters", []):
+            deltas[name.removeprefix("base_model.model.")] = module.get_delta_weight("default").detach()
+    if not deltas:
+        raise HarnessError("truncate: the model has no low-rank adapter modules (methods: lora, loraplus, adalora)")
+    return deltas
+
+
+def truncated(delta: torch.Tensor, k: int) -> torch.Tensor:
+    """Best rank-k approximation in Frobenius norm (Eckart-Young)."""
+    U, S, Vh = torch.linalg.svd(delta.double(), full_matrices=False)
+    return ((U[:, :k] * S[:k]) @ Vh[:k]).to(delta.dtype)
+
+
+def ranks_of(deltas: dict[str, torch.Tensor]) -> int:
+    """Largest numerical rank, at the tolerance of the dtype dW was computed in (float32 products carry
+    rounding noise far above float64's tolerance, which would report full rank)."""
+    return max(int(torch.linalg.matrix_rank(d)) for d in deltas.values())
+
+
+def truncation_curve(model, deltas, ks, evaluate) -> dict[int, dict[str, float]]:
+    """Merge the adapter, then set each adapted weight to W0 + rank-k(dW) for every k and score."""
+    merged = model.merge_and_unload()
+    modules = dict(merged.named_modules())
+    base = {name: modules[name].weight.detach() - d for name, d in deltas.items()}
+    curve = {}
+    with torch.no_grad():
+        for k in ks:
+            for name, d in deltas.items():
+                modules[name].weight.copy_(base[name] + truncated(d, k))
+            curve[k] = evaluate(merged)
+    return curve
+
+
+def run(params: Params, run: str) -> dict[str, Any]:
+    method, _ = run_method(params, run)
+    set_threads(params.loop)
+    device = pick_device(params.loop.device)
+    splits, tokenizer = load_prepared()
+    metric = params.data.metrics[0]
+    majority = read_json(RESULTS / "prepare.json")["majority_class_eval_accuracy"]
+
+    def evaluate(model) -> dict[str, float]:
+        preds, labels, _ = predict(model, splits["eval"], tokenizer, params.loop.eval_batch_size, device)
+        return score(preds, labels, [metric])
+
+    per_seed = {}
+    for seed in params.seeds:
+        seed_everything(seed)
+        model = method.load(load_classifier(params.model.name, len(params.data.labels), params.model.dtype), seed_dir(run, seed))
+        deltas = adapter_deltas(model)
+        top = ranks_of(deltas)
+        curve = truncation_curve(model, deltas, range(1, top + 1), evaluate)
+        full = curve[top][metric]
+        per_seed[str(seed)] = {
+            "max_rank": top,
+            "metric_at_k": {str(k): v[metric] for k, v in curve.items()},
+            "gain_kept_at_k": {str(k): (v[metric] - majority) / (full - majority) if full != majority else None for k, v in curve.items()},
+            "rank_half_retention": (curve[max(1, top // 2)][metric] - majority) / (full - majority) if full != majority else None,
+        }
+        log.info("truncate %s seed %d: %s", run, seed, {k: round(v[metric], 2) for k, v in curve.items()})
+    result = {
+        "run": run,
+        "metric": metric,
+        "majority_baseline": majority,
+        "seeds": per_seed,
+        "provenance": record(seeds=params.seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
+    }
+    write_json(RESULTS / "truncate" / f"{run}.json", result)
+    return result
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        sys.exit("usage: harness truncate <run>")
+    run(load_params(), argv[0])
