@@ -111,11 +111,12 @@ def test_malformed_claims_name_id_and_field(change, expected):
 
 
 def test_repo_claims_cover_the_reference():
-    ids = {c.id for c in load_claims(ROOT / "experiments" / "claims")}
+    claims = load_claims(ROOT / "experiments" / "claims")
+    ids = {c.id for c in claims}
     for prefix in ("lora.headline.", "lora.t1.", "lora.t2.", "lora.t3.", "adalora.t1.", "adalora.t5.", "qlora.", "loraplus.", "bitfit.", "dylora.", "seed."):
         assert any(i.startswith(prefix) for i in ids), prefix
     expected = yaml.safe_load((ROOT / "experiments" / "expected_verdicts.yaml").read_text())
-    assert set(expected) == ids, "every claim has an expected verdict and no stale ones remain"
+    assert set(expected) == {c.id for c in claims if c.gate}, "every gated claim has an expected verdict, no stale ones"
 
 
 def test_check_flags_regressions_only():

@@ -47,6 +47,7 @@ class Claim:
     judge: Any  # the judge kind's validated settings
     requires: tuple[str, ...]  # what a paper-scale run needs that the smoke profile lacks (gpu, network, ...)
     note: str | None
+    gate: bool  # held by `harness check`; false for figures that vary run to run (wall clock, RSS)
 
 
 @dataclass(config=STRICT)
@@ -60,6 +61,7 @@ class ClaimHead:
     published: float | int | None = None
     requires: list[Literal["gpu", "network", "weights", "multiple tasks", "causal-lm track", "planted-rank benchmark", "budget sweep", "atlas methods"]] = dataclasses.field(default_factory=list)
     note: str | None = None
+    gate: bool = True
 
 
 def _typed(registry: Registry, section: Any, where: str):
@@ -84,7 +86,7 @@ def parse_claim(raw: Any, origin: str) -> Claim:
     JUDGES.get(judge.kind).check_claim(head, judge, where)
     return Claim(
         id=head.id, statement=head.statement, source=head.source, scale=head.scale, published=head.published,
-        measure=measure, judge=judge, requires=tuple(head.requires), note=head.note,
+        measure=measure, judge=judge, requires=tuple(head.requires), note=head.note, gate=head.gate,
     )
 
 

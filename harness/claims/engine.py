@@ -52,5 +52,6 @@ def judge_all(claims: list[Claim], ctx: Context) -> list[dict[str, Any]]:
             "detail": v.detail,
             "more_seeds": v.more_seeds,
             "note": claim.note,
+            "gate": claim.gate,
         })
     return rows
