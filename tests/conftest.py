@@ -59,3 +59,10 @@ def sst2() -> Path:
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def set_runs(raw: dict, runs: dict) -> dict:
+    """Keep only ``runs`` under train (and in truncate.runs, which must name existing runs)."""
+    raw["train"] = runs
+    raw["truncate"] = {"runs": [r for r in raw.get("truncate", {}).get("runs", []) if r in runs]}
+    return raw

@@ -4,11 +4,12 @@ import pytest
 
 from harness.config import parse_params
 from harness.stages import evaluate, prepare, train
+from tests.conftest import set_runs
 
 
 @pytest.mark.parametrize("run", ["lora", "adalora"])
 def test_same_seed_same_metrics(workspace, tiny_raw, run):
-    tiny_raw["train"] = {run: tiny_raw["train"][run]}
+    set_runs(tiny_raw, {run: tiny_raw["train"][run]})
     params = parse_params(tiny_raw)
     prepare.run(params)
 

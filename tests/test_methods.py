@@ -14,7 +14,7 @@ from harness.stages import prepare
 from harness.stages.common import load_prepared
 from harness.stages.evaluate import predict
 from harness.stages.train import train_seed
-from tests.conftest import ROOT
+from tests.conftest import ROOT, set_runs
 
 
 @pytest.fixture
@@ -24,8 +24,7 @@ def prepared(workspace, tiny_raw):
 
 
 def with_run(tiny_raw, run: str, settings: dict):
-    tiny_raw["train"] = {run: settings}
-    return parse_params(tiny_raw)
+    return parse_params(set_runs(tiny_raw, {run: settings}))
 
 
 @pytest.mark.parametrize("name", METHODS.names())

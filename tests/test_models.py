@@ -7,6 +7,7 @@ from harness.config import parse_params
 from harness.errors import HarnessError
 from harness.models import load_classifier, load_tokenizer, resolve
 from harness.stages import evaluate, prepare, train
+from tests.conftest import set_runs
 
 
 def test_embedded_model_resolves_inside_installed_package():
@@ -38,7 +39,7 @@ def tiny_model_dir(tmp_path):
 
 def test_pipeline_runs_on_a_hub_style_model(workspace, tiny_raw, tiny_model_dir):
     tiny_raw["model"]["name"] = str(tiny_model_dir)
-    tiny_raw["train"] = {"lora": tiny_raw["train"]["lora"]}
+    set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
     params = parse_params(tiny_raw)
     prepare.run(params)
     result = train.run(params, "lora")

@@ -4,11 +4,11 @@ import torch
 
 from harness.config import parse_params
 from harness.stages import evaluate, prepare, train, truncate
+from tests.conftest import set_runs
 
 
 def test_truncation_to_full_rank_is_lossless(workspace, tiny_raw):
-    tiny_raw["train"] = {"lora": tiny_raw["train"]["lora"]}
-    tiny_raw["truncate"] = {"runs": ["lora"]}
+    set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
     params = parse_params(tiny_raw)
     prepare.run(params)
     train.run(params, "lora")

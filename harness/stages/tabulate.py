@@ -257,7 +257,7 @@ def render_truncation(rows: dict[str, dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     width = max(len(r) for r in rows.values())
-    lines = ["", "## Rank truncation (SVD of each trained update, mean over seeds)", "",
+    lines = ["", "## Rank truncation (SVD of each trained update; mean over the seeds whose update reaches rank k)", "",
              "| run | " + " | ".join(f"k={k}" for k in range(1, width + 1)) + " |", "|---|" + "---|" * width]
     for run, curve in rows.items():
         cells = [f"{curve[str(k)]:.2f}" if curve.get(str(k)) is not None else "—" for k in range(1, width + 1)]
