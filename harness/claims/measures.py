@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -148,13 +147,6 @@ class PairMeasure(Measure):
     @staticmethod
     def sample(cfg: PairSettings, ctx: Context) -> tuple[Sample, Sample]:
         return MEASURES.get(cfg.a.kind).sample(cfg.a, ctx), MEASURES.get(cfg.b.kind).sample(cfg.b, ctx)
-
-
-def finite_or_raise(sample: Sample) -> Sample:
-    bad = [s for s, v in zip(sample.seeds or ["-"] * len(sample.values), sample.values) if not math.isfinite(v)]
-    if bad:
-        raise ValueError(f"non-finite value for seed(s) {', '.join(bad)} (the run diverged or the metric is undefined)")
-    return sample
 
 
 @dataclass(config=STRICT)

@@ -69,6 +69,17 @@ def score(preds: np.ndarray, labels: np.ndarray, metrics: list[str]) -> dict[str
     return {name: METRICS.get(name)(preds, labels) for name in metrics}
 
 
+def write_run_result(kind: str, run: str, params: Params, body: dict) -> dict:
+    """``results/<kind>/<run>.json``: the stage's figures plus the provenance every result carries."""
+    result = {
+        "run": run,
+        **body,
+        "provenance": record(seeds=params.seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
+    }
+    write_json(RESULTS / kind / f"{run}.json", result)
+    return result
+
+
 def size_on_disk(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -89,16 +100,8 @@ def run(params: Params, run: str) -> dict:
         preds, labels, speed = predict(model, splits["eval"], tokenizer, params.loop.eval_batch_size, device)
         per_seed[str(seed)] = {"metrics": score(preds, labels, params.data.metrics), "artifact_bytes": size_on_disk(path), **speed}
         log.info("evaluate %s seed %d: %s", run, seed, per_seed[str(seed)]["metrics"])
-    result = {
-        "run": run,
-        "method": method.name,
-        "primary_metric": params.data.metrics[0],
-        "n_eval": len(splits["eval"]),
-        "seeds": per_seed,
-        "provenance": record(seeds=params.seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
-    }
-    write_json(RESULTS / "eval" / f"{run}.json", result)
-    return result
+    body = {"method": method.name, "primary_metric": params.data.metrics[0], "n_eval": len(splits["eval"]), "seeds": per_seed}
+    return write_run_result("eval", run, params, body)
 
 
 def main(argv: list[str]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.claims import load_claims
 from harness.claims.engine import judge_all, load_context
+from harness.claims.measures import Context
 from harness.config import Params, load_params
 from harness.errors import HarnessError
 from harness.io import read_json, write_json, write_text
@@ -30,15 +31,13 @@ RANK_MAPS = RESULTS / "rankmaps"
 RANK_MAP_IMAGES = RESULTS / "rankmap_images"
 
 
-def load_results(params: Params) -> dict[str, dict[str, Any]]:
-    runs = {}
+def load_results(params: Params, ctx: Context) -> dict[str, dict[str, Any]]:
+    """Every configured run's train and eval results, as the claims context already loaded them."""
     for run in params.train:
-        paths = {kind: RESULTS / kind / f"{run}.json" for kind in ("train", "eval")}
-        for kind, path in paths.items():
-            if not path.is_file():
-                raise HarnessError(f"{path}: missing; run the {kind} stage for run {run!r} (dvc repro {kind}@{run})")
-        runs[run] = {kind: read_json(path) for kind, path in paths.items()}
-    return runs
+        for kind in ("train", "eval"):
+            if kind not in ctx.runs.get(run, {}):
+                raise HarnessError(f"{RESULTS / kind / f'{run}.json'}: missing; run the {kind} stage for run {run!r} (dvc repro {kind}@{run})")
+    return {run: ctx.runs[run] for run in params.train}
 
 
 def run_row(run: str, res: dict[str, Any], metric: str) -> dict[str, Any]:
@@ -267,7 +266,8 @@ def render_truncation(rows: dict[str, dict[str, Any]]) -> list[str]:
 
 def run(params: Params) -> dict[str, Any]:
     prepared = read_json(RESULTS / "prepare.json")
-    results = load_results(params)
+    ctx = load_context(RESULTS, params.profile, list(params.train))
+    results = load_results(params, ctx)
     rows = [run_row(run, res, params.data.metrics[0]) for run, res in results.items()]
     majority = prepared["majority_class_eval_accuracy"]
     status = {
@@ -286,7 +286,7 @@ def run(params: Params) -> dict[str, Any]:
     }
     status["rank_maps"] = rank_maps(rows)
     status["truncation"] = truncation_rows(params)
-    claims = judge_all(load_claims(), load_context(RESULTS, params.profile, list(params.train)))
+    claims = judge_all(load_claims(), ctx)
     status["claims"] = claims
     status["claims_summary"] = dict(Counter(c["verdict"] for c in claims))
     write_json(RESULTS / "status.json", status)

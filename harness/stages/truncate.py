@@ -17,10 +17,9 @@ import torch
 
 from harness.config import Params, load_params
 from harness.errors import HarnessError
-from harness.io import read_json, write_json
+from harness.io import read_json
 from harness.measure import pick_device
 from harness.models import load_classifier
-from harness.provenance import record
 from harness.stages.common import (
     RESULTS,
     load_prepared,
@@ -28,8 +27,7 @@ from harness.stages.common import (
     seed_dir,
     set_threads,
 )
-from harness.stages.evaluate import predict, score
-from harness.stages.prepare import PREPARED
+from harness.stages.evaluate import predict, score, write_run_result
 from harness.training import seed_everything
 
 log = logging.getLogger("harness.truncate")
@@ -99,15 +97,7 @@ def run(params: Params, run: str) -> dict[str, Any]:
             "rank_half_retention": (curve[max(1, top // 2)][metric] - majority) / (full - majority) if full != majority else None,
         }
         log.info("truncate %s seed %d: %s", run, seed, {k: round(v[metric], 2) for k, v in curve.items()})
-    result = {
-        "run": run,
-        "metric": metric,
-        "majority_baseline": majority,
-        "seeds": per_seed,
-        "provenance": record(seeds=params.seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
-    }
-    write_json(RESULTS / "truncate" / f"{run}.json", result)
-    return result
+    return write_run_result("truncate", run, params, {"metric": metric, "majority_baseline": majority, "seeds": per_seed})
 
 
 def main(argv: list[str]) -> None:
