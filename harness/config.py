@@ -47,6 +47,10 @@ class LoopConfig:
     # Batches of similar length (HF's group_by_length): less padding, same examples per epoch.
     group_by_length: bool = False
     eval_batch_size: PositiveInt = 128
+    # Inference latency: median forward time on the first ``latency_batch`` eval examples, ``latency_repeats``
+    # interleaved rounds (model, base model, merged model where the method merges).
+    latency_batch: PositiveInt = 32
+    latency_repeats: PositiveInt = 20
     lr: typing.Annotated[float, Field(gt=0)] = 1e-3
     weight_decay: NonNegFloat = 0.0
     warmup_ratio: typing.Annotated[float, Field(ge=0, lt=1)] = 0.06
@@ -54,10 +58,18 @@ class LoopConfig:
     max_grad_norm: NonNegFloat = 1.0
     threads: NonNegInt = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Validation curve: every ``track_every`` steps (0 = off) the primary metric on the first
+    # ``track_examples`` eval examples; ``steps_to_target`` is the first tracked step at or above
+    # ``target`` (the LoRA+ convergence claim). Its time is not counted as training time.
+    track_every: NonNegInt = 0
+    track_examples: PositiveInt = 256
+    target: float | None = None
 
     def __post_init__(self) -> None:
         if (self.max_steps > 0) == (self.epochs > 0):
             raise ValueError("set exactly one of max_steps and epochs to a positive value")
+        if self.target is not None and not self.track_every:
+            raise ValueError("target needs track_every > 0 (steps to target are read off the validation curve)")
 
 
 @dataclass(config=STRICT)
@@ -73,6 +85,37 @@ class TruncateConfig:
     """Runs whose adapters get the rank-truncation curve (low-rank methods only)."""
 
     runs: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclass(config=STRICT)
+class PlantedSection:
+    """Planted-rank benchmark (ground truth for "rank tracks the task"): a teacher is the base model plus
+    known low-rank updates; its labels on the prepared inputs are what the student adapter must learn."""
+
+    student: dict  # a method section, as under train (validated by the method's own config)
+    tasks: dict[str, dict[str, NonNegInt]]  # task -> {module-name suffix: planted rank}; unlisted modules: 0
+    seed: int = 7  # teacher updates (the student's seeds are the pipeline's seeds)
+    strength: typing.Annotated[float, Field(gt=0)] = 0.5  # planted singular values / the weight's spectral norm
+    label_directions: typing.Annotated[int, Field(ge=1, le=4)] = 2  # labels: 2**d classes (see harness/planted.py)
+    n_train: PositiveInt = 2000
+    n_eval: PositiveInt = 500
+    steps: PositiveInt = 200
+    budgets: list[PositiveInt] = dataclasses.field(default_factory=lambda: [1, 2, 4, 8, 16])
+    gain_kept: typing.Annotated[float, Field(gt=0, le=1)] = 0.9  # "budget needed" keeps this share of the gain
+
+
+@dataclasses.dataclass(frozen=True)
+class PlantedConfig:
+    student: Any  # the method's validated settings
+    tasks: dict[str, dict[str, int]]
+    seed: int
+    strength: float
+    label_directions: int
+    n_train: int
+    n_eval: int
+    steps: int
+    budgets: list[int]
+    gain_kept: float
 
 
 @dataclass(config=STRICT)
@@ -116,9 +159,11 @@ class Params:
     train: dict[str, Any]  # run name -> the method's own validated config
     status: StatusConfig
     truncate: TruncateConfig
+    sweep: dict[str, list[str]]  # series name -> runs at increasing budget (the budget-sweep table and plot)
+    planted: PlantedConfig | None
 
 
-TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "status", "truncate"}
+TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "status", "truncate", "sweep", "planted"}
 
 
 def _format_error(where: str, err: ValidationError, cls: type | None) -> str:
@@ -216,7 +261,36 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
         train=_parse_train(raw.get("train"), f"{where}: train"),
         status=validate(StatusConfig, raw.get("status"), f"{where}: status"),
         truncate=_parse_truncate(raw.get("truncate"), raw.get("train") or {}, f"{where}: truncate"),
+        sweep=_parse_sweep(raw.get("sweep"), raw.get("train") or {}, f"{where}: sweep"),
+        planted=_parse_planted(raw.get("planted"), f"{where}: planted"),
     )
+
+
+def _parse_planted(raw: Any, where: str) -> PlantedConfig | None:
+    if raw is None:
+        return None
+    section = validate(PlantedSection, raw, where)
+    student = _parse_train({"student": section.student}, where)["student"]
+    if not section.tasks:
+        raise HarnessError(f"{where}.tasks: expected at least one task (name -> {{module suffix: rank}})")
+    for task, spec in section.tasks.items():
+        if not any(spec.values()):
+            raise HarnessError(f"{where}.tasks.{task}: plants no rank; give at least one module a rank > 0")
+    return PlantedConfig(**{**dataclasses.asdict(section), "student": student})
+
+
+def _parse_sweep(raw: Any, train: dict, where: str) -> dict[str, list[str]]:
+    if raw is None:
+        return {}
+    try:
+        series = TypeAdapter(dict[str, list[str]]).validate_python(raw)
+    except ValidationError:
+        raise HarnessError(f"{where}: expected a mapping of series name -> list of run names") from None
+    for name, runs in series.items():
+        for run in runs:
+            if run not in train:
+                raise HarnessError(f"{where}.{name}: {run!r} is not a run under train; runs: {', '.join(train)}")
+    return series
 
 
 def _parse_truncate(raw: Any, train: dict, where: str) -> TruncateConfig:

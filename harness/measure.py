@@ -29,7 +29,7 @@ class PeakMemory:
         while not self._stop.wait(self.interval_s):
             self.rss_peak = max(self.rss_peak, self._proc.memory_info().rss)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self.rss_start = self.rss_peak = self._proc.memory_info().rss
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -56,3 +56,32 @@ def pick_device(choice: str) -> torch.device:
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(choice)
+
+
+def tensor_bytes(model: torch.nn.Module) -> int:
+    """Bytes the model's parameters and buffers occupy (4-bit weights count packed): the weight memory a
+    method needs, free of allocator and process noise that RSS carries."""
+    return sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+
+
+@torch.no_grad()
+def latency_ms(models: dict[str, torch.nn.Module], batch: dict[str, torch.Tensor], repeats: int) -> dict[str, float]:
+    """Median forward time (ms) of each model on the same batch, measured in interleaved rounds so
+    that machine noise (other processes, frequency changes) hits every model alike."""
+    import statistics
+    import time
+
+    for model in models.values():
+        model.eval()
+        model(**batch)  # warm-up: first-call allocations and lazy initialisation
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            if batch["input_ids"].is_cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            model(**batch)
+            if batch["input_ids"].is_cuda:
+                torch.cuda.synchronize()
+            times[name].append(1000 * (time.perf_counter() - start))
+    return {name: statistics.median(t) for name, t in times.items()}

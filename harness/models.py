@@ -35,11 +35,13 @@ def load_tokenizer(name: str):
         raise HarnessError(f"model.name: cannot load tokenizer {name!r}: {first_line(err)}") from None
 
 
-def load_classifier(name: str, num_labels: int, dtype: str = "float32"):
-    """Base model with a fresh classification head; seed the RNGs before calling, the head init draws from them."""
+def load_classifier(name: str, num_labels: int, dtype: str = "float32", quantization_config=None):
+    """Base model with a fresh classification head; seed the RNGs before calling, the head init draws from them.
+    ``quantization_config`` (a ``BitsAndBytesConfig``) loads the linear layers quantised (QLoRA)."""
+    extra = {} if quantization_config is None else {"quantization_config": quantization_config, "device_map": "cpu" if not torch.cuda.is_available() else "auto"}
     try:
         return AutoModelForSequenceClassification.from_pretrained(
-            resolve(name), num_labels=num_labels, dtype=DTYPES[dtype]
+            resolve(name), num_labels=num_labels, dtype=DTYPES[dtype], **extra
         )
     except (OSError, ValueError) as err:
         raise HarnessError(f"model.name: cannot load model {name!r}: {first_line(err)}") from None

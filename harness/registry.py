@@ -1,12 +1,15 @@
 """Name -> implementation registries, in the style of peft's tuner mapping and lm-eval's task registry.
 
 Methods, data sources, metrics and base models register themselves from their own module, so adding
-one is a new file plus an import line in its package ``__init__`` and never an edit to core code.
+one never edits core code: a new method is a new file in ``harness/methods`` (the package imports
+every module in it); a data source or metric is a new file plus its import line in the package
+``__init__``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from harness.errors import HarnessError
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -75,9 +76,18 @@ class TrainStats:
     train_seconds: float
     tokens: int
     tokens_per_s: float
-    final_loss: float
+    final_loss: float | None  # None: the method takes no gradient steps
     loss_curve: list[tuple[int, float]]
     memory: dict[str, Any]
+    val_curve: list[tuple[int, float]]
+    steps_to_target: int | None
+
+
+def first_reaching(curve: list[tuple[int, float]], target: float | None) -> int | None:
+    """First step of the validation curve at or above ``target`` (None: never, or no target)."""
+    if target is None:
+        return None
+    return next((step for step, value in curve if value >= target), None)
 
 
 def train(
@@ -90,7 +100,10 @@ def train(
     device: torch.device,
     log_every: int = 10,
     progress: bool = True,
+    tracker: Callable[[nn.Module], float] | None = None,
 ) -> TrainStats:
+    """Run ``steps`` optimizer steps. ``tracker(model)`` (the validation metric) is called every
+    ``loop.track_every`` steps with the model in eval mode; its time is excluded from ``train_seconds``."""
     lr = cfg.lr or loop.lr
     optimizer = method.optimizer(model, cfg, lr=lr, weight_decay=loop.weight_decay)
     scheduler = get_scheduler(
@@ -101,6 +114,8 @@ def train(
     curve: list[tuple[int, float]] = []
     window = torch.zeros((), device=device)
     tokens = torch.zeros((), dtype=torch.long, device=device)
+    val_curve: list[tuple[int, float]] = []
+    tracking_seconds = 0.0
     with PeakMemory(device) as mem:
         start = time.perf_counter()
         for step, batch in enumerate(tqdm(batches(loader, steps), total=steps, disable=None if progress else True, leave=False)):
@@ -119,9 +134,14 @@ def train(
                 n = (step % log_every) + 1
                 curve.append((step + 1, window.item() / n))
                 window.zero_()
+            if tracker is not None and loop.track_every and ((step + 1) % loop.track_every == 0 or step + 1 == steps):
+                t0 = time.perf_counter()
+                val_curve.append((step + 1, tracker(model)))
+                model.train()
+                tracking_seconds += time.perf_counter() - t0
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start - tracking_seconds
     n_tokens = int(tokens.item())
     if not math.isfinite(curve[-1][1]):
         raise HarnessError(f"training diverged: loss is {curve[-1][1]} at step {steps}; lower loop.lr or the run's lr")
@@ -133,4 +153,19 @@ def train(
         final_loss=curve[-1][1],
         loss_curve=curve,
         memory=mem.as_dict(),
+        val_curve=val_curve,
+        steps_to_target=first_reaching(val_curve, loop.target),
+    )
+
+
+def fit_without_steps(model: nn.Module, method: Method, cfg: Any, dataset, tokenizer, device: torch.device) -> tuple[nn.Module, TrainStats]:
+    """Methods without gradient steps (retrieval): ``method.fit`` over the training split, measured like training."""
+    with PeakMemory(device) as mem:
+        start = time.perf_counter()
+        model = method.fit(model, cfg, dataset, tokenizer, device)
+        seconds = time.perf_counter() - start
+    tokens = sum(len(ids) for ids in dataset["input_ids"])
+    return model, TrainStats(
+        steps=0, train_seconds=seconds, tokens=tokens, tokens_per_s=tokens / seconds, final_loss=None,
+        loss_curve=[], memory=mem.as_dict(), val_curve=[], steps_to_target=None,
     )

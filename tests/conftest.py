@@ -26,9 +26,11 @@ def shrink(raw: dict) -> dict:
     raw["data"]["synthetic_sentiment"].update(n_train=96, n_eval=32)
     raw["data"]["local"].update(train=str(SST2 / "train.tsv"), eval=str(SST2 / "dev.tsv"))
     raw["loop"].update(max_steps=6, batch_size=8, eval_batch_size=16, threads=0)
-    for run in raw["train"].values():
-        if run["method"] == "adalora":
-            run.update(init_r=4, target_r=2, deltaT=1)
+    raw["loop"].update(track_every=3, track_examples=16, latency_batch=4, latency_repeats=2)
+    for run in [*raw["train"].values(), raw["planted"]["student"]]:
+        if run["method"] == "adalora":  # 4 -> 2; a fixed-budget run stays at 2
+            run.update(init_r=4 if run.get("allocate", True) else 2, target_r=2, deltaT=1)
+    raw["planted"].update(n_train=64, n_eval=32, steps=6, budgets=[1, 2, 4])
     return raw
 
 
@@ -65,4 +67,6 @@ def set_runs(raw: dict, runs: dict) -> dict:
     """Keep only ``runs`` under train (and in truncate.runs, which must name existing runs)."""
     raw["train"] = runs
     raw["truncate"] = {"runs": [r for r in raw.get("truncate", {}).get("runs", []) if r in runs]}
+    sweep = {name: [r for r in members if r in runs] for name, members in raw.get("sweep", {}).items()}
+    raw["sweep"] = {name: members for name, members in sweep.items() if members}
     return raw

@@ -97,7 +97,7 @@ def test_exact_ratio_and_bound_on_paperscale_counts():
     [
         ({"measure": {"kind": "run", "run": "a", "field": "metrics.acc"}}, "claim t.claim: measure: unknown metric 'acc'"),
         ({"measure": {"kind": "run", "run": "a", "field": "accuracy"}}, "claim t.claim: measure: unknown field 'accuracy' in eval results"),
-        ({"judge": {"kind": "roughly"}}, "claim t.claim: judge.kind: unknown judge kind 'roughly'; known: bound, epsilon, exact, ratio, relation"),
+        ({"judge": {"kind": "roughly"}}, "claim t.claim: judge.kind: unknown judge kind 'roughly'; known: band, bound, epsilon, exact, ratio, relation"),
         ({"judge": {"kind": "relation", "relation": "about"}, "measure": pair()}, "claim t.claim: judge: relation must be one of at_least, within"),
         ({"source": None}, "claim t.claim.source"),
         ({"published": None}, "claim t.claim: published: required by judge 'epsilon'"),

@@ -31,7 +31,7 @@ def error_of(raw) -> str:
 
 def test_unknown_top_level_key(tiny_raw):
     tiny_raw["trian"] = {}
-    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: data, loop, model, profile, seeds, status, train, truncate"
+    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: data, loop, model, planted, profile, seeds, status, sweep, train, truncate"
 
 
 def test_unknown_nested_key_lists_allowed(tiny_raw):
@@ -93,4 +93,22 @@ def test_cli_bad_params_one_line_nonzero(tmp_path, tiny_raw):
 
 def test_truncate_runs_must_exist(tiny_raw):
     tiny_raw["truncate"] = {"runs": ["lora", "nope"]}
-    assert error_of(tiny_raw) == "params.yaml: truncate.runs: 'nope' is not a run under train; runs: lora, adalora, loraplus, full"
+    assert error_of(tiny_raw).startswith("params.yaml: truncate.runs: 'nope' is not a run under train; runs: lora, adalora, loraplus, ")
+
+
+def test_sweep_runs_must_exist(tiny_raw):
+    tiny_raw["sweep"] = {"lora": ["lora_r2", "lora_r3"]}
+    assert error_of(tiny_raw).startswith("params.yaml: sweep.lora: 'lora_r3' is not a run under train; runs: lora, ")
+
+
+def test_planted_tasks_are_validated(tiny_raw):
+    tiny_raw["planted"]["tasks"]["empty"] = {"layer.1.attention.self.value": 0}
+    assert error_of(tiny_raw) == "params.yaml: planted.tasks.empty: plants no rank; give at least one module a rank > 0"
+    del tiny_raw["planted"]["tasks"]["empty"]
+    tiny_raw["planted"]["student"]["init_r"] = "four"
+    assert error_of(tiny_raw).startswith("params.yaml: planted.student.init_r:")
+
+
+def test_fixed_budget_adalora_needs_equal_ranks(tiny_raw):
+    tiny_raw["train"]["adalora"].update(allocate=False, init_r=4, target_r=2)
+    assert error_of(tiny_raw) == "params.yaml: train.adalora: allocate: false keeps a fixed budget, so target_r (2) must equal init_r (4)"

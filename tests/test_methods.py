@@ -8,11 +8,11 @@ from harness.claims import load_claims
 from harness.claims.engine import judge_all
 from harness.claims.measures import Context
 from harness.config import parse_params
+from harness.inference import predict
 from harness.methods import METHODS
 from harness.methods.adalora import AdaLora
 from harness.stages import prepare
 from harness.stages.common import load_prepared
-from harness.stages.evaluate import predict
 from harness.stages.train import train_seed
 from tests.conftest import ROOT, set_runs
 
@@ -29,25 +29,31 @@ def with_run(tiny_raw, run: str, settings: dict):
 
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_contract(name, tiny_raw, prepared, tmp_path):
-    """Every method trains a few steps to a finite loss, trains a strict subset of the weights
-    (full fine-tuning: all of them), and reloads from disk to the same predictions."""
+    """Every method trains a few steps to a finite loss (retrieval: none, and trains nothing), trains a
+    strict subset of the weights (full fine-tuning: all of them), and reloads from disk to the same
+    predictions; a method that merges predicts the same merged."""
     splits, tokenizer = prepared
     params = with_run(tiny_raw, name, {"method": name})
     out = tmp_path / "artifact"
     result, model = train_seed(params, name, 0, splits, tokenizer, out)
-    assert torch.isfinite(torch.tensor(result["final_loss"]))
-    assert 0 < result["trainable_params"] <= result["total_params"]
+    method, cfg = METHODS.get(name)(), params.train[name]
+    if method.trains:
+        assert torch.isfinite(torch.tensor(result["final_loss"]))
+        assert 0 < result["trainable_params"] <= result["total_params"]
+        assert [step for step, _ in result["val_curve"]] == [3, 6]  # tracked every 3 of 6 steps
+    else:
+        assert result["final_loss"] is None and result["trainable_params"] == 0
     if name != "full":
-        assert result["trainable_params"] < 0.05 * result["total_params"]
-    method = METHODS.get(name)()
-    from harness.models import load_classifier
-
+        assert result["trainable_params"] < 0.2 * result["total_params"]
     trained, _, _ = predict(model, splits["eval"], tokenizer, 16, torch.device("cpu"))
     torch.manual_seed(123)  # the reloaded model's fresh head must be replaced by the saved one, whatever its init
-    reloaded = method.load(load_classifier(params.model.name, 2), out)
+    reloaded = method.load(method.base_model(params.model, 2, cfg), out, cfg)
     preds, labels, _ = predict(reloaded, splits["eval"], tokenizer, 16, torch.device("cpu"))
     assert len(preds) == len(labels) == len(splits["eval"])
     assert (preds == trained).all()
+    if method.mergeable:
+        merged, _, _ = predict(reloaded.merge_and_unload(), splits["eval"], tokenizer, 16, torch.device("cpu"))
+        assert (merged == trained).all()
 
 
 def test_adalora_allocation_moves_ranks(tiny_raw, prepared, tmp_path):

@@ -33,9 +33,13 @@ def project(tmp_path, tiny_raw):
 def test_repro_noop_and_param_isolation(project):
     out = sh("dvc", "repro", cwd=project)
     status = (project / "results" / "status.md").read_text()
-    for component in ("LoRA core", "Dynamic rank selection (AdaLoRA)", "Gradient strategy (LoRA+)", "Training script", "Evaluation metrics", "Examples"):
+    for component in ("LoRA core", "Dynamic rank selection (AdaLoRA)", "Gradient strategy (LoRA+)", "Training script",
+                      "Evaluation metrics", "Examples", "Budget sweep", "Planted-rank benchmark"):
         assert f"| {component} |" in status
     assert "| lora | lora |" in status and "| adalora | adalora |" in status
+    atlas = (project / "results" / "atlas.md").read_text()
+    assert "| LoRA / QLoRA | qlora |" in atlas and "| retrieval / in-context | knn |" in atlas
+    assert (project / "results" / "atlas_plots" / "pareto_params.png").is_file()
 
     assert "Data and pipelines are up to date" in sh("dvc", "repro", cwd=project)
 
@@ -44,7 +48,7 @@ def test_repro_noop_and_param_isolation(project):
     write_params(project, raw)
     out = sh("dvc", "repro", cwd=project)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train@lora", "evaluate@lora", "truncate@lora", "tabulate"}
+    assert ran == {"train@lora", "evaluate@lora", "truncate@lora", "tabulate", "atlas"}
 
 
 def test_bad_params_leave_no_outputs(project):

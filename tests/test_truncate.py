@@ -2,6 +2,7 @@
 
 import torch
 
+from harness import lowrank
 from harness.config import parse_params
 from harness.stages import evaluate, prepare, train, truncate
 from tests.conftest import set_runs
@@ -22,8 +23,8 @@ def test_truncation_to_full_rank_is_lossless(workspace, tiny_raw):
 def test_truncated_svd_is_exact_at_rank_and_optimal_below():
     torch.manual_seed(0)
     delta = torch.randn(64, 8) @ torch.randn(8, 48)
-    assert torch.allclose(truncate.truncated(delta, 8), delta, atol=1e-4)
-    assert truncate.ranks_of({"m": delta}) == 8
+    assert torch.allclose(lowrank.truncated(delta, 8), delta, atol=1e-4)
+    assert lowrank.ranks_of({"m": delta}) == 8
     s = torch.linalg.svdvals(delta.double())
-    error = torch.linalg.matrix_norm((truncate.truncated(delta, 3) - delta).double())
+    error = torch.linalg.matrix_norm((lowrank.truncated(delta, 3) - delta).double())
     assert torch.isclose(error, s[3:].norm(), rtol=1e-4)  # Eckart-Young: the tail of the spectrum

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field
 from pydantic.dataclasses import dataclass
-from typing_extensions import Annotated
 
 from harness.config import STRICT, validate
 from harness.errors import HarnessError, first_line
@@ -48,6 +47,7 @@ class Claim:
     requires: tuple[str, ...]  # what a paper-scale run needs that the smoke profile lacks (gpu, network, ...)
     note: str | None
     gate: bool  # held by `harness check`; false for figures that vary run to run (wall clock, RSS)
+    rating: str | None  # the qualitative rating the claim tests (atlas cells: "low", "close to full", ...)
 
 
 @dataclass(config=STRICT)
@@ -62,6 +62,7 @@ class ClaimHead:
     requires: list[Literal["gpu", "network", "weights", "multiple tasks", "causal-lm track", "planted-rank benchmark", "budget sweep", "atlas methods"]] = dataclasses.field(default_factory=list)
     note: str | None = None
     gate: bool = True
+    rating: str | None = None
 
 
 def _typed(registry: Registry, section: Any, where: str):
@@ -86,7 +87,7 @@ def parse_claim(raw: Any, origin: str) -> Claim:
     JUDGES.get(judge.kind).check_claim(head, judge, where)
     return Claim(
         id=head.id, statement=head.statement, source=head.source, scale=head.scale, published=head.published,
-        measure=measure, judge=judge, requires=tuple(head.requires), note=head.note, gate=head.gate,
+        measure=measure, judge=judge, requires=tuple(head.requires), note=head.note, gate=head.gate, rating=head.rating,
     )
 
 
@@ -111,4 +112,4 @@ def load_claims(directory: str | Path = CLAIMS_DIR) -> list[Claim]:
     return claims
 
 
-from harness.claims import judges, measures  # noqa: E402,F401  (registration side effects)
+from harness.claims import judges, measures  # noqa: F401  (registration side effects)

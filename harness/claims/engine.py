@@ -11,11 +11,13 @@ from harness.claims.measures import Context, NotRun
 from harness.errors import HarnessError
 from harness.io import read_json
 
+KINDS = ("train", "eval", "truncate", "planted")  # results/<kind>/<name>.json, name a run or a planted task
+
 
 def load_context(results: Path, profile: str, runs: list[str]) -> Context:
     loaded: dict[str, dict[str, Any]] = {}
     for run in runs:
-        files = {kind: results / kind / f"{run}.json" for kind in ("train", "eval", "truncate")}
+        files = {kind: results / kind / f"{run}.json" for kind in KINDS}
         loaded[run] = {kind: read_json(path) for kind, path in files.items() if path.is_file()}
     paperscale = results / "paperscale.json"
     return Context(results=results, profile=profile, runs=loaded, paperscale=read_json(paperscale) if paperscale.is_file() else None)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic.dataclasses import dataclass
 
@@ -216,3 +216,32 @@ class RatioJudge(Judge):
     def judge(cfg, published, pair: tuple[Sample, Sample]) -> Verdict:
         ratio = combine(*pair, lambda x, y: x / y if y else math.inf)
         return decide(ratio, cfg.at_least, math.inf, unit=" (a / b)")
+
+
+@dataclass(config=STRICT)
+class BandSettings:
+    kind: str
+    of: Literal["difference", "ratio"]
+    at_least: float | None = None
+    at_most: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.at_most is None and self.at_least is None:
+            raise ValueError("set at_most, at_least or both")
+
+
+@JUDGES.register("band")
+class BandJudge(Judge):
+    """A pair's per-seed difference (a - b) or ratio (a / b) must lie in a band: how a qualitative
+    rating ("memory: low" = 0.5-0.8x full fine-tuning) becomes a testable claim."""
+
+    Config = BandSettings
+    needs_pair = True
+
+    @staticmethod
+    def judge(cfg, published, pair: tuple[Sample, Sample]) -> Verdict:
+        fn = (lambda x, y: x - y) if cfg.of == "difference" else (lambda x, y: x / y if y else math.inf)
+        value = combine(*pair, fn)
+        low = -math.inf if cfg.at_least is None else cfg.at_least
+        high = math.inf if cfg.at_most is None else cfg.at_most
+        return decide(value, low, high, unit=" (a - b)" if cfg.of == "difference" else " (a / b)")

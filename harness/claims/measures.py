@@ -49,13 +49,15 @@ def dig(obj: Any, dotted: str) -> Any:
 
 
 # What a seed's record holds, per results file (the producers: stages/train.py, stages/evaluate.py).
-# Fields whose producer is still to come (latency, generation, steps_to_target) are listed
-# so their claims validate now and read "not run" until the stage that writes them exists.
+# Fields whose producer is still to come (generation) are listed so their claims validate now and
+# read "not run" until the stage that writes them exists.
 FIELDS = {
-    "train": {"trainable_params", "total_params", "steps", "train_seconds", "train_tokens", "tokens_per_s",
-              "final_loss", "memory", "device", "method_report", "steps_to_target"},
+    "train": {"trainable_params", "effective_params", "total_params", "steps", "train_seconds", "train_tokens",
+              "tokens_per_s", "final_loss", "memory", "device", "method_report", "steps_to_target"},
     "eval": {"metrics", "artifact_bytes", "eval_seconds", "eval_tokens_per_s", "latency", "latency_ms", "generation"},
     "truncate": {"max_rank", "metric_at_k", "gain_kept_at_k", "rank_half_retention"},
+    "planted": {"agreement", "allocated_ranks", "learned_ranks", "allocation", "learned", "energy_on_planted",
+                "budget_curve", "budget_needed", "train_seconds"},
 }
 
 
@@ -64,7 +66,7 @@ class RunSettings:
     kind: str
     run: str
     field: str  # dotted path inside one seed's record, e.g. metrics.accuracy, memory.peak_rss_mb
-    file: Literal["train", "eval", "truncate"] = "eval"
+    file: Literal["train", "eval", "truncate", "planted"] = "eval"  # planted: ``run`` names a planted task
     profile: str = "smoke"
 
     def __post_init__(self) -> None:
@@ -95,9 +97,13 @@ class RunMeasure(Measure):
             raise NotRun(f"no {cfg.file} results for run {cfg.run!r} in this profile")
         seeds = sorted(record["seeds"], key=int)
         try:
-            values = [float(dig(record["seeds"][s], cfg.field)) for s in seeds]
+            raw = [dig(record["seeds"][s], cfg.field) for s in seeds]
         except KeyError as err:
             raise NotRun(f"run {cfg.run!r} has no field {cfg.field!r} (missing {err})") from None
+        missing = [s for s, v in zip(seeds, raw) if v is None]
+        if missing:  # e.g. steps_to_target when the target was never reached
+            raise NotRun(f"run {cfg.run!r}: {cfg.field} is null for seed(s) {', '.join(missing)}")
+        values = [float(v) for v in raw]
         return Sample(values=values, seeds=seeds, deterministic=cfg.field in DETERMINISTIC_FIELDS)
 
 
@@ -178,3 +184,19 @@ class MemoryModelMeasure(Measure):
         by_seed = dict(zip(peft.seeds, peft.values))
         seeds = [s for s in full.seeds if s in by_seed]
         return Sample([(v - by_seed[s]) / predicted_mb for s, v in zip(full.seeds, full.values) if s in by_seed], seeds, False)
+
+
+@MEASURES.register("difference")
+class DifferenceMeasure(Measure):
+    """Per-seed ``a - b`` as one measure, so that two gaps can be compared (a pair of differences:
+    "AdaLoRA's gain over LoRA is larger at budget 2 than at budget 8")."""
+
+    Config = PairSettings
+    prepare = PairMeasure.prepare
+
+    @staticmethod
+    def sample(cfg: PairSettings, ctx: Context) -> Sample:
+        from harness.claims.judges import combine
+
+        a, b = PairMeasure.sample(cfg, ctx)
+        return combine(a, b, lambda x, y: x - y)

@@ -31,4 +31,4 @@ class Source:
 
 SOURCES: Registry = Registry("data source")
 
-from harness.data import hub, local, synthetic_sentiment  # noqa: E402,F401  (registration side effects)
+from harness.data import hub, local, synthetic_sentiment  # noqa: F401  (registration side effects)

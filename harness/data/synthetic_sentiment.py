@@ -16,11 +16,11 @@ adapt the encoder's composition from those that only read its frozen features.
 from __future__ import annotations
 
 import random
+from typing import Annotated
 
 from datasets import Dataset, DatasetDict
 from pydantic import Field
 from pydantic.dataclasses import dataclass
-from typing_extensions import Annotated
 
 from harness.config import STRICT
 from harness.data import LABEL, SOURCES, TEXT, Source

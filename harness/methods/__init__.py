@@ -1,7 +1,13 @@
-"""Registered fine-tuning methods. A new method is one module here plus its import line below."""
+"""Registered fine-tuning methods: every module in this package registers one (or a family); adding a
+method is adding a module, nothing else changes."""
+
+import importlib
+import pkgutil
 
 from harness.registry import Registry
 
 METHODS: Registry = Registry("method")
 
-from harness.methods import adalora, bitfit, full, lora, loraplus  # noqa: E402,F401  (registration side effects)
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name != "base":
+        importlib.import_module(f"{__name__}.{_module.name}")

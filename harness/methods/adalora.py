@@ -11,13 +11,12 @@ regulariser stays on (peft adds it to the loss inside ``forward``).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from peft import AdaLoraConfig, TaskType, get_peft_model
 from pydantic import Field
 from pydantic.dataclasses import dataclass
-from typing_extensions import Annotated
 
 from harness.config import STRICT
 from harness.errors import HarnessError
@@ -42,17 +41,23 @@ class AdaLoraSettings(MethodSettings):
     deltaT: Annotated[int, Field(gt=0)] = 10
     beta1: Unit = 0.85
     beta2: Unit = 0.85
-    orth_reg_weight: Annotated[float, Field(gt=0)] = 0.1
+    orth_reg_weight: Annotated[float, Field(ge=0)] = 0.1  # 0 = the paper's "without orthogonal regularisation" ablation
+    # False = the fixed-budget ablation: SVD-form LoRA whose rank never moves. peft cannot express it
+    # (with init_r == target_r its allocator asks torch.kthvalue for k = 0 and fails), so the loop
+    # simply never calls ``update_and_allocate``; target_r must then equal init_r.
+    allocate: bool = True
 
     def __post_init__(self) -> None:
         if self.target_r > self.init_r:
             raise ValueError(f"target_r ({self.target_r}) must not exceed init_r ({self.init_r})")
+        if not self.allocate and self.target_r != self.init_r:
+            raise ValueError(f"allocate: false keeps a fixed budget, so target_r ({self.target_r}) must equal init_r ({self.init_r})")
         if isinstance(self.tinit, float) and isinstance(self.tfinal, float) and self.tinit + self.tfinal >= 1:
             raise ValueError(f"tinit + tfinal ({self.tinit} + {self.tfinal}) must leave room for the budget schedule (< 1)")
 
 
 def schedule_steps(cfg: AdaLoraSettings, total_steps: int) -> tuple[int, int]:
-    def steps(value: int | float) -> int:
+    def steps(value: float) -> int:
         return value if isinstance(value, int) else int(value * total_steps)
 
     tinit, tfinal = steps(cfg.tinit), steps(cfg.tfinal)
@@ -65,8 +70,10 @@ def schedule_steps(cfg: AdaLoraSettings, total_steps: int) -> tuple[int, int]:
 class AdaLora(Method):
     name = "adalora"
     Config = AdaLoraSettings
+    mergeable = True
 
     def prepare(self, model, cfg, *, total_steps):
+        self.allocate = cfg.allocate
         tinit, tfinal = schedule_steps(cfg, total_steps)
         config = AdaLoraConfig(
             task_type=TaskType.SEQ_CLS,
@@ -86,7 +93,15 @@ class AdaLora(Method):
         return get_peft_model(model, config)
 
     def before_zero_grad(self, model, step):
-        model.base_model.update_and_allocate(step)
+        if self.allocate:
+            model.base_model.update_and_allocate(step)
+
+    def effective_params(self, model):
+        """Kept triplets plus whatever else trains (the head): masked triplets are zeros a pruned
+        checkpoint would not store."""
+        ranks = final_ranks(model)
+        others = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and ".lora_" not in n)
+        return final_adapter_params(model, ranks) + others
 
     def report(self, model, cfg) -> dict[str, Any]:
         ranks = final_ranks(model)

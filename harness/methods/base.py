@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 from torch import nn
-from typing_extensions import Annotated
 
 from harness.config import STRICT
 
@@ -26,13 +25,26 @@ class MethodSettings:
 class Method:
     """One adaptation method. Subclasses set ``name`` and ``Config`` and override what differs.
 
-    The loop calls, in order: :meth:`prepare` (after the seed is set, so adapter init is seeded),
-    :meth:`optimizer`, then per step ``backward -> clip -> optimizer.step -> scheduler.step ->``
-    :meth:`before_zero_grad` ``-> zero_grad``, and finally :meth:`report` and :meth:`save`.
+    The loop calls, in order: :meth:`base_model` and :meth:`prepare` (after the seed is set, so
+    adapter init is seeded), :meth:`optimizer`, then per step ``backward -> clip -> optimizer.step ->
+    scheduler.step ->`` :meth:`before_zero_grad` ``-> zero_grad``, and finally :meth:`report` and
+    :meth:`save`. A method with ``trains = False`` gets :meth:`fit` instead of the loop.
     """
 
     name: ClassVar[str]
     Config: ClassVar[type]
+    trains: ClassVar[bool] = True  # False: no gradient steps (retrieval); the train stage calls fit()
+    mergeable: ClassVar[bool] = False  # the adapter folds into the base weights (peft merge_and_unload)
+
+    def base_model(self, model_cfg: Any, num_labels: int, cfg: Any) -> nn.Module:
+        """The base classifier this method starts from (QLoRA loads it quantized)."""
+        from harness.models import load_classifier
+
+        return load_classifier(model_cfg.name, num_labels, model_cfg.dtype)
+
+    def fit(self, model: nn.Module, cfg: Any, dataset, tokenizer, device: torch.device) -> nn.Module:
+        """For methods without gradient steps: build the predictor from the training split."""
+        raise NotImplementedError
 
     def prepare(self, model: nn.Module, cfg: Any, *, total_steps: int) -> nn.Module:
         raise NotImplementedError
@@ -48,13 +60,44 @@ class Method:
         """Method-specific results worth keeping (e.g. AdaLoRA's final rank pattern)."""
         return {}
 
+    def effective_params(self, model: nn.Module) -> int:
+        """Parameters the trained artifact needs: the budget axis of sweeps and Pareto plots. Equal to
+        the trainable count unless training prunes (AdaLoRA)."""
+        return trainable_parameters(model)
+
     def save(self, model: nn.Module, out_dir: Path) -> None:
         model.save_pretrained(out_dir)
 
-    def load(self, base: nn.Module, out_dir: Path) -> nn.Module:
+    def load(self, base: nn.Module, out_dir: Path, cfg: Any) -> nn.Module:
         from peft import PeftModel
 
         return PeftModel.from_pretrained(base, out_dir)
+
+
+TRAINABLE_FILE = "trainable.safetensors"
+
+
+def save_trainable(model: nn.Module, out_dir: Path) -> None:
+    """Only what trained (biases, top layers, adapters, the head): a method's whole artifact."""
+    from safetensors.torch import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file({n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}, out_dir / TRAINABLE_FILE)
+
+
+def load_trainable(model: nn.Module, out_dir: Path) -> nn.Module:
+    """Load :func:`save_trainable`'s tensors into ``model`` (prepared the same way); unknown names are an error."""
+    from safetensors.torch import load_file
+
+    from harness.errors import HarnessError
+
+    path = out_dir / TRAINABLE_FILE
+    if not path.is_file():
+        raise HarnessError(f"{path}: trained weights missing; rerun the train stage")
+    loaded = model.load_state_dict(load_file(path), strict=False)
+    if loaded.unexpected_keys:
+        raise HarnessError(f"{path}: weights for parameters the model lacks: {', '.join(loaded.unexpected_keys[:3])}")
+    return model
 
 
 def trainable_parameters(model: nn.Module) -> int:

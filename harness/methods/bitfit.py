@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from harness.errors import HarnessError
 from harness.methods import METHODS
-from harness.methods.base import Method, MethodSettings
+from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
 
 HEADS = ("classifier", "score")  # task heads of sequence-classification models: trained as in the paper
 
@@ -20,16 +19,7 @@ class BitFit(Method):
         return model
 
     def save(self, model, out_dir):
-        """Only what trained: the biases and the head (a few hundred KB instead of the whole model)."""
-        from safetensors.torch import save_file
+        save_trainable(model, out_dir)  # a few hundred KB instead of the whole model
 
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_file({n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}, out_dir / "bitfit.safetensors")
-
-    def load(self, base, out_dir):
-        from safetensors.torch import load_file
-
-        loaded = base.load_state_dict(load_file(out_dir / "bitfit.safetensors"), strict=False)
-        if loaded.unexpected_keys:
-            raise HarnessError(f"{out_dir}: BitFit weights for parameters the base model lacks: {', '.join(loaded.unexpected_keys[:3])}")
-        return base
+    def load(self, base, out_dir, cfg):
+        return load_trainable(base, out_dir)

@@ -18,5 +18,5 @@ class Full(Method):
             p.requires_grad_(True)
         return model
 
-    def load(self, base, out_dir):
+    def load(self, base, out_dir, cfg):
         return AutoModelForSequenceClassification.from_pretrained(out_dir)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Annotated
 
 from peft import LoraConfig, TaskType, get_peft_model
 from pydantic import Field
 from pydantic.dataclasses import dataclass
-from typing_extensions import Annotated
 
 from harness.config import STRICT
 from harness.methods import METHODS
@@ -37,6 +37,7 @@ def lora_config(cfg) -> LoraConfig:
 class Lora(Method):
     name = "lora"
     Config = LoraSettings
+    mergeable = True
 
     def prepare(self, model, cfg, *, total_steps):
         return get_peft_model(model, lora_config(cfg))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from peft.optimizers import create_loraplus_optimizer
 from pydantic import Field
 from pydantic.dataclasses import dataclass
-from typing_extensions import Annotated
 
 from harness.config import STRICT
 from harness.methods import METHODS

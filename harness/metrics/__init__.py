@@ -8,4 +8,4 @@ from harness.registry import Registry
 
 METRICS: Registry = Registry("metric")
 
-from harness.metrics import accuracy, f1, matthews, pearson, spearman  # noqa: E402,F401  (registration)
+from harness.metrics import accuracy, f1, matthews, pearson, spearman  # noqa: F401  (registration)

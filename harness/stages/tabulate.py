@@ -20,15 +20,18 @@ from harness.claims.measures import Context
 from harness.config import Params, load_params
 from harness.errors import HarnessError
 from harness.io import read_json, write_json, write_text
+from harness.planted import render_summary, summary_rows
 from harness.provenance import git_state
 from harness.rankmaps import write_rank_map
 from harness.stages.common import RESULTS
 from harness.stats import summarize
+from harness.sweep import plot_sweep, render_sweep, sweep_table
 
 log = logging.getLogger("harness.tabulate")
 EXPERIMENTS = Path("experiments")
 RANK_MAPS = RESULTS / "rankmaps"
 RANK_MAP_IMAGES = RESULTS / "rankmap_images"
+PLOTS = RESULTS / "plots"
 
 
 def load_results(params: Params, ctx: Context) -> dict[str, dict[str, Any]]:
@@ -47,6 +50,7 @@ def run_row(run: str, res: dict[str, Any], metric: str) -> dict[str, Any]:
     return {
         "run": run,
         "method": res["train"]["method"],
+        "config": res["train"]["config"],
         "metric": metric,
         "score": summarize(ev[s]["metrics"][metric] for s in seeds),
         "per_seed": {s: ev[s]["metrics"][metric] for s in seeds},
@@ -57,6 +61,7 @@ def run_row(run: str, res: dict[str, Any], metric: str) -> dict[str, Any]:
         "train_seconds": summarize(train[s]["train_seconds"] for s in seeds)["mean"],
         "tokens_per_s": summarize(train[s]["tokens_per_s"] for s in seeds)["mean"],
         "final_loss": summarize(train[s]["final_loss"] for s in seeds)["mean"],
+        "steps": first["steps"],
         "method_report": {s: train[s]["method_report"] for s in seeds},
     }
 
@@ -72,7 +77,8 @@ def component(name: str, status: str, evidence: str) -> dict[str, str]:
 
 
 def best(rows: list[dict[str, Any]], method: str) -> dict[str, Any] | None:
-    rows = [r for r in rows if r["method"] == method and r["score"]["mean"] is not None]
+    """The best-scoring run of ``method``, ablations (runs that switch the method's mechanism off) excluded."""
+    rows = [r for r in rows if r["method"] == method and r["score"]["mean"] is not None and r["config"].get("allocate", True)]
     return max(rows, key=lambda r: r["score"]["mean"], default=None)
 
 
@@ -123,10 +129,12 @@ def components(params: Params, rows: list[dict[str, Any]], majority: float) -> l
             f"{plus['run']}: {fmt_score(plus['score'])}"
             + ("" if gap is None else f", {gap:+.2f} points vs {lora['run']} at equal steps"),
         ))
-    finite = all(r["final_loss"] is not None and math.isfinite(r["final_loss"]) for r in rows)
+    trained = [r for r in rows if r["steps"] > 0]  # retrieval runs take no gradient steps
+    finite = all(r["final_loss"] is not None and math.isfinite(r["final_loss"]) for r in trained)
     out.append(component(
-        "Training script", "working" if finite and rows else "not working",
-        f"{len(rows)} runs x {len(params.seeds)} seeds trained to a finite loss" if finite else "a run ended with a non-finite loss",
+        "Training script", "working" if finite and trained else "not working",
+        f"{len(trained)} runs x {len(params.seeds)} seeds trained to a finite loss ({len(rows) - len(trained)} without gradient steps)"
+        if finite else "a run ended with a non-finite loss",
     ))
     complete = all(r["score"]["n"] == len(params.seeds) for r in rows)
     out.append(component(
@@ -134,6 +142,29 @@ def components(params: Params, rows: list[dict[str, Any]], majority: float) -> l
         f"{', '.join(params.data.metrics)} computed offline for every run and seed" if complete else "a seed lacks a finite metric",
     ))
     out.append(examples_component())
+    return out
+
+
+def study_components(params: Params, sweep: dict[str, list[dict[str, Any]]], planted: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The measurement studies ran completely (every point, every seed); what they found is in their claims."""
+    n = len(params.seeds)
+    out = []
+    if sweep:
+        points = [p for series in sweep.values() for p in series]
+        done = all(p["score"]["n"] == n for p in points)
+        out.append(component("Budget sweep", "working" if done else "not working",
+                             f"{len(sweep)} series x {len(points) // len(sweep)} budgets, {n} seeds each; table and plot below"))
+    else:
+        out.append(component("Budget sweep", "not run", "no sweep: section in params.yaml"))
+    if planted:
+        done = all(r["agreement"]["n"] == n for r in planted)
+        found = "; ".join(
+            f"{r['task']}: agreement {r['agreement']['mean']:.1f} (untrained {r['base_agreement']:.1f}), spearman "
+            + ("n/a" if r["spearman_allocated"]["mean"] is None else f"{r['spearman_allocated']['mean']:.2f}")
+            for r in planted)
+        out.append(component("Planted-rank benchmark", "working" if done else "not working", found))
+    else:
+        out.append(component("Planted-rank benchmark", "not run", "no planted: section in params.yaml"))
     return out
 
 
@@ -164,6 +195,8 @@ def render(status: dict[str, Any]) -> str:
         "",
         "## Components",
         "",
+        "Adaptation atlas (every method: memory, speed, quality against the printed ratings): [atlas.md](atlas.md).",
+        "",
         "| component | status | evidence |",
         "|---|---|---|",
     ]
@@ -183,7 +216,9 @@ def render(status: dict[str, Any]) -> str:
             f"| {r['run']} | {r['method']} | {fmt_score(s)} | {ci} | {r['trainable_params']:,} ({r['trainable_pct']:.3f}%) | "
             f"{r['artifact_mb']:.2f} | {r['peak_rss_mb']:.0f} | {r['train_seconds']:.1f} | {r['tokens_per_s']:.0f} |"
         )
+    lines += render_sweep(status["sweep"], metric, "plots/budget_sweep.png")
     lines += render_truncation(status["truncation"])
+    lines += render_summary(status["planted"], status["planted_rank_maps"])
     lines += render_claims(status["claims"], status["claims_summary"])
     ranks = [(r["run"], s, rep["rank_pattern"]) for r in status["runs"] for s, rep in r["method_report"].items() if "rank_pattern" in rep]
     if ranks:
@@ -264,9 +299,30 @@ def render_truncation(rows: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def planted_results(params: Params, ctx: Context) -> dict[str, dict[str, Any]]:
+    tasks = list(params.planted.tasks) if params.planted else []
+    for task in tasks:
+        if "planted" not in ctx.runs.get(task, {}):
+            raise HarnessError(f"{RESULTS / 'planted' / f'{task}.json'}: missing; run the planted stage (dvc repro planted@{task})")
+    return {task: ctx.runs[task]["planted"] for task in tasks}
+
+
+def planted_rank_maps(params: Params, results: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Allocated ranks of the planted-rank students, as heatmaps beside the ones of the runs."""
+    written = {}
+    for task, res in results.items():
+        per_seed = {s: v["allocated_ranks"] for s, v in res["seeds"].items() if v["allocated_ranks"]}
+        if per_seed:
+            name = f"planted_{task}"
+            write_rank_map(name, per_seed, params.planted.student.init_r, RANK_MAPS, RANK_MAP_IMAGES)
+            written[task] = str((RANK_MAP_IMAGES / f"{name}.png").relative_to(RESULTS))
+    return written
+
+
 def run(params: Params) -> dict[str, Any]:
     prepared = read_json(RESULTS / "prepare.json")
-    ctx = load_context(RESULTS, params.profile, list(params.train))
+    tasks = list(params.planted.tasks) if params.planted else []
+    ctx = load_context(RESULTS, params.profile, list(params.train) + tasks)
     results = load_results(params, ctx)
     rows = [run_row(run, res, params.data.metrics[0]) for run, res in results.items()]
     majority = prepared["majority_class_eval_accuracy"]
@@ -286,6 +342,13 @@ def run(params: Params) -> dict[str, Any]:
     }
     status["rank_maps"] = rank_maps(rows)
     status["truncation"] = truncation_rows(params)
+    status["sweep"] = sweep_table(params.sweep, results, params.data.metrics[0])
+    if status["sweep"]:
+        plot_sweep(status["sweep"], params.data.metrics[0], PLOTS / "budget_sweep.png")
+    planted = planted_results(params, ctx)
+    status["planted"] = summary_rows(planted)
+    status["planted_rank_maps"] = planted_rank_maps(params, planted)
+    status["components"] += study_components(params, status["sweep"], status["planted"])
     claims = judge_all(load_claims(), ctx)
     status["claims"] = claims
     status["claims_summary"] = dict(Counter(c["verdict"] for c in claims))

@@ -10,10 +10,10 @@ import logging
 import sys
 
 from harness.config import Params, load_params
+from harness.inference import predict, score
 from harness.io import atomic_dir, read_json, write_json, write_text
-from harness.measure import pick_device
+from harness.measure import pick_device, tensor_bytes
 from harness.methods.base import total_parameters, trainable_parameters
-from harness.models import load_classifier
 from harness.provenance import record
 from harness.stages.common import (
     MODELS,
@@ -24,9 +24,29 @@ from harness.stages.common import (
     set_threads,
 )
 from harness.stages.prepare import PREPARED
-from harness.training import seed_everything, total_steps, train, train_loader
+from harness.training import (
+    fit_without_steps,
+    seed_everything,
+    total_steps,
+    train,
+    train_loader,
+)
 
 log = logging.getLogger("harness.train")
+
+
+def validation_tracker(params: Params, splits, tokenizer, device):
+    """The primary metric on the first ``loop.track_examples`` eval examples, or None when tracking is off."""
+    if not params.loop.track_every:
+        return None
+    subset = splits["eval"].select(range(min(params.loop.track_examples, len(splits["eval"]))))
+    metric = params.data.metrics[0]
+
+    def track(model) -> float:
+        preds, labels, _ = predict(model, subset, tokenizer, params.loop.eval_batch_size, device)
+        return score(preds, labels, [metric])[metric]
+
+    return track
 
 
 def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) -> tuple[dict, object]:
@@ -35,13 +55,18 @@ def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) 
     device = pick_device(params.loop.device)
     steps = total_steps(params.loop, len(splits["train"]))
     seed_everything(seed)  # before the head and the adapter are initialised
-    model = load_classifier(params.model.name, len(params.data.labels), params.model.dtype)
+    model = method.base_model(params.model, len(params.data.labels), cfg)
     model = method.prepare(model, cfg, total_steps=steps)
-    loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed, params.loop.group_by_length)
-    stats = train(model, method, cfg, loader, params.loop, steps, device)
+    if method.trains:
+        loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed, params.loop.group_by_length)
+        stats = train(model, method, cfg, loader, params.loop, steps, device, tracker=validation_tracker(params, splits, tokenizer, device))
+    else:
+        model, stats = fit_without_steps(model, method, cfg, splits["train"], tokenizer, device)
     method.save(model, out_dir)
+    weights_mb = tensor_bytes(model) / 2**20
     figures = {
         "trainable_params": trainable_parameters(model),
+        "effective_params": method.effective_params(model),
         "total_params": total_parameters(model),
         "steps": stats.steps,
         "train_seconds": stats.train_seconds,
@@ -49,7 +74,11 @@ def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) 
         "tokens_per_s": stats.tokens_per_s,
         "final_loss": stats.final_loss,
         "loss_curve": stats.loss_curve,
-        "memory": stats.memory,
+        "val_curve": stats.val_curve,
+        "steps_to_target": stats.steps_to_target,
+        # training_mb: what the method itself needs (its weights + what training allocated on top),
+        # without the ~0.6 GB of Python/torch runtime every process carries in its RSS
+        "memory": {**stats.memory, "weights_mb": weights_mb, "training_mb": weights_mb + stats.memory["peak_rss_delta_mb"]},
         "device": str(device),
         "method_report": method.report(model, cfg),
     }
@@ -66,7 +95,7 @@ def run(params: Params, run: str) -> dict:
             log.info("train %s (%s) seed %d", run, method.name, seed)
             per_seed[str(seed)], _ = train_seed(params, run, seed, splits, tokenizer, out / f"seed_{seed}")
             s = per_seed[str(seed)]
-            log.info("train %s seed %d: loss %.4f, %.1f s, %.0f tokens/s", run, seed, s["final_loss"], s["train_seconds"], s["tokens_per_s"])
+            log.info("train %s seed %d: loss %s, %.1f s, %.0f tokens/s", run, seed, "n/a" if s["final_loss"] is None else f"{s['final_loss']:.4f}", s["train_seconds"], s["tokens_per_s"])
     result = {
         "run": run,
         "method": method.name,

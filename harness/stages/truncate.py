@@ -16,10 +16,10 @@ from typing import Any
 import torch
 
 from harness.config import Params, load_params
-from harness.errors import HarnessError
+from harness.inference import predict, score
 from harness.io import read_json
+from harness.lowrank import adapter_deltas, ranks_of, truncated
 from harness.measure import pick_device
-from harness.models import load_classifier
 from harness.stages.common import (
     RESULTS,
     load_prepared,
@@ -27,33 +27,10 @@ from harness.stages.common import (
     seed_dir,
     set_threads,
 )
-from harness.stages.evaluate import predict, score, write_run_result
+from harness.stages.evaluate import write_run_result
 from harness.training import seed_everything
 
 log = logging.getLogger("harness.truncate")
-
-
-def adapter_deltas(model) -> dict[str, torch.Tensor]:
-    """dW of every adapted module, keyed by its path in the merged (adapter-free) model."""
-    deltas = {}
-    for name, module in model.named_modules():
-        if hasattr(module, "get_delta_weight") and "default" in getattr(module, "active_adapters", []):
-            deltas[name.removeprefix("base_model.model.")] = module.get_delta_weight("default").detach()
-    if not deltas:
-        raise HarnessError("truncate: the model has no low-rank adapter modules (methods: lora, loraplus, adalora)")
-    return deltas
-
-
-def truncated(delta: torch.Tensor, k: int) -> torch.Tensor:
-    """Best rank-k approximation in Frobenius norm (Eckart-Young)."""
-    U, S, Vh = torch.linalg.svd(delta.double(), full_matrices=False)
-    return ((U[:, :k] * S[:k]) @ Vh[:k]).to(delta.dtype)
-
-
-def ranks_of(deltas: dict[str, torch.Tensor]) -> int:
-    """Largest numerical rank, at the tolerance of the dtype dW was computed in (float32 products carry
-    rounding noise far above float64's tolerance, which would report full rank)."""
-    return max(int(torch.linalg.matrix_rank(d)) for d in deltas.values())
 
 
 def truncation_curve(model, deltas, ks, evaluate) -> dict[int, dict[str, float]]:
@@ -71,7 +48,7 @@ def truncation_curve(model, deltas, ks, evaluate) -> dict[int, dict[str, float]]
 
 
 def run(params: Params, run: str) -> dict[str, Any]:
-    method, _ = run_method(params, run)
+    method, cfg = run_method(params, run)
     set_threads(params.loop)
     device = pick_device(params.loop.device)
     splits, tokenizer = load_prepared()
@@ -85,7 +62,7 @@ def run(params: Params, run: str) -> dict[str, Any]:
     per_seed = {}
     for seed in params.seeds:
         seed_everything(seed)
-        model = method.load(load_classifier(params.model.name, len(params.data.labels), params.model.dtype), seed_dir(run, seed))
+        model = method.load(method.base_model(params.model, len(params.data.labels), cfg), seed_dir(run, seed), cfg)
         deltas = adapter_deltas(model)
         top = ranks_of(deltas)
         curve = truncation_curve(model, deltas, range(1, top + 1), evaluate)

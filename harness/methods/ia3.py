@@ -1,0 +1,32 @@
+"""(IA)^3 (Liu et al. 2022) through peft: learned vectors rescale keys, values and the feed-forward
+activations. The targets are regular expressions because BERT names its FFN down-projection
+``layer.N.output.dense`` and its attention output ``layer.N.attention.output.dense``: a suffix list
+cannot tell them apart."""
+
+from __future__ import annotations
+
+from peft import IA3Config, TaskType, get_peft_model
+from pydantic.dataclasses import dataclass
+
+from harness.config import STRICT
+from harness.methods import METHODS
+from harness.methods.base import Method, MethodSettings
+
+
+@dataclass(config=STRICT)
+class IA3Settings(MethodSettings):
+    target_modules: str = r".*\.layer\.\d+\.(attention\.self\.(key|value)|output\.dense)$"
+    feedforward_modules: str = r".*\.layer\.\d+\.output\.dense$"  # scaled on their input (the FFN activation)
+
+
+@METHODS.register("ia3")
+class IA3(Method):
+    name = "ia3"
+    Config = IA3Settings
+    mergeable = True
+
+    def prepare(self, model, cfg, *, total_steps):
+        config = IA3Config(
+            task_type=TaskType.SEQ_CLS, target_modules=cfg.target_modules, feedforward_modules=cfg.feedforward_modules
+        )
+        return get_peft_model(model, config)

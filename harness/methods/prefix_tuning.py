@@ -1,0 +1,36 @@
+"""Prefix tuning (Li & Liang 2021) through peft: trainable key/value prefixes in every attention layer,
+optionally produced by a reparameterising MLP (``projection``) as in the paper."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from peft import PrefixTuningConfig, TaskType, get_peft_model
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from harness.config import STRICT
+from harness.methods import METHODS
+from harness.methods.base import Method, MethodSettings
+
+
+@dataclass(config=STRICT)
+class PrefixTuningSettings(MethodSettings):
+    num_virtual_tokens: Annotated[int, Field(gt=0)] = 20
+    projection: bool = False
+    projection_hidden: Annotated[int, Field(gt=0)] = 256
+
+
+@METHODS.register("prefix_tuning")
+class PrefixTuning(Method):
+    name = "prefix_tuning"
+    Config = PrefixTuningSettings
+
+    def prepare(self, model, cfg, *, total_steps):
+        config = PrefixTuningConfig(
+            task_type=TaskType.SEQ_CLS,
+            num_virtual_tokens=cfg.num_virtual_tokens,
+            prefix_projection=cfg.projection,
+            encoder_hidden_size=cfg.projection_hidden,
+        )
+        return get_peft_model(model, config)

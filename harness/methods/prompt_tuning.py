@@ -1,0 +1,31 @@
+"""Prompt tuning (Lester et al. 2021) through peft: ``num_virtual_tokens`` trainable input embeddings
+prepended to every sequence; the model itself stays frozen (the head trains, as for every PEFT run)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from harness.config import STRICT
+from harness.methods import METHODS
+from harness.methods.base import Method, MethodSettings
+
+
+@dataclass(config=STRICT)
+class PromptTuningSettings(MethodSettings):
+    num_virtual_tokens: Annotated[int, Field(gt=0)] = 20
+
+
+@METHODS.register("prompt_tuning")
+class PromptTuning(Method):
+    name = "prompt_tuning"
+    Config = PromptTuningSettings
+
+    def prepare(self, model, cfg, *, total_steps):
+        config = PromptTuningConfig(
+            task_type=TaskType.SEQ_CLS, num_virtual_tokens=cfg.num_virtual_tokens, prompt_tuning_init=PromptTuningInit.RANDOM
+        )
+        return get_peft_model(model, config)

@@ -1,0 +1,108 @@
+"""``harness recommend --memory-gb G --model M``: which adaptation methods fit a memory budget, best first.
+
+For the target model (an architecture of ``experiments/paperscale.yaml``, or any name ``model.name``
+accepts: ``embedded:...``, a local directory, a hub id when online) the model is built from its config on
+the meta device and every atlas run's method is applied through the same ``Method.prepare`` the pipeline
+trains with, so trainable counts are exact. Memory is the analytic model of ``harness/memory.py``
+(16-bit weights, or NF4 + double quantisation for QLoRA; gradients and AdamW states of what trains;
+activations excluded — they scale with batch x sequence). Quality is what ``results/atlas.json``
+measured at smoke scale (gap to full fine-tuning, paired by seed). Each line says which file backs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from transformers import AutoConfig, AutoModel
+
+from harness.config import load_params
+from harness.errors import HarnessError, first_line
+from harness.io import read_json
+from harness.memory import NF4_BITS, quant_constant_bits, training_bytes
+from harness.methods import METHODS
+from harness.methods.base import total_parameters, trainable_parameters
+from harness.models import resolve
+from harness.stages.paperscale import SPEC as PAPERSCALE
+
+ATLAS = Path("results/atlas.json")
+QUANTIZED_BASE_BITS = {"qlora": NF4_BITS + quant_constant_bits(True)}
+
+
+def model_config(name: str):
+    archs = yaml.safe_load(PAPERSCALE.read_text()).get("architectures", {}) if PAPERSCALE.is_file() else {}
+    if name in archs:
+        arch = dict(archs[name])
+        return AutoConfig.for_model(arch.pop("model_type"), **arch)
+    try:
+        return AutoConfig.from_pretrained(resolve(name))
+    except (OSError, ValueError) as err:
+        known = ", ".join(archs) or "none"
+        raise HarnessError(f"--model: cannot load a config for {name!r} ({first_line(err)}); built-in architectures: {known}") from None
+
+
+def estimate(config, method_name: str, cfg: Any) -> dict[str, float]:
+    """Exact trainable count on the meta-device model; analytic training memory in GB."""
+    with torch.device("meta"):
+        model = AutoModel.from_config(config)
+    method = METHODS.get(method_name)()
+    model = method.prepare(model, cfg, total_steps=1000)
+    trainable, total = trainable_parameters(model), total_parameters(model)
+    if not method.trains:  # retrieval: inference only, the index is extra and data-dependent
+        return {"trainable": 0, "total": total, "gb": total * 2 / 1e9}
+    bits = QUANTIZED_BASE_BITS.get(method_name, 16.0)
+    return {"trainable": trainable, "total": total, "gb": training_bytes(total, trainable, base_bits=bits)["total"] / 1e9}
+
+
+def recommend(memory_gb: float, model: str, atlas: dict[str, Any], params) -> list[dict[str, Any]]:
+    config = model_config(model)
+    ref = atlas["runs"][atlas["reference"]]["score"]["mean"]
+    rows = []
+    for run, measured in atlas["runs"].items():
+        if run not in params.train:
+            continue
+        cfg = params.train[run]
+        est = estimate(config, cfg.method, cfg)
+        rows.append({
+            "run": run,
+            "method": cfg.method,
+            "fits": est["gb"] <= memory_gb,
+            "memory_gb": est["gb"],
+            "trainable": est["trainable"],
+            "quality_gap": measured["score"]["mean"] - ref,
+            "quality": measured["score"],
+        })
+    return sorted(rows, key=lambda r: (not r["fits"], -r["quality_gap"], r["memory_gb"]))
+
+
+def render(rows: list[dict[str, Any]], memory_gb: float, model: str, atlas: dict[str, Any]) -> str:
+    lines = [
+        f"Methods for {model} within {memory_gb:g} GB (weights + gradients + AdamW states; activations not included), "
+        f"best measured quality first. Quality: {atlas['metric']} gap to full fine-tuning measured at profile "
+        f"{atlas['profile']} on {atlas['model']} ({ATLAS}, per run results/eval/<run>.json).",
+        "",
+        "| rank | run | method | fits | est. memory GB (harness/memory.py) | trainable params | measured quality gap (points) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(rows, 1):
+        lines.append(
+            f"| {i if r['fits'] else '—'} | {r['run']} | {r['method']} | {'yes' if r['fits'] else 'no'} | {r['memory_gb']:.2f} | "
+            f"{r['trainable']:,} | {r['quality_gap']:+.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="harness recommend", description=__doc__.splitlines()[0])
+    parser.add_argument("--memory-gb", type=float, required=True, help="memory budget of the device, GB")
+    parser.add_argument("--model", required=True, help="architecture of experiments/paperscale.yaml, embedded:<name>, a local dir or a hub id")
+    args = parser.parse_args(argv)
+    if args.memory_gb <= 0:
+        raise HarnessError(f"--memory-gb: must be positive (got {args.memory_gb})")
+    if not ATLAS.is_file():
+        raise HarnessError(f"{ATLAS}: not found; run the pipeline first (dvc repro atlas)")
+    atlas = read_json(ATLAS)
+    print(render(recommend(args.memory_gb, args.model, atlas, load_params()), args.memory_gb, args.model, atlas))

@@ -1,0 +1,213 @@
+"""Stage ``atlas``: the adaptation table (memory / speed / quality / when) regenerated from measurements.
+
+The printed table's rows and ratings are data (``experiments/atlas.yaml``); the thresholds that turn a
+measurement into a rating are claims (``experiments/claims/atlas.yaml``, ids ``atlas.<run>.<column>``).
+Each cell shows the measured ratio (or gap) to full fine-tuning on the same seeds and whether it agrees
+with the printed rating. Writes ``results/atlas.md``, ``results/atlas.json`` (also read by
+``harness recommend``) and Pareto plots under ``results/atlas_plots/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic.dataclasses import dataclass
+
+from harness.claims import load_claims
+from harness.claims.engine import judge_all, load_context
+from harness.config import STRICT, Params, load_params, validate
+from harness.errors import HarnessError
+from harness.io import write_json, write_text
+from harness.stages.common import RESULTS
+from harness.stats import summarize
+
+log = logging.getLogger("harness.atlas")
+SPEC = Path("experiments/atlas.yaml")
+PLOTS = RESULTS / "atlas_plots"
+COLUMNS = ("memory", "speed", "quality")
+MARK = {"reproduced": "agrees", "not reproduced": "disagrees", "inconclusive": "inconclusive", "not run": "not run"}
+
+
+@dataclass(config=STRICT)
+class AtlasRow:
+    row: str
+    runs: list[str]
+    printed: dict[str, str]
+    not_run: str | None = None
+
+
+@dataclass(config=STRICT)
+class AtlasSpec:
+    reference: str
+    rows: list[AtlasRow]
+
+
+def load_spec(params: Params, path: Path = SPEC) -> AtlasSpec:
+    if not path.is_file():
+        raise HarnessError(f"{path}: not found")
+    spec = validate(AtlasSpec, yaml.safe_load(path.read_text()), str(path))
+    for i, row in enumerate(spec.rows):
+        for run in row.runs:
+            if run not in params.train:
+                raise HarnessError(f"{path}: rows.{i}.runs: {run!r} is not a run under train in params.yaml; runs: {', '.join(params.train)}")
+    if spec.reference not in params.train:
+        raise HarnessError(f"{path}: reference: {spec.reference!r} is not a run under train in params.yaml")
+    return spec
+
+
+def measured(run: str, res: dict[str, Any], metric: str) -> dict[str, Any]:
+    """What the atlas shows of one run: means over seeds (metric with its interval)."""
+    train, ev = res["train"]["seeds"], res["eval"]["seeds"]
+    seeds = sorted(ev, key=int)
+
+    def mean(values) -> float | None:
+        return summarize(values)["mean"]
+
+    first = train[seeds[0]]
+    latency = [ev[s].get("latency", {}) for s in seeds]
+    return {
+        "run": run,
+        "method": res["train"]["method"],
+        "score": summarize(ev[s]["metrics"][metric] for s in seeds),
+        "trainable_params": first["trainable_params"],
+        "total_params": first["total_params"],
+        "trainable_pct": 100.0 * first["trainable_params"] / first["total_params"],
+        "effective_params": mean(train[s].get("effective_params", train[s]["trainable_params"]) for s in seeds),
+        "artifact_mb": mean(ev[s]["artifact_bytes"] / 2**20 for s in seeds),
+        "training_mb": mean(train[s]["memory"]["training_mb"] for s in seeds),
+        "peak_rss_mb": mean(train[s]["memory"]["peak_rss_mb"] for s in seeds),
+        "train_seconds": mean(train[s]["train_seconds"] for s in seeds),
+        "tokens_per_s": mean(train[s]["tokens_per_s"] for s in seeds),
+        "steps": first["steps"],
+        "latency_ms": mean(x.get("model_ms") for x in latency),
+        "latency_over_base": mean(x.get("model_over_base") for x in latency),
+        "merged_over_base": mean(x.get("merged_over_base") for x in latency),
+    }
+
+
+def cell(verdict: dict[str, Any] | None, column: str, rating: str, is_reference: bool) -> str:
+    if is_reference:
+        return f"{rating} (reference: 1.00x)" if column != "quality" else f"{rating} (reference)"
+    if verdict is None:
+        return f"{rating} — not judged"
+    ours = verdict["ours"]
+    if ours is None or ours["mean"] is None:
+        return f"{rating} — not run"
+    value = f"{ours['mean']:+.2f} pts" if column == "quality" else f"{ours['mean']:.2f}x"
+    return f"{rating} — {value}: {MARK[verdict['verdict']]}"
+
+
+def render(spec: AtlasSpec, rows: dict[str, dict[str, Any]], verdicts: dict[str, dict[str, Any]], metric: str) -> str:
+    ref = rows[spec.reference]
+    lines = [
+        "# Adaptation atlas — measured",
+        "",
+        f"Every method trained by the same loop on the same data and seeds ({ref['steps']} steps); ratings relative to "
+        f"`{spec.reference}` (full fine-tuning). Thresholds: experiments/claims/atlas.yaml. memory = training memory "
+        "(model weights + peak RSS growth while training) / full's; speed = train time / full's at equal steps; "
+        f"quality = {metric} − full's (points, paired by seed). A cell reads: printed rating — measured: agrees / disagrees "
+        "(95% CI over seeds inside / outside the rating's band) / inconclusive (straddles).",
+        "",
+        "| method | runs | memory | speed | quality | when |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in spec.rows:
+        if not row.runs:
+            lines.append(f"| {row.row} | — | " + " | ".join(f"{row.printed.get(c, '—')} — not run" for c in COLUMNS) + f" | {row.printed.get('when', '')} ({row.not_run or 'no runs'}) |")
+            continue
+        for run in row.runs:
+            cells = [cell(verdicts.get(f"atlas.{run}.{c}"), c, row.printed.get(c, "—"), run == spec.reference) for c in COLUMNS]
+            lines.append(f"| {row.row} | {run} | " + " | ".join(cells) + f" | {row.printed.get('when', '')} |")
+    lines += [
+        "",
+        "## Measurements (means over seeds)",
+        "",
+        "![metric vs trainable parameters](atlas_plots/pareto_params.png) ![metric vs training memory](atlas_plots/pareto_memory.png)",
+        "",
+        f"| run | method | {metric} (95% CI) | trainable (%) | artifact MB | training MB | peak RSS MB | train s / seed | tokens/s | latency ms (x base) | merged x base |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows.values():
+        s = r["score"]
+        ci = "" if s["ci_low"] is None else f" [{s['ci_low']:.2f}, {s['ci_high']:.2f}]"
+        lat = "—" if r["latency_ms"] is None else f"{r['latency_ms']:.1f} ({r['latency_over_base']:.2f}x)"
+        merged = "—" if r["merged_over_base"] is None else f"{r['merged_over_base']:.2f}x"
+        lines.append(
+            f"| {r['run']} | {r['method']} | {s['mean']:.2f}{ci} | {r['trainable_params']:,} ({r['trainable_pct']:.3f}%) | "
+            f"{r['artifact_mb']:.2f} | {r['training_mb']:.0f} | {r['peak_rss_mb']:.0f} | {r['train_seconds']:.1f} | {r['tokens_per_s']:.0f} | {lat} | {merged} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both axes (lower x, higher y), sorted by x."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], float("-inf")
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def plot_pareto(rows: list[dict[str, Any]], x_key: str, x_label: str, metric: str, path: Path, log_x: bool) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [(max(r[x_key], 1.0), r["score"]["mean"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for r, (x, y) in zip(rows, pts):
+        s = r["score"]
+        err = None if s["ci_low"] is None else [[y - s["ci_low"]], [s["ci_high"] - y]]
+        ax.errorbar([x], [y], yerr=err, marker="o", capsize=3, linestyle="none")
+        ax.annotate(r["run"], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    front = pareto_front(pts)
+    ax.plot([pts[i][0] for i in front], [pts[i][1] for i in front], "k--", linewidth=0.8, label="Pareto front")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(f"{metric} (mean, 95% CI)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(params: Params) -> dict[str, Any]:
+    spec = load_spec(params)
+    metric = params.data.metrics[0]
+    runs = list(dict.fromkeys(r for row in spec.rows for r in row.runs))
+    ctx = load_context(RESULTS, params.profile, runs)
+    for r in runs:
+        for kind in ("train", "eval"):
+            if kind not in ctx.runs[r]:
+                raise HarnessError(f"{RESULTS / kind / f'{r}.json'}: missing; run dvc repro {kind}@{r}")
+    rows = {r: measured(r, ctx.runs[r], metric) for r in runs}
+    claims = [c for c in load_claims() if c.id.startswith("atlas.")]
+    verdicts = {v["id"]: v for v in judge_all(claims, ctx)}
+    write_text(RESULTS / "atlas.md", render(spec, rows, verdicts, metric))
+    plot_pareto(list(rows.values()), "trainable_params", "trainable parameters (log; retrieval plotted at 1)", metric, PLOTS / "pareto_params.png", True)
+    plot_pareto(list(rows.values()), "training_mb", "training memory, MB (weights + peak RSS growth)", metric, PLOTS / "pareto_memory.png", False)
+    result = {
+        "profile": params.profile,
+        "model": params.model.name,
+        "metric": metric,
+        "reference": spec.reference,
+        "rows": [{"row": row.row, "runs": row.runs, "printed": row.printed, "not_run": row.not_run} for row in spec.rows],
+        "runs": rows,
+        "verdicts": {k: {"verdict": v["verdict"], "ours": v["ours"], "detail": v["detail"]} for k, v in verdicts.items()},
+    }
+    write_json(RESULTS / "atlas.json", result)
+    log.info("atlas: %d runs, %s", len(rows), ", ".join(f"{k}: {v['verdict']}" for k, v in list(verdicts.items())[:4]))
+    return result
+
+
+def main(argv: list[str]) -> None:
+    run(load_params())

@@ -1,0 +1,109 @@
+"""Atlas: ratings as band claims, the Pareto front, the recommender's exact counts and analytic memory,
+the validation curve's steps-to-target and the latency measurement."""
+
+import pytest
+import torch
+
+from harness.claims import JUDGES, load_claims
+from harness.claims.engine import judge_claim
+from harness.claims.measures import Context, Sample
+from harness.config import load_params, parse_params
+from harness.errors import HarnessError
+from harness.measure import latency_ms
+from harness.recommend import estimate, model_config
+from harness.stages.atlas import load_spec, pareto_front
+from harness.training import first_reaching
+from tests.conftest import ROOT
+
+
+def judge_band(settings: dict, a: list[float], b: list[float]):
+    judge = JUDGES.get("band")
+    cfg = judge.Config(kind="band", **settings)
+    seeds = [str(i) for i in range(len(a))]
+    return judge.judge(cfg, None, (Sample(a, seeds, False), Sample(b, seeds, False)))
+
+
+def test_band_judge_ratio_and_difference():
+    low = {"of": "ratio", "at_least": 0.25, "at_most": 0.6}
+    assert judge_band(low, [40, 41, 39], [100, 100, 100]).verdict == "reproduced"
+    assert judge_band(low, [80, 81, 79], [100, 100, 100]).verdict == "not reproduced"
+    assert judge_band(low, [50, 70, 60], [100, 100, 100]).verdict == "inconclusive"
+    close = {"of": "difference", "at_least": -2.0}
+    assert judge_band(close, [95.0, 95.2, 94.9], [96.0, 96.1, 95.9]).verdict == "reproduced"
+
+
+def test_atlas_claims_cover_every_rated_cell():
+    """Every run the atlas lists (but the reference) has a claim per rated column; thresholds are band judges."""
+    spec = load_spec(load_params(ROOT / "params.yaml"), ROOT / "experiments" / "atlas.yaml")
+    ids = {c.id: c for c in load_claims(ROOT / "experiments" / "claims")}
+    for row in spec.rows:
+        for run in row.runs:
+            if run == spec.reference:
+                continue
+            for column in ("memory", "speed", "quality"):
+                if column == "quality" and row.printed[column] == "depends on context":
+                    continue
+                claim = ids[f"atlas.{run}.{column}"]
+                assert claim.judge.kind == "band" and claim.rating == row.printed[column]
+
+
+def test_atlas_rejects_a_row_naming_an_unknown_run(tmp_path):
+    (tmp_path / "atlas.yaml").write_text("reference: full\nrows:\n  - {row: x, runs: [nope], printed: {memory: low}}\n")
+    with pytest.raises(HarnessError, match=r"rows.0.runs: 'nope' is not a run"):
+        load_spec(load_params(ROOT / "params.yaml"), tmp_path / "atlas.yaml")
+
+
+def test_difference_measure_feeds_a_gap_of_gaps():
+    claim = next(c for c in load_claims(ROOT / "experiments" / "claims") if c.id == "adalora.low-budget-gain")
+    seeds = {"0": 0, "1": 1, "2": 2}
+
+    def run(acc):
+        return {"eval": {"seeds": {s: {"metrics": {"accuracy": acc[i]}} for s, i in seeds.items()}}}
+
+    # gain at rank 2: +2, +2.2, +1.8; at rank 8: 0, 0.1, -0.1 -> the low-budget gap is larger
+    runs = {"adalora_b2": run([92.0, 92.2, 91.8]), "lora_r2": run([90.0, 90.0, 90.0]), "adalora": run([95.0, 95.1, 94.9]), "lora": run([95.0, 95.0, 95.0])}
+    verdict = judge_claim(claim, Context(results=ROOT, profile="smoke", runs=runs, paperscale=None))
+    assert verdict.verdict == "reproduced" and verdict.ours["mean"] == pytest.approx(2.0)
+
+
+def test_pareto_front():
+    pts = [(10, 90.0), (100, 95.0), (50, 80.0), (1000, 94.0), (5, 70.0)]
+    assert pareto_front(pts) == [4, 0, 1]
+
+
+def test_steps_to_target_is_the_first_crossing():
+    curve = [(25, 80.0), (50, 91.0), (75, 89.0), (100, 93.0)]
+    assert first_reaching(curve, 90.0) == 50
+    assert first_reaching(curve, 99.0) is None
+    assert first_reaching(curve, None) is None
+
+
+def test_latency_measures_every_model_on_the_same_batch():
+    slow = torch.nn.Sequential(*[torch.nn.Linear(256, 256) for _ in range(8)])
+    fast = torch.nn.Sequential(torch.nn.Linear(256, 256))
+
+    class Wrap(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids):
+            return self.inner(input_ids)
+
+    ms = latency_ms({"slow": Wrap(slow), "fast": Wrap(fast)}, {"input_ids": torch.randn(64, 256)}, repeats=5)
+    assert set(ms) == {"slow", "fast"} and ms["slow"] > ms["fast"] > 0
+
+
+def test_recommend_counts_exactly_and_quantization_saves_memory():
+    """On RoBERTa-base built from its config: LoRA r=8 on query/value is LoRA Table 2's 294,912
+    (plus the SEQ_CLS head peft keeps trainable: none here, AutoModel has no head); QLoRA's analytic
+    memory is below LoRA's and LoRA's far below full fine-tuning's."""
+    params = parse_params({**__import__("yaml").safe_load((ROOT / "params.yaml").read_text())})
+    config = model_config("roberta-base")
+    lora = estimate(config, "lora", params.train["lora"])
+    qlora = estimate(config, "qlora", params.train["qlora"])
+    full = estimate(config, "full", params.train["full"])
+    assert lora["trainable"] == 294_912 == qlora["trainable"]
+    assert qlora["gb"] < lora["gb"] < full["gb"] / 3
+    with pytest.raises(HarnessError, match="built-in architectures: roberta-base"):
+        model_config("no/such-model-anywhere")
