@@ -4,8 +4,8 @@
 where nobody knows where rank is needed. Here we do: the teacher adds ``dW = s * U V^T`` (rank r, all
 singular values ``s = strength * ||W||_2``) to chosen modules and nothing elsewhere. Its labels come
 from one fixed linear head on the teacher's pooled features: the sign pattern of their projections on
-the directions along which the planted updates move them most (top principal directions of teacher
-minus base features), each cut at its median so classes balance. The student starts from the base model with that same head, frozen,
+the directions along which the planted updates move them most relative to the base features' own
+spread, each cut at its median so classes balance. The student starts from the base model with that same head, frozen,
 so the only way to agree with the teacher is to learn updates inside the encoder — and an allocator
 that tracks the task should put its rank on the planted modules, more where more was planted.
 """
@@ -83,15 +83,23 @@ def head_features(model: nn.Module, loader) -> torch.Tensor:
     return torch.cat(seen).float()
 
 
-def teacher_head(teacher_h: torch.Tensor, base_h: torch.Tensor, directions: int) -> tuple[torch.Tensor, torch.Tensor]:
+def teacher_head(teacher_h: torch.Tensor, base_h: torch.Tensor, directions: int, ridge: float = 1e-3) -> tuple[torch.Tensor, torch.Tensor]:
     """A linear head with ``2**directions`` classes: the class is the sign pattern of the feature's
-    projections on the top ``directions`` principal directions of the planted change (teacher minus
-    base features), each centred at its median. More directions = more of the change is observable
-    in the labels, hence a better-identified target for the student.
+    projections on the directions along which the planted updates move the features most *relative to
+    how much the base features already vary there* (top generalised eigenvectors of the change's
+    covariance against the base covariance), each cut at its median. Measured against the raw change
+    alone, a small update in a middle layer leaves most labels as the base model would give them; in
+    these directions the labels are decided by the planted change.
     """
-    moved = teacher_h - base_h
+    n, dim = base_h.shape
+    base_c = base_h - base_h.mean(0)
+    cov = base_c.T @ base_c / n
+    cov = cov + ridge * cov.trace() / dim * torch.eye(dim)
+    evals, evecs = torch.linalg.eigh(cov)
+    whiten = evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+    moved = (teacher_h - base_h) @ whiten
     _, _, Vh = torch.linalg.svd(moved - moved.mean(0), full_matrices=False)
-    U = Vh[:directions]  # (d, hidden)
+    U = torch.nn.functional.normalize(Vh[:directions] @ whiten, dim=1)  # back to feature space, unit rows
     medians = (teacher_h @ U.T).median(0).values  # (d,)
     signs = torch.tensor([[1.0 if (c >> i) & 1 else -1.0 for i in range(directions)] for c in range(2**directions)])
     # logit_c = sum_i sign_ci * (u_i . h - m_i): largest for the class whose signs match the projections

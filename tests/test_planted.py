@@ -67,7 +67,7 @@ def test_teacher_head_balances_classes():
     labels = (teacher_h @ weight.T + bias).argmax(-1)
     counts = torch.bincount(labels, minlength=4)
     assert weight.shape == (4, 16) and counts.min() > 50  # sign pattern of two median-centred projections
-    assert weight[:, 3].abs().max() > 0.99  # the first direction is the planted axis
+    assert weight[:, 3].abs().min() > 0.95  # the first direction is (up to sampling noise) the planted axis
 
 
 def test_allocation_agreement_and_budget_needed():

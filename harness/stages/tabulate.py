@@ -77,9 +77,11 @@ def component(name: str, status: str, evidence: str) -> dict[str, str]:
 
 
 def best(rows: list[dict[str, Any]], method: str) -> dict[str, Any] | None:
-    """The best-scoring run of ``method``, ablations (runs that switch the method's mechanism off) excluded."""
-    rows = [r for r in rows if r["method"] == method and r["score"]["mean"] is not None and r["config"].get("allocate", True)]
-    return max(rows, key=lambda r: r["score"]["mean"], default=None)
+    """The run that stands for ``method``: the one named after it (sweeps and ablations carry other
+    names), else the best-scoring run of that method."""
+    rows = [r for r in rows if r["method"] == method and r["score"]["mean"] is not None]
+    named = [r for r in rows if r["run"] == method]
+    return named[0] if named else max(rows, key=lambda r: r["score"]["mean"], default=None)
 
 
 def fmt_score(score: dict[str, Any]) -> str:
