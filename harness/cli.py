@@ -18,6 +18,10 @@ COMMANDS = {
     "tabulate": "harness.stages.tabulate",
     "paperscale": "harness.stages.paperscale",
     "atlas": "harness.stages.atlas",
+    "causal-data": "harness.stages.causal_data",
+    "causal-base": "harness.stages.causal_base",
+    "causal-train": "harness.stages.causal_train",
+    "causal-evaluate": "harness.stages.causal_evaluate",
     "recommend": "harness.recommend",
     "check": "harness.check",
     "validate": "harness.validate",
@@ -28,7 +32,7 @@ COMMANDS = {
 def configure_logging() -> None:
     """One line per stage event; library chatter (load reports, per-shard bars) only when it is an error."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("transformers", "datasets", "peft", "httpx", "bitsandbytes"):
+    for noisy in ("transformers", "datasets", "peft", "httpx", "bitsandbytes", "lm_eval", "lm-eval"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     import datasets
     import transformers

@@ -149,6 +149,102 @@ class DataConfig:
         return self.options[self.common.source]
 
 
+@dataclass(config=STRICT)
+class StandinConfig:
+    """The offline causal base model (``causal.model: standin``): GPT-2 architecture built from this config,
+    a byte-level BPE tokenizer trained on the built-in corpus, then ``pretrain_steps`` of language modelling
+    on that corpus so that the adapters have a pretrained model to adapt (LoRA on random weights is not LoRA)."""
+
+    n_layer: PositiveInt = 4
+    n_embd: PositiveInt = 128
+    n_head: PositiveInt = 4
+    n_positions: PositiveInt = 256
+    vocab_size: typing.Annotated[int, Field(ge=300)] = 2048
+    corpus_size: PositiveInt = 20000  # built-in sentences (tokenizer training and pretraining)
+    pretrain_steps: NonNegInt = 400
+    pretrain_batch_size: PositiveInt = 32
+    pretrain_lr: typing.Annotated[float, Field(gt=0)] = 1e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+
+
+@dataclass(config=STRICT)
+class DecodingConfig:
+    """Beam search for generation tasks; the defaults are the LoRA paper's E2E decoding (its Table 11)."""
+
+    num_beams: PositiveInt = 10
+    length_penalty: float = 0.9
+    no_repeat_ngram_size: NonNegInt = 4
+    max_new_tokens: PositiveInt = 64
+
+
+@dataclass(config=STRICT)
+class CausalHubConfig:
+    """A hub dataset; ``None`` keeps the task's own default (E2E: e2e_nlg, language modelling: WikiText-2)."""
+
+    path: str | None = None
+    name: str | None = None
+    train_split: str = "train"
+    test_split: str = "test"
+
+
+@dataclass(config=STRICT)
+class CausalLocalConfig:
+    """Local files: ``.jsonl`` in the task's schema, ``.csv`` with E2E's ``mr,ref`` columns, or ``.txt``
+    (language modelling: documents separated by blank lines)."""
+
+    train: str | None = None
+    test: str | None = None
+
+
+@dataclass(config=STRICT)
+class CausalDataConfig:
+    source: Literal["generated", "hub", "local"] = "generated"
+    train_size: NonNegInt = 0  # 0 = the whole split; else a seeded subset
+    test_size: NonNegInt = 0
+    subset_seed: int = 0
+    generated: dict = dataclasses.field(default_factory=dict)  # the task's generator settings (its own config class)
+    hub: CausalHubConfig = dataclasses.field(default_factory=CausalHubConfig)
+    local: CausalLocalConfig = dataclasses.field(default_factory=CausalLocalConfig)
+
+
+@dataclass(config=STRICT)
+class CausalSection:
+    """The causal-LM track: one base model, one task, runs of causal-capable methods, and the in-context
+    (no-training) row, evaluated through lm-eval."""
+
+    runs: dict  # run name -> method settings, as under ``train`` (methods that support causal LMs)
+    loop: dict  # a LoopConfig for this track
+    model: str = "standin"  # standin (built offline) | a hub id (gpt2, gpt2-medium, gpt2-large) | a local directory
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    max_length: PositiveInt = 256  # training sequences are cut here; lm-eval's context window
+    task: str = "e2e"  # a registered causal task (harness/causal/tasks)
+    data: CausalDataConfig = dataclasses.field(default_factory=CausalDataConfig)
+    standin: StandinConfig = dataclasses.field(default_factory=StandinConfig)
+    decoding: DecodingConfig = dataclasses.field(default_factory=DecodingConfig)
+    icl_shots: NonNegInt = 3  # demonstrations from the training split in the in-context row
+    eval_batch_size: PositiveInt = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class CausalConfig:
+    runs: dict[str, Any]  # run name -> the method's validated settings
+    loop: LoopConfig
+    model: str
+    dtype: str
+    max_length: int
+    task: str
+    data: CausalDataConfig
+    generated: Any  # the task's validated generator settings
+    standin: StandinConfig
+    decoding: DecodingConfig
+    icl_shots: int
+    eval_batch_size: int
+
+
 @dataclasses.dataclass(frozen=True)
 class Params:
     profile: str
@@ -161,9 +257,10 @@ class Params:
     truncate: TruncateConfig
     sweep: dict[str, list[str]]  # series name -> runs at increasing budget (the budget-sweep table and plot)
     planted: PlantedConfig | None
+    causal: CausalConfig | None
 
 
-TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "status", "truncate", "sweep", "planted"}
+TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "status", "truncate", "sweep", "planted", "causal"}
 
 
 def _format_error(where: str, err: ValidationError, cls: type | None) -> str:
@@ -263,6 +360,40 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
         truncate=_parse_truncate(raw.get("truncate"), raw.get("train") or {}, f"{where}: truncate"),
         sweep=_parse_sweep(raw.get("sweep"), raw.get("train") or {}, f"{where}: sweep"),
         planted=_parse_planted(raw.get("planted"), f"{where}: planted"),
+        causal=_parse_causal(raw.get("causal"), f"{where}: causal"),
+    )
+
+
+def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
+    if raw is None:
+        return None
+    from harness.causal.tasks import TASKS
+    from harness.methods import METHODS
+
+    section = validate(CausalSection, raw, where)
+    task = TASKS.get(section.task)
+    runs = _parse_train(section.runs, f"{where}.runs")
+    if "icl" in runs:
+        raise HarnessError(f"{where}.runs.icl: the name icl is the in-context row (causal.icl_shots); rename the run")
+    for run, cfg in runs.items():
+        if not METHODS.get(cfg.method).causal_lm:
+            supported = ", ".join(n for n in METHODS.names() if METHODS.get(n).causal_lm)
+            raise HarnessError(f"{where}.runs.{run}.method: {cfg.method!r} has no causal-LM support; supported: {supported}")
+    if section.data.source == "local" and not (section.data.local.train and section.data.local.test):
+        raise HarnessError(f"{where}.data.local: source local needs both train and test files")
+    return CausalConfig(
+        runs=runs,
+        loop=validate(LoopConfig, section.loop, f"{where}.loop"),
+        model=section.model,
+        dtype=section.dtype,
+        max_length=section.max_length,
+        task=section.task,
+        data=section.data,
+        generated=validate(task.Generated, section.data.generated, f"{where}.data.generated"),
+        standin=section.standin,
+        decoding=section.decoding,
+        icl_shots=section.icl_shots,
+        eval_batch_size=section.eval_batch_size,
     )
 
 

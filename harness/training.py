@@ -38,8 +38,9 @@ def total_steps(loop: LoopConfig, n_train: int) -> int:
     return max(1, math.ceil(loop.epochs * math.ceil(n_train / loop.batch_size)))
 
 
-def train_loader(dataset, tokenizer, batch_size: int, seed: int, group_by_length: bool = False) -> DataLoader:
-    """Shuffled batches, padded per batch to its longest sequence; the order is fixed by ``seed``.
+def train_loader(dataset, tokenizer, batch_size: int, seed: int, group_by_length: bool = False, collate_fn=None) -> DataLoader:
+    """Shuffled batches, padded per batch to its longest sequence (by ``collate_fn``, default: pad
+    inputs only); the order is fixed by ``seed``.
 
     With ``group_by_length`` the shuffle is transformers' ``LengthGroupedSampler`` (random mega-batches,
     sorted by length inside), which cuts the padding the GEMMs spend time on.
@@ -55,7 +56,7 @@ def train_loader(dataset, tokenizer, batch_size: int, seed: int, group_by_length
         shuffle=sampler is None,
         sampler=sampler,
         generator=generator if sampler is None else None,
-        collate_fn=DataCollatorWithPadding(tokenizer),
+        collate_fn=collate_fn or DataCollatorWithPadding(tokenizer),
     )
 
 
@@ -136,7 +137,10 @@ def train(
                 window.zero_()
             if tracker is not None and loop.track_every and ((step + 1) % loop.track_every == 0 or step + 1 == steps):
                 t0 = time.perf_counter()
-                val_curve.append((step + 1, tracker(model)))
+                # forked RNG: the tracker's DataLoader draws a seed from torch's global generator, which
+                # would otherwise shift every later dropout mask (tracking must not change the run)
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    val_curve.append((step + 1, tracker(model)))
                 model.train()
                 tracking_seconds += time.perf_counter() - t0
         if device.type == "cuda":

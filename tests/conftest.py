@@ -31,7 +31,22 @@ def shrink(raw: dict) -> dict:
         if run["method"] == "adalora":  # 4 -> 2; a fixed-budget run stays at 2
             run.update(init_r=4 if run.get("allocate", True) else 2, target_r=2, deltaT=1)
     raw["planted"].update(n_train=64, n_eval=32, steps=6, budgets=[1, 2, 4])
+    shrink_causal(raw["causal"])
     return raw
+
+
+def shrink_causal(causal: dict) -> None:
+    """The causal track at toy size: a 2-layer stand-in, a dozen MRs, a few steps, beam 2."""
+    causal["max_length"] = 128
+    causal["standin"].update(n_layer=2, n_embd=32, n_head=2, n_positions=128, vocab_size=300, corpus_size=300,
+                             pretrain_steps=20, pretrain_batch_size=8)
+    causal["data"]["generated"].update(n_train_mrs=12, n_test_mrs=3, references=2)
+    causal["loop"].update(max_steps=4, batch_size=4)
+    causal["decoding"].update(num_beams=2, max_new_tokens=8)
+    causal.update(icl_shots=1, eval_batch_size=4)
+    for run in causal["runs"].values():
+        if run["method"] == "adalora":
+            run.update(init_r=4, target_r=2, deltaT=1)
 
 
 @pytest.fixture

@@ -34,9 +34,10 @@ def test_repro_noop_and_param_isolation(project):
     out = sh("dvc", "repro", cwd=project)
     status = (project / "results" / "status.md").read_text()
     for component in ("LoRA core", "Dynamic rank selection (AdaLoRA)", "Gradient strategy (LoRA+)", "Training script",
-                      "Evaluation metrics", "Examples", "Budget sweep", "Planted-rank benchmark"):
+                      "Evaluation metrics", "Examples", "Budget sweep", "Planted-rank benchmark", "Causal-LM track (lm-eval)"):
         assert f"| {component} |" in status
     assert "| lora | lora |" in status and "| adalora | adalora |" in status
+    assert "| icl | in_context (1-shot) |" in status  # the causal track's no-training row
     atlas = (project / "results" / "atlas.md").read_text()
     assert "| LoRA / QLoRA | qlora |" in atlas and "| retrieval / in-context | knn |" in atlas
     assert (project / "results" / "atlas_plots" / "pareto_params.png").is_file()

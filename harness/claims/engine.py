@@ -11,13 +11,16 @@ from harness.claims.measures import Context, NotRun
 from harness.errors import HarnessError
 from harness.io import read_json
 
-KINDS = ("train", "eval", "truncate", "planted")  # results/<kind>/<name>.json, name a run or a planted task
+# results file kind -> its folder under results/; a file is <folder>/<name>.json, name a run, a planted
+# task or a causal run
+KINDS = {"train": "train", "eval": "eval", "truncate": "truncate", "planted": "planted",
+         "causal_train": "causal/train", "causal_eval": "causal/eval"}
 
 
 def load_context(results: Path, profile: str, runs: list[str]) -> Context:
     loaded: dict[str, dict[str, Any]] = {}
     for run in runs:
-        files = {kind: results / kind / f"{run}.json" for kind in KINDS}
+        files = {kind: results / folder / f"{run}.json" for kind, folder in KINDS.items()}
         loaded[run] = {kind: read_json(path) for kind, path in files.items() if path.is_file()}
     paperscale = results / "paperscale.json"
     return Context(results=results, profile=profile, runs=loaded, paperscale=read_json(paperscale) if paperscale.is_file() else None)

@@ -48,17 +48,30 @@ def dig(obj: Any, dotted: str) -> Any:
     return obj
 
 
-# What a seed's record holds, per results file (the producers: stages/train.py, stages/evaluate.py).
-# Fields whose producer is still to come (generation) are listed so their claims validate now and
-# read "not run" until the stage that writes them exists.
+# What a seed's record holds, per results file (the producers: stages/train.py, stages/evaluate.py,
+# stages/truncate.py, stages/planted.py and, for the causal track, stages/causal_train.py and causal_evaluate.py).
+TRAIN_FIELDS = {"trainable_params", "effective_params", "total_params", "steps", "train_seconds", "train_tokens",
+                "tokens_per_s", "final_loss", "memory", "device", "method_report", "steps_to_target"}
 FIELDS = {
-    "train": {"trainable_params", "effective_params", "total_params", "steps", "train_seconds", "train_tokens",
-              "tokens_per_s", "final_loss", "memory", "device", "method_report", "steps_to_target"},
-    "eval": {"metrics", "artifact_bytes", "eval_seconds", "eval_tokens_per_s", "latency", "latency_ms", "generation"},
+    "train": TRAIN_FIELDS,
+    "eval": {"metrics", "artifact_bytes", "eval_seconds", "eval_tokens_per_s", "latency", "latency_ms"},
     "truncate": {"max_rank", "metric_at_k", "gain_kept_at_k", "rank_half_retention"},
     "planted": {"agreement", "allocated_ranks", "learned_ranks", "allocation", "learned", "energy_on_planted",
                 "budget_curve", "budget_needed", "train_seconds"},
+    "causal_train": TRAIN_FIELDS,
+    "causal_eval": {"metrics", "artifact_bytes", "eval_seconds", "n_test"},
 }
+
+
+def metric_names(file: str) -> list[str]:
+    """Metrics a results file can hold: the classification registry, or the causal track's lm-eval metrics."""
+    if file == "causal_eval":
+        from harness.causal.evaluation import METRICS as CAUSAL
+
+        return sorted({m for names in CAUSAL.values() for m in names})
+    from harness.metrics import METRICS
+
+    return METRICS.names()
 
 
 @dataclass(config=STRICT)
@@ -66,17 +79,16 @@ class RunSettings:
     kind: str
     run: str
     field: str  # dotted path inside one seed's record, e.g. metrics.accuracy, memory.peak_rss_mb
-    file: Literal["train", "eval", "truncate", "planted"] = "eval"  # planted: ``run`` names a planted task
+    # planted: ``run`` names a planted task; causal_*: ``run`` names a causal run (or icl, the in-context row)
+    file: Literal["train", "eval", "truncate", "planted", "causal_train", "causal_eval"] = "eval"
     profile: str = "smoke"
 
     def __post_init__(self) -> None:
-        from harness.metrics import METRICS
-
         head, _, rest = self.field.partition(".")
         if head not in FIELDS[self.file]:
             raise ValueError(f"unknown field {self.field!r} in {self.file} results; known: {', '.join(sorted(FIELDS[self.file]))}")
-        if head == "metrics" and rest not in METRICS:
-            raise ValueError(f"unknown metric {rest!r}; known: {', '.join(METRICS.names())}")
+        if head == "metrics" and rest not in metric_names(self.file):
+            raise ValueError(f"unknown metric {rest!r}; known: {', '.join(metric_names(self.file))}")
 
 
 DETERMINISTIC_FIELDS = {"trainable_params", "total_params", "artifact_bytes"}
@@ -99,6 +111,9 @@ class RunMeasure(Measure):
         try:
             raw = [dig(record["seeds"][s], cfg.field) for s in seeds]
         except KeyError as err:
+            why = next((r["not_run"][err.args[0]] for r in record["seeds"].values() if err.args[0] in r.get("not_run", {})), None)
+            if why:  # a metric the evaluation could not compute here, with its reason
+                raise NotRun(f"{cfg.field}: {why}") from None
             raise NotRun(f"run {cfg.run!r} has no field {cfg.field!r} (missing {err})") from None
         missing = [s for s, v in zip(seeds, raw) if v is None]
         if missing:  # e.g. steps_to_target when the target was never reached

@@ -14,14 +14,14 @@ import dataclasses
 from typing import Annotated, Any
 
 import torch
-from peft import AdaLoraConfig, TaskType, get_peft_model
+from peft import AdaLoraConfig, get_peft_model
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from harness.config import STRICT
 from harness.errors import HarnessError
 from harness.methods import METHODS
-from harness.methods.base import Method, MethodSettings
+from harness.methods.base import Method, MethodSettings, peft_task_type
 
 Unit = Annotated[float, Field(gt=0, lt=1)]
 
@@ -71,12 +71,13 @@ class AdaLora(Method):
     name = "adalora"
     Config = AdaLoraSettings
     mergeable = True
+    causal_lm = True
 
     def prepare(self, model, cfg, *, total_steps):
         self.allocate = cfg.allocate
         tinit, tfinal = schedule_steps(cfg, total_steps)
         config = AdaLoraConfig(
-            task_type=TaskType.SEQ_CLS,
+            task_type=peft_task_type(model),
             init_r=cfg.init_r,
             target_r=cfg.target_r,
             lora_alpha=cfg.alpha,

@@ -35,6 +35,7 @@ class Method:
     Config: ClassVar[type]
     trains: ClassVar[bool] = True  # False: no gradient steps (retrieval); the train stage calls fit()
     mergeable: ClassVar[bool] = False  # the adapter folds into the base weights (peft merge_and_unload)
+    causal_lm: ClassVar[bool] = False  # also adapts causal LMs (the causal-LM track, harness/stages/causal_train.py)
 
     def base_model(self, model_cfg: Any, num_labels: int, cfg: Any) -> nn.Module:
         """The base classifier this method starts from (QLoRA loads it quantized)."""
@@ -72,6 +73,15 @@ class Method:
         from peft import PeftModel
 
         return PeftModel.from_pretrained(base, out_dir)
+
+
+def peft_task_type(model: nn.Module):
+    """peft's task type for the model at hand: causal LMs keep their LM head, classifiers train theirs
+    through ``modules_to_save``."""
+    from peft import TaskType
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    return TaskType.CAUSAL_LM if type(model).__name__ in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values() else TaskType.SEQ_CLS
 
 
 TRAINABLE_FILE = "trainable.safetensors"

@@ -12,6 +12,7 @@ from harness.methods.base import Method, MethodSettings
 class Full(Method):
     name = "full"
     Config = MethodSettings
+    causal_lm = True
 
     def prepare(self, model, cfg, *, total_steps):
         for p in model.parameters():

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
-from peft import LoraConfig, TaskType, get_peft_model
+from peft import LoraConfig, get_peft_model
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from harness.config import STRICT
 from harness.methods import METHODS
-from harness.methods.base import Method, MethodSettings
+from harness.methods.base import Method, MethodSettings, peft_task_type
 
 
 @dataclass(config=STRICT)
@@ -22,10 +22,10 @@ class LoraSettings(MethodSettings):
     target_modules: list[str] = dataclasses.field(default_factory=lambda: ["query", "value"])
 
 
-def lora_config(cfg) -> LoraConfig:
-    """peft config shared by LoRA and LoRA+; the classifier head is trained through SEQ_CLS's modules_to_save."""
+def lora_config(cfg, task_type) -> LoraConfig:
+    """peft config shared by LoRA and LoRA+; a classifier head is trained through SEQ_CLS's modules_to_save."""
     return LoraConfig(
-        task_type=TaskType.SEQ_CLS,
+        task_type=task_type,
         r=cfg.r,
         lora_alpha=cfg.alpha,
         lora_dropout=cfg.dropout,
@@ -38,6 +38,7 @@ class Lora(Method):
     name = "lora"
     Config = LoraSettings
     mergeable = True
+    causal_lm = True
 
     def prepare(self, model, cfg, *, total_steps):
-        return get_peft_model(model, lora_config(cfg))
+        return get_peft_model(model, lora_config(cfg, peft_task_type(model)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from peft import get_peft_model, prepare_model_for_kbit_training
+from peft import TaskType, get_peft_model, prepare_model_for_kbit_training
 from pydantic.dataclasses import dataclass
 from transformers import BitsAndBytesConfig
 
@@ -57,7 +57,13 @@ class QLora(Method):
     def prepare(self, model, cfg, *, total_steps):
         keep_training_layout(model)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-        return get_peft_model(model, lora_config(cfg))
+        return get_peft_model(model, lora_config(cfg, TaskType.SEQ_CLS))
+
+    def load(self, base, out_dir, cfg):
+        """Same 4-bit kernel as in training: the inference kernel's different rounding flips near-tie
+        predictions between the trained and the reloaded model (seen in the method contract test)."""
+        keep_training_layout(base)
+        return super().load(base, out_dir, cfg)
 
     def report(self, model, cfg):
         return {"quantized_linear_layers": sum(1 for m in model.modules() if type(m).__name__ == "Linear4bit"),

@@ -1,9 +1,11 @@
-"""What the train and evaluate stages both need: the prepared data, the method of a run, run paths."""
+"""What the train and evaluate stages (of both tracks) share: the prepared data, the method of a run, run
+paths, the per-seed training record."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import torch
 from datasets import load_from_disk
@@ -11,7 +13,9 @@ from transformers import AutoTokenizer
 
 from harness.config import LoopConfig, Params
 from harness.errors import HarnessError
+from harness.measure import tensor_bytes
 from harness.methods import METHODS
+from harness.methods.base import total_parameters, trainable_parameters
 from harness.stages.prepare import PREPARED
 
 MODELS = Path("models")
@@ -42,3 +46,26 @@ def seed_dir(run: str, seed: int) -> Path:
 
 def config_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
+
+
+def train_figures(model, method, cfg, stats, device) -> dict[str, Any]:
+    """One seed's training record (both tracks): sizes, cost, curves and the method's own report."""
+    weights_mb = tensor_bytes(model) / 2**20
+    return {
+        "trainable_params": trainable_parameters(model),
+        "effective_params": method.effective_params(model),
+        "total_params": total_parameters(model),
+        "steps": stats.steps,
+        "train_seconds": stats.train_seconds,
+        "train_tokens": stats.tokens,
+        "tokens_per_s": stats.tokens_per_s,
+        "final_loss": stats.final_loss,
+        "loss_curve": stats.loss_curve,
+        "val_curve": stats.val_curve,
+        "steps_to_target": stats.steps_to_target,
+        # training_mb: what the method itself needs (its weights + what training allocated on top),
+        # without the ~0.6 GB of Python/torch runtime every process carries in its RSS
+        "memory": {**stats.memory, "weights_mb": weights_mb, "training_mb": weights_mb + stats.memory["peak_rss_delta_mb"]},
+        "device": str(device),
+        "method_report": method.report(model, cfg),
+    }

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from harness.causal.report import ICL, causal_component, causal_rows, render_causal
 from harness.claims import load_claims
 from harness.claims.engine import judge_all, load_context
 from harness.claims.measures import Context
@@ -221,6 +222,7 @@ def render(status: dict[str, Any]) -> str:
     lines += render_sweep(status["sweep"], metric, "plots/budget_sweep.png")
     lines += render_truncation(status["truncation"])
     lines += render_summary(status["planted"], status["planted_rank_maps"])
+    lines += render_causal(status["causal_setup"], status["causal"])
     lines += render_claims(status["claims"], status["claims_summary"])
     ranks = [(r["run"], s, rep["rank_pattern"]) for r in status["runs"] for s, rep in r["method_report"].items() if "rank_pattern" in rep]
     if ranks:
@@ -324,7 +326,8 @@ def planted_rank_maps(params: Params, results: dict[str, dict[str, Any]]) -> dic
 def run(params: Params) -> dict[str, Any]:
     prepared = read_json(RESULTS / "prepare.json")
     tasks = list(params.planted.tasks) if params.planted else []
-    ctx = load_context(RESULTS, params.profile, list(params.train) + tasks)
+    causal_runs = [*params.causal.runs, ICL] if params.causal else []
+    ctx = load_context(RESULTS, params.profile, list(dict.fromkeys([*params.train, *tasks, *causal_runs])))
     results = load_results(params, ctx)
     rows = [run_row(run, res, params.data.metrics[0]) for run, res in results.items()]
     majority = prepared["majority_class_eval_accuracy"]
@@ -351,6 +354,9 @@ def run(params: Params) -> dict[str, Any]:
     status["planted"] = summary_rows(planted)
     status["planted_rank_maps"] = planted_rank_maps(params, planted)
     status["components"] += study_components(params, status["sweep"], status["planted"])
+    status["causal"] = causal_rows(params.causal, ctx)
+    status["causal_setup"] = {"model": params.causal.model, "task": params.causal.task} if params.causal else None
+    status["components"].append(causal_component(params.causal, status["causal"], len(params.seeds)))
     claims = judge_all(load_claims(), ctx)
     status["claims"] = claims
     status["claims_summary"] = dict(Counter(c["verdict"] for c in claims))

@@ -12,8 +12,7 @@ import sys
 from harness.config import Params, load_params
 from harness.inference import predict, score
 from harness.io import atomic_dir, read_json, write_json, write_text
-from harness.measure import pick_device, tensor_bytes
-from harness.methods.base import total_parameters, trainable_parameters
+from harness.measure import pick_device
 from harness.provenance import record
 from harness.stages.common import (
     MODELS,
@@ -22,6 +21,7 @@ from harness.stages.common import (
     load_prepared,
     run_method,
     set_threads,
+    train_figures,
 )
 from harness.stages.prepare import PREPARED
 from harness.training import (
@@ -63,25 +63,7 @@ def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) 
     else:
         model, stats = fit_without_steps(model, method, cfg, splits["train"], tokenizer, device)
     method.save(model, out_dir)
-    weights_mb = tensor_bytes(model) / 2**20
-    figures = {
-        "trainable_params": trainable_parameters(model),
-        "effective_params": method.effective_params(model),
-        "total_params": total_parameters(model),
-        "steps": stats.steps,
-        "train_seconds": stats.train_seconds,
-        "train_tokens": stats.tokens,
-        "tokens_per_s": stats.tokens_per_s,
-        "final_loss": stats.final_loss,
-        "loss_curve": stats.loss_curve,
-        "val_curve": stats.val_curve,
-        "steps_to_target": stats.steps_to_target,
-        # training_mb: what the method itself needs (its weights + what training allocated on top),
-        # without the ~0.6 GB of Python/torch runtime every process carries in its RSS
-        "memory": {**stats.memory, "weights_mb": weights_mb, "training_mb": weights_mb + stats.memory["peak_rss_delta_mb"]},
-        "device": str(device),
-        "method_report": method.report(model, cfg),
-    }
+    figures = train_figures(model, method, cfg, stats, device)
     return figures, model
 
 

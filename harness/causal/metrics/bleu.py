@@ -1,0 +1,17 @@
+"""BLEU-4 with multiple references: sacrebleu's corpus BLEU (13a tokenisation = mteval-v13a, the script
+the E2E challenge scores BLEU with)."""
+
+from harness.causal.metrics import GENERATION_METRICS, GenerationMetric
+
+
+@GENERATION_METRICS.register("bleu")
+class Bleu(GenerationMetric):
+    name = "bleu"
+
+    def corpus(self, predictions, references):
+        import sacrebleu
+
+        depth = max(len(r) for r in references)
+        # sacrebleu wants one stream per reference position; a missing reference is None
+        streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(depth)]
+        return sacrebleu.corpus_bleu(predictions, streams).score

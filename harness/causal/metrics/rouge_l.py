@@ -1,0 +1,14 @@
+"""ROUGE-L (LCS F-measure, beta 1.2, best over references) as pycocoevalcap computes it for E2E."""
+
+from harness.causal.metrics import GENERATION_METRICS, GenerationMetric, coco_inputs
+
+
+@GENERATION_METRICS.register("rouge_l")
+class RougeL(GenerationMetric):
+    name = "rouge_l"
+
+    def corpus(self, predictions, references):
+        from pycocoevalcap.rouge.rouge import Rouge
+
+        gts, res = coco_inputs(predictions, references)
+        return 100 * float(Rouge().compute_score(gts, res)[0])

@@ -1,0 +1,88 @@
+"""The causal track's part of the status table: one row per causal run and the in-context row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.causal.evaluation import METRICS
+from harness.claims.measures import Context
+from harness.config import CausalConfig
+from harness.errors import HarnessError
+from harness.stats import summarize
+
+ICL = "icl"
+
+
+def causal_rows(causal: CausalConfig | None, ctx: Context) -> list[dict[str, Any]]:
+    if causal is None:
+        return []
+    rows = []
+    for name in [*causal.runs, ICL]:
+        res = ctx.runs.get(name, {})
+        if "causal_eval" not in res or (name != ICL and "causal_train" not in res):
+            missing = "results/causal/eval" if "causal_eval" not in res else "results/causal/train"
+            raise HarnessError(f"{missing}/{name}.json: missing; run dvc repro (causal stages for {name!r})")
+        ev = res["causal_eval"]["seeds"]
+        seeds = sorted(ev, key=int)
+        train = res.get("causal_train", {}).get("seeds")
+        names = sorted({m for task in METRICS.values() for m in task})
+        row = {
+            "run": name,
+            "method": res["causal_eval"]["method"],
+            "shots": res["causal_eval"]["shots"],
+            "metrics": {m: summarize(ev[s]["metrics"].get(m) for s in seeds) for m in names if any(m in ev[s]["metrics"] for s in seeds)},
+            "not_run": {m: why for s in seeds for m, why in ev[s].get("not_run", {}).items()},
+            "artifact_mb": summarize(ev[s]["artifact_bytes"] / 2**20 for s in seeds)["mean"],
+            "n_seeds": len(seeds),
+        }
+        if train:
+            first = train[seeds[0]]
+            row.update(
+                trainable_params=first["trainable_params"],
+                trainable_pct=100.0 * first["trainable_params"] / first["total_params"],
+                train_seconds=summarize(train[s]["train_seconds"] for s in seeds)["mean"],
+                tokens_per_s=summarize(train[s]["tokens_per_s"] for s in seeds)["mean"],
+                peak_rss_mb=summarize(train[s]["memory"]["peak_rss_mb"] for s in seeds)["mean"],
+            )
+        rows.append(row)
+    return rows
+
+
+def causal_component(causal: CausalConfig | None, rows: list[dict[str, Any]], n_seeds: int) -> dict[str, str]:
+    name = "Causal-LM track (lm-eval)"
+    if causal is None:
+        return {"component": name, "status": "not run", "evidence": "no causal: section in params.yaml"}
+    complete = all(r["n_seeds"] == n_seeds and r["metrics"] for r in rows)
+    lora = next((r for r in rows if r["method"] == "lora"), None)
+    bleu = lora and lora["metrics"].get("bleu")
+    evidence = (f"{causal.model} on {causal.task}: {len(rows) - 1} trained runs + in-context ({causal.icl_shots}-shot), "
+                f"{n_seeds} seeds, evaluated through lm-eval" + (f"; LoRA BLEU {bleu['mean']:.1f}" if bleu else ""))
+    not_run = sorted({m for r in rows for m in r["not_run"]})
+    if not_run:
+        evidence += f"; not run: {', '.join(not_run)} ({rows[0]['not_run'].get(not_run[0], 'see results')})"
+    return {"component": name, "status": "working" if complete else "not working", "evidence": evidence}
+
+
+COLUMNS = [("bleu", "BLEU"), ("nist", "NIST"), ("meteor", "METEOR"), ("rouge_l", "ROUGE-L"), ("cider", "CIDEr"),
+           ("ref_word_perplexity", "ref. ppl"), ("word_perplexity", "word ppl")]
+
+
+def render_causal(setup: dict[str, str] | None, rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    cols = [(k, label) for k, label in COLUMNS if any(k in r["metrics"] or k in r["not_run"] for r in rows)]
+    lines = ["", f"## Causal-LM track: `{setup['model']}` on `{setup['task']}` (lm-eval; mean ± std over seeds)", "",
+             "| run | method | " + " | ".join(label for _, label in cols) + " | trainable params | artifact MB | train s / seed | tokens/s |",
+             "|---|---|" + "---|" * (len(cols) + 4)]
+    for r in rows:
+        cells = []
+        for k, _ in cols:
+            s = r["metrics"].get(k)
+            cells.append("not run" if s is None else f"{s['mean']:.2f}" + ("" if s["std"] is None else f" ± {s['std']:.2f}"))
+        method = r["method"] + (f" ({r['shots']}-shot)" if r["shots"] else "")
+        cost = (f"{r['trainable_params']:,} ({r['trainable_pct']:.2f}%) | {r['artifact_mb']:.2f} | {r['train_seconds']:.1f} | {r['tokens_per_s']:.0f}"
+                if "trainable_params" in r else "0 (no training) | 0 | 0 | —")
+        lines.append(f"| {r['run']} | {method} | " + " | ".join(cells) + f" | {cost} |")
+    reasons = {m: why for r in rows for m, why in r["not_run"].items()}
+    lines += ["", *(f"- {m}: not run — {why}" for m, why in reasons.items())] if reasons else []
+    return lines

@@ -1,0 +1,77 @@
+"""Stage ``causal_evaluate@<run>`` (and ``causal_evaluate_icl``): every seed's model through lm-eval on the
+task's shipped lm-eval tasks -> ``results/causal/eval/<run>.json``.
+
+A trained run is evaluated zero-shot, its adapter loaded with ``peft=`` (or its directory as
+``pretrained=`` for full fine-tuning). The in-context row (``icl``) is the untrained base model with
+``causal.icl_shots`` demonstrations drawn from the training split by each seed: no training, the
+retrieval/in-context line of the atlas for causal models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.causal.evaluation import evaluate
+from harness.causal.tasks import TASKS
+from harness.config import Params, load_params
+from harness.io import read_json, write_json
+from harness.measure import pick_device
+from harness.provenance import record
+from harness.stages.causal_base import BASE
+from harness.stages.causal_data import DATA, SUMMARY, causal_section
+from harness.stages.causal_train import ICL, causal_run
+from harness.stages.common import MODELS, RESULTS, set_threads
+
+log = logging.getLogger("harness.causal_evaluate")
+
+
+def directory_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def run(params: Params, name: str) -> dict[str, Any]:
+    causal = causal_section(params)
+    if name == ICL:
+        method, shots = "in_context", causal.icl_shots
+    else:
+        _, m, _ = causal_run(params, name)
+        method, shots = m.name, 0
+    set_threads(causal.loop)
+    task = TASKS.get(causal.task)()
+    device = pick_device(causal.loop.device).type
+    per_seed = {}
+    for seed in params.seeds:
+        artifact = None if name == ICL else MODELS / "causal" / name / f"seed_{seed}"
+        is_adapter = artifact is not None and (artifact / "adapter_config.json").is_file()
+        start = time.perf_counter()
+        result = evaluate(
+            base=BASE, task=task, data_dir=DATA, decoding=causal.decoding, seed=seed, batch_size=causal.eval_batch_size,
+            max_length=causal.max_length, dtype=causal.dtype, device=device, shots=shots,
+            peft=artifact if is_adapter else None, pretrained=artifact if artifact is not None and not is_adapter else None,
+        )
+        result["eval_seconds"] = time.perf_counter() - start
+        result["artifact_bytes"] = directory_bytes(artifact) if artifact is not None else 0
+        per_seed[str(seed)] = result
+        log.info("causal evaluate %s seed %d: %s", name, seed, {k: round(v, 3) for k, v in result["metrics"].items()})
+    out = {
+        "run": name,
+        "method": method,
+        "task": causal.task,
+        "shots": shots,
+        "decoding": dataclasses.asdict(causal.decoding),
+        "seeds": per_seed,
+        "provenance": record(seeds=params.seeds, data_hashes=read_json(SUMMARY)["content_sha256"]),
+    }
+    write_json(RESULTS / "causal" / "eval" / f"{name}.json", out)
+    return out
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        sys.exit("usage: harness causal-evaluate <run>|icl")
+    run(load_params(), argv[0])

@@ -1,0 +1,93 @@
+"""Stage ``causal_train@<run>``: fine-tune the causal base model with one run's method for every seed.
+
+Outputs ``models/causal/<run>/seed_<s>`` (DVC cache: a peft adapter, or the whole model for full
+fine-tuning; lm-eval loads either) and ``results/causal/train/<run>.json`` (git: the same per-seed
+record as the classification track's train stage, plus provenance).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from harness.causal.data import collator, tokenize_pairs
+from harness.causal.tasks import TASKS
+from harness.config import Params, load_params
+from harness.errors import HarnessError
+from harness.io import atomic_dir, read_json, write_json
+from harness.measure import pick_device
+from harness.methods import METHODS
+from harness.models import DTYPES
+from harness.provenance import record
+from harness.stages.causal_base import BASE
+from harness.stages.causal_data import DATA, SUMMARY, causal_section
+from harness.stages.common import (
+    MODELS,
+    RESULTS,
+    config_dict,
+    set_threads,
+    train_figures,
+)
+from harness.training import seed_everything, total_steps, train, train_loader
+
+log = logging.getLogger("harness.causal_train")
+ICL = "icl"  # the in-context row's name: no training, evaluated by causal_evaluate
+
+
+def read_rows(split: str) -> list[dict[str, Any]]:
+    path = DATA / f"{split}.jsonl"
+    if not path.is_file():
+        raise HarnessError(f"{path}: causal data not found; run the causal_data stage first (dvc repro causal_data)")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def causal_run(params: Params, run: str):
+    causal = causal_section(params)
+    if run not in causal.runs:
+        raise HarnessError(f"params.yaml: causal.runs.{run}: no such run; runs: {', '.join(causal.runs)}")
+    cfg = causal.runs[run]
+    return causal, METHODS.get(cfg.method)(), cfg
+
+
+def run(params: Params, run: str) -> dict:
+    causal, method, cfg = causal_run(params, run)
+    set_threads(causal.loop)
+    if not (BASE / "config.json").is_file():
+        raise HarnessError(f"{BASE}: causal base model not found; run the causal_base stage first")
+    tokenizer = AutoTokenizer.from_pretrained(BASE)
+    task = TASKS.get(causal.task)()
+    data = tokenize_pairs([task.training_pair(r) for r in read_rows("train")], tokenizer, causal.max_length)
+    steps = total_steps(causal.loop, len(data))
+    device = pick_device(causal.loop.device)
+    per_seed = {}
+    with atomic_dir(MODELS / "causal" / run) as out:
+        for seed in params.seeds:
+            log.info("causal train %s (%s) seed %d: %d steps", run, method.name, seed, steps)
+            seed_everything(seed)  # before the adapter is initialised
+            model = AutoModelForCausalLM.from_pretrained(BASE, dtype=DTYPES[causal.dtype])
+            model = method.prepare(model, cfg, total_steps=steps)
+            loader = train_loader(data, tokenizer, causal.loop.batch_size, seed, causal.loop.group_by_length, collate_fn=collator(tokenizer))
+            stats = train(model, method, cfg, loader, causal.loop, steps, device)
+            method.save(model, out / f"seed_{seed}")
+            per_seed[str(seed)] = train_figures(model, method, cfg, stats, device)
+            log.info("causal train %s seed %d: loss %.4f, %.1f s, %.0f tokens/s", run, seed, stats.final_loss, stats.train_seconds, stats.tokens_per_s)
+    result = {
+        "run": run,
+        "method": method.name,
+        "task": causal.task,
+        "config": config_dict(cfg),
+        "seeds": per_seed,
+        "provenance": record(seeds=params.seeds, data_hashes=read_json(SUMMARY)["content_sha256"]),
+    }
+    write_json(RESULTS / "causal" / "train" / f"{run}.json", result)
+    return result
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        sys.exit("usage: harness causal-train <run>")
+    run(load_params(), argv[0])
