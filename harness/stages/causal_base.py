@@ -71,6 +71,8 @@ def fetch(causal: CausalConfig, out: Path) -> dict[str, Any]:
         tokenizer = AutoTokenizer.from_pretrained(causal.model)
     except (OSError, ValueError) as err:
         raise HarnessError(f"params.yaml: causal.model: cannot load {causal.model!r} (a hub id needs network): {first_line(err)}") from None
+    if tokenizer.pad_token is None:  # GPT-2 has none; batches pad with end-of-text (masked out of the loss)
+        tokenizer.pad_token = tokenizer.eos_token
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return {"total_params": total_parameters(model)}

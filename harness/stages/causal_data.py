@@ -40,10 +40,11 @@ def load_rows(causal: CausalConfig, task: CausalTask) -> dict[str, Rows]:
     import datasets
 
     path, name = (data.hub.path, data.hub.name) if data.hub.path else task.hub_default
+    revision = None if data.hub.path else task.hub_revision
     rows = {}
     for split, hub_split in (("train", data.hub.train_split), ("test", data.hub.test_split)):
         try:
-            records = list(datasets.load_dataset(path, name, split=hub_split))
+            records = list(datasets.load_dataset(path, name, split=hub_split, revision=revision))
         except Exception as err:  # offline, unknown dataset or split: one line naming the key
             raise HarnessError(f"{WHERE}.hub: cannot load {path!r} ({name}) split {hub_split!r} (needs network): {first_line(err)}") from None
         rows[split] = task.from_records(records, split, f"{WHERE}.hub {path} {hub_split}")

@@ -22,6 +22,9 @@ class CausalTask:
     kind: ClassVar[Literal["data_to_text", "language_modeling"]]
     Generated: ClassVar[type]  # settings of the built-in generator (``causal.data.generated``)
     hub_default: ClassVar[tuple[str, str | None]]  # (path, name) of the hub dataset the paper used
+    # revision of hub_default to read: the datasets library no longer runs loading scripts, so script
+    # datasets are read from the hub's parquet conversion
+    hub_revision: ClassVar[str | None] = None
     # lm-eval tasks (YAMLs in harness/causal/lm_eval_tasks) that evaluate this task's test split
     lm_eval_tasks: ClassVar[tuple[str, ...]]
 

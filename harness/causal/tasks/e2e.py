@@ -4,7 +4,7 @@ Offline, a deterministic generator draws meaning representations over E2E's eigh
 sets and realises each one several times (different clause orders, phrasings and sentence splits), so a
 test MR has several references as in E2E. The format is E2E's own (``name[The Eagle], food[French]``)
 and the rows are scored by the same metric code (``harness/causal/metrics``) as real E2E references.
-On the hub: ``e2e_nlg`` (``meaning_representation``, ``human_reference``); locally: E2E's CSV files
+On the hub: ``tuetschek/e2e_nlg`` (was ``e2e_nlg``; ``meaning_representation``, ``human_reference``); locally: E2E's CSV files
 (``mr``, ``ref`` columns) or JSONL with ``mr`` and ``ref``.
 """
 
@@ -123,7 +123,8 @@ class E2E(CausalTask):
     name = "e2e"
     kind = "data_to_text"
     Generated = E2EGenerated
-    hub_default = ("e2e_nlg", None)
+    hub_default = ("tuetschek/e2e_nlg", None)  # "e2e_nlg" redirects here; a loading-script repository
+    hub_revision = "refs/convert/parquet"
     lm_eval_tasks = ("peft_repro_d2t", "peft_repro_d2t_ppl")
 
     def generate(self, cfg: E2EGenerated) -> dict[str, Rows]:

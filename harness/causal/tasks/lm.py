@@ -34,7 +34,8 @@ class LanguageModelling(CausalTask):
     name = "lm"
     kind = "language_modeling"
     Generated = LMGenerated
-    hub_default = ("EleutherAI/wikitext_document_level", "wikitext-2-raw-v1")
+    hub_default = ("EleutherAI/wikitext_document_level", "wikitext-2-raw-v1")  # what lm-eval's wikitext task reads
+    hub_revision = "refs/convert/parquet"
     lm_eval_tasks = ("peft_repro_ppl",)
 
     def generate(self, cfg: LMGenerated) -> dict[str, Rows]:
