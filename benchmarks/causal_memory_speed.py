@@ -22,17 +22,23 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, BitsAndBytesConfig, GPT2Config, GPT2LMHeadModel
+from transformers import (
+    AutoModelForCausalLM,
+    BitsAndBytesConfig,
+    GPT2Config,
+    GPT2LMHeadModel,
+)
 
 from harness.measure import PeakMemory
+from harness.methods.qlora import keep_training_layout
 from harness.models import DTYPES
 from harness.provenance import hardware, package_versions
 
 PRESETS = {  # GPT-2's published architectures (and a toy one for a CPU check)
-    "tiny": dict(n_layer=2, n_embd=64, n_head=2),
-    "gpt2": dict(n_layer=12, n_embd=768, n_head=12),
-    "gpt2-medium": dict(n_layer=24, n_embd=1024, n_head=16),
-    "gpt2-large": dict(n_layer=36, n_embd=1280, n_head=20),
+    "tiny": {"n_layer": 2, "n_embd": 64, "n_head": 2},
+    "gpt2": {"n_layer": 12, "n_embd": 768, "n_head": 12},
+    "gpt2-medium": {"n_layer": 24, "n_embd": 1024, "n_head": 16},
+    "gpt2-large": {"n_layer": 36, "n_embd": 1280, "n_head": 20},
 }
 
 
@@ -51,14 +57,17 @@ def build(preset: str, seq: int, dtype: torch.dtype, quantized: bool, device: to
 
 
 def prepare(model, method: str):
-    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+    from peft import (
+        LoraConfig,
+        TaskType,
+        get_peft_model,
+        prepare_model_for_kbit_training,
+    )
 
     if method == "full":
         return model
     if method == "qlora":
-        for module in model.modules():  # bitsandbytes CPU kernel quirk, as in harness/methods/qlora.py
-            if hasattr(module, "support_avx512bf16_for_cpu"):
-                module.support_avx512bf16_for_cpu = False
+        keep_training_layout(model)  # the bitsandbytes CPU-kernel quirk harness/methods/qlora.py works around
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     return get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, lora_alpha=32, target_modules=["c_attn"]))
 

@@ -3,7 +3,6 @@ the shared metric code, config errors, and every stage on the shrunk real config
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -16,13 +15,14 @@ from harness.causal.tasks import TASKS
 from harness.config import DecodingConfig, StandinConfig, parse_params
 from harness.errors import HarnessError
 from harness.io import read_json
+from harness.stages.causal_data import jsonl
 from tests.conftest import write_params
 
 
 def write_rows(where, rows):
     where.mkdir(parents=True, exist_ok=True)
     for split, r in rows.items():
-        (where / f"{split}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in r))
+        (where / f"{split}.jsonl").write_text(jsonl(r))
 
 
 @pytest.fixture(scope="module")

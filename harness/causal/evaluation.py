@@ -16,6 +16,7 @@ from harness.causal.tasks.base import CausalTask
 from harness.config import DecodingConfig
 
 TASK_DIR = Path(__file__).parent / "lm_eval_tasks"
+ICL = "icl"  # the in-context row's name: the untrained base model with k demonstrations
 GENERATION_TASK = "peft_repro_d2t"
 METRICS = {
     "peft_repro_ppl": ("word_perplexity", "byte_perplexity", "bits_per_byte"),

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.causal.evaluation import METRICS
+from harness.causal.evaluation import ICL, METRICS
 from harness.claims.measures import Context
 from harness.config import CausalConfig
 from harness.errors import HarnessError
 from harness.stats import summarize
-
-ICL = "icl"
 
 
 def causal_rows(causal: CausalConfig | None, ctx: Context) -> list[dict[str, Any]]:

@@ -13,10 +13,9 @@ import dataclasses
 import logging
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from harness.causal.evaluation import evaluate
+from harness.causal.evaluation import ICL, evaluate
 from harness.causal.tasks import TASKS
 from harness.config import Params, load_params
 from harness.io import read_json, write_json
@@ -24,14 +23,11 @@ from harness.measure import pick_device
 from harness.provenance import record
 from harness.stages.causal_base import BASE
 from harness.stages.causal_data import DATA, SUMMARY, causal_section
-from harness.stages.causal_train import ICL, causal_run
+from harness.stages.causal_train import causal_run
 from harness.stages.common import MODELS, RESULTS, set_threads
+from harness.stages.evaluate import size_on_disk
 
 log = logging.getLogger("harness.causal_evaluate")
-
-
-def directory_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def run(params: Params, name: str) -> dict[str, Any]:
@@ -55,7 +51,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
             peft=artifact if is_adapter else None, pretrained=artifact if artifact is not None and not is_adapter else None,
         )
         result["eval_seconds"] = time.perf_counter() - start
-        result["artifact_bytes"] = directory_bytes(artifact) if artifact is not None else 0
+        result["artifact_bytes"] = size_on_disk(artifact) if artifact is not None else 0
         per_seed[str(seed)] = result
         log.info("causal evaluate %s seed %d: %s", name, seed, {k: round(v, 3) for k, v in result["metrics"].items()})
     out = {

@@ -35,7 +35,6 @@ from harness.stages.common import (
 from harness.training import seed_everything, total_steps, train, train_loader
 
 log = logging.getLogger("harness.causal_train")
-ICL = "icl"  # the in-context row's name: no training, evaluated by causal_evaluate
 
 
 def read_rows(split: str) -> list[dict[str, Any]]:
