@@ -5,7 +5,7 @@ and the fraction of this CPU's measured fp32 GEMM peak the step reaches.
 
 Both loops run the same recipe (the run's optimizer, clipping, schedule and method hook) from the
 same seeded model on the same pre-collated batches, so the ratio is the harness's bookkeeping alone
-(loss and token accounting, device moves, progress, memory sampling); they alternate
+(loss and token accounting, device moves, memory sampling); they alternate
 (bare, harness, bare, harness, ...) so drift on a noisy machine hits both, and the median is compared.
 FLOPs per step are counted by torch's FlopCounterMode, not estimated.
 """
@@ -85,7 +85,7 @@ def main() -> None:
         method, cfg, model = fresh_model(params, args.run, len(batches))
         bare.append(bare_loop(model, method, cfg, batches, params.loop))
         method, cfg, model = fresh_model(params, args.run, len(batches))
-        harness.append(train(model, method, cfg, batches, params.loop, len(batches), device, progress=False).train_seconds)
+        harness.append(train(model, method, cfg, batches, params.loop, len(batches), device).train_seconds)
     peak = gemm_peak_gflops()
     b, h = statistics.median(bare), statistics.median(harness)
     padded = sum(int(x["attention_mask"].numel()) for x in batches)

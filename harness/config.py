@@ -58,8 +58,8 @@ class LoopConfig:
     max_grad_norm: NonNegFloat = 1.0
     threads: NonNegInt = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # Validation curve: every ``track_every`` steps (0 = off) the primary metric on the first
-    # ``track_examples`` eval examples; ``steps_to_target`` is the first tracked step at or above
+    # Validation curve: every ``track_every`` steps (0 = off; a run may set its own) the primary metric on
+    # the first ``track_examples`` eval examples; ``steps_to_target`` is the first tracked step at or above
     # ``target`` (the LoRA+ convergence claim). Its time is not counted as training time.
     track_every: NonNegInt = 0
     track_examples: PositiveInt = 256
@@ -68,8 +68,6 @@ class LoopConfig:
     def __post_init__(self) -> None:
         if (self.max_steps > 0) == (self.epochs > 0):
             raise ValueError("set exactly one of max_steps and epochs to a positive value")
-        if self.target is not None and not self.track_every:
-            raise ValueError("target needs track_every > 0 (steps to target are read off the validation curve)")
 
 
 @dataclass(config=STRICT)
@@ -349,19 +347,28 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
     profile = raw.get("profile", "smoke")
     if not isinstance(profile, str):
         raise HarnessError(f"{where}: profile: expected a string (got {profile!r})")
+    loop = validate(LoopConfig, raw.get("loop"), f"{where}: loop")
+    train = _parse_train(raw.get("train"), f"{where}: train")
+    if loop.target is not None and not any(track_every(loop, cfg) for cfg in train.values()):
+        raise HarnessError(f"{where}: loop.target: no run tracks a validation curve to read it off; set track_every in loop or in a run")
     return Params(
         profile=profile,
         seeds=seeds,
         model=validate(ModelConfig, raw.get("model"), f"{where}: model"),
         data=_parse_data(raw.get("data"), f"{where}: data"),
-        loop=validate(LoopConfig, raw.get("loop"), f"{where}: loop"),
-        train=_parse_train(raw.get("train"), f"{where}: train"),
+        loop=loop,
+        train=train,
         status=validate(StatusConfig, raw.get("status"), f"{where}: status"),
         truncate=_parse_truncate(raw.get("truncate"), raw.get("train") or {}, f"{where}: truncate"),
         sweep=_parse_sweep(raw.get("sweep"), raw.get("train") or {}, f"{where}: sweep"),
         planted=_parse_planted(raw.get("planted"), f"{where}: planted"),
         causal=_parse_causal(raw.get("causal"), f"{where}: causal"),
     )
+
+
+def track_every(loop: LoopConfig, run: Any) -> int:
+    """Steps between validation points for ``run``: its own ``track_every`` if set, else the loop's."""
+    return loop.track_every if run.track_every is None else run.track_every
 
 
 def _parse_causal(raw: Any, where: str) -> CausalConfig | None:

@@ -8,6 +8,7 @@ a bare peft loop on the same batches (``benchmarks/loop_overhead.py`` measures t
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -16,7 +17,6 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_scheduler
 from transformers import set_seed as hf_set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
@@ -25,6 +25,8 @@ from harness.config import LoopConfig
 from harness.errors import HarnessError
 from harness.measure import PeakMemory
 from harness.methods.base import Method
+
+log = logging.getLogger("harness.training")
 
 
 def seed_everything(seed: int) -> None:
@@ -77,6 +79,9 @@ class TrainStats:
     train_seconds: float
     tokens: int
     tokens_per_s: float
+    # CPU time of the process over the same span: unlike wall time, it does not depend on how many seeds
+    # shared the cores (harness/workers.py), so tokens per CPU-second compare across schedules
+    cpu_seconds: float
     final_loss: float | None  # None: the method takes no gradient steps
     loss_curve: list[tuple[int, float]]
     memory: dict[str, Any]
@@ -100,11 +105,13 @@ def train(
     steps: int,
     device: torch.device,
     log_every: int = 10,
-    progress: bool = True,
+    label: str | None = None,
     tracker: Callable[[nn.Module], float] | None = None,
+    track_every: int = 0,
 ) -> TrainStats:
     """Run ``steps`` optimizer steps. ``tracker(model)`` (the validation metric) is called every
-    ``loop.track_every`` steps with the model in eval mode; its time is excluded from ``train_seconds``."""
+    ``track_every`` steps with the model in eval mode; its time is excluded from ``train_seconds``.
+    With a ``label``, a progress line (step, loss, time left) is logged at every quarter of the run."""
     lr = cfg.lr or loop.lr
     optimizer = method.optimizer(model, cfg, lr=lr, weight_decay=loop.weight_decay)
     scheduler = get_scheduler(
@@ -117,9 +124,11 @@ def train(
     tokens = torch.zeros((), dtype=torch.long, device=device)
     val_curve: list[tuple[int, float]] = []
     tracking_seconds = 0.0
+    report_every = max(1, steps // 4)
+    tracking_cpu_seconds = 0.0
     with PeakMemory(device) as mem:
-        start = time.perf_counter()
-        for step, batch in enumerate(tqdm(batches(loader, steps), total=steps, disable=None if progress else True, leave=False)):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        for step, batch in enumerate(batches(loader, steps)):
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             loss = model(**batch).loss
             loss.backward()
@@ -135,17 +144,22 @@ def train(
                 n = (step % log_every) + 1
                 curve.append((step + 1, window.item() / n))
                 window.zero_()
-            if tracker is not None and loop.track_every and ((step + 1) % loop.track_every == 0 or step + 1 == steps):
-                t0 = time.perf_counter()
+            if tracker is not None and track_every and ((step + 1) % track_every == 0 or step + 1 == steps):
+                t0, cpu0 = time.perf_counter(), time.process_time()
                 # forked RNG: the tracker's DataLoader draws a seed from torch's global generator, which
                 # would otherwise shift every later dropout mask (tracking must not change the run)
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                     val_curve.append((step + 1, tracker(model)))
                 model.train()
                 tracking_seconds += time.perf_counter() - t0
+                tracking_cpu_seconds += time.process_time() - cpu0
+            if label and (step + 1) % report_every == 0 and step + 1 < steps:
+                elapsed = time.perf_counter() - start
+                log.info("%s: step %d/%d, loss %.4f, %.0f s, ~%.0f s left", label, step + 1, steps, loss.item(), elapsed, elapsed / (step + 1) * (steps - step - 1))
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start - tracking_seconds
+        cpu_seconds = time.process_time() - cpu_start - tracking_cpu_seconds
     n_tokens = int(tokens.item())
     if not math.isfinite(curve[-1][1]):
         raise HarnessError(f"training diverged: loss is {curve[-1][1]} at step {steps}; lower loop.lr or the run's lr")
@@ -154,6 +168,7 @@ def train(
         train_seconds=seconds,
         tokens=n_tokens,
         tokens_per_s=n_tokens / seconds,
+        cpu_seconds=cpu_seconds,
         final_loss=curve[-1][1],
         loss_curve=curve,
         memory=mem.as_dict(),
@@ -165,11 +180,11 @@ def train(
 def fit_without_steps(model: nn.Module, method: Method, cfg: Any, dataset, tokenizer, device: torch.device) -> tuple[nn.Module, TrainStats]:
     """Methods without gradient steps (retrieval): ``method.fit`` over the training split, measured like training."""
     with PeakMemory(device) as mem:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model = method.fit(model, cfg, dataset, tokenizer, device)
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     tokens = sum(len(ids) for ids in dataset["input_ids"])
     return model, TrainStats(
-        steps=0, train_seconds=seconds, tokens=tokens, tokens_per_s=tokens / seconds, final_loss=None,
+        steps=0, train_seconds=seconds, tokens=tokens, tokens_per_s=tokens / seconds, cpu_seconds=cpu_seconds, final_loss=None,
         loss_curve=[], memory=mem.as_dict(), val_curve=[], steps_to_target=None,
     )

@@ -51,15 +51,16 @@ def dig(obj: Any, dotted: str) -> Any:
 # What a seed's record holds, per results file (the producers: stages/train.py, stages/evaluate.py,
 # stages/truncate.py, stages/planted.py and, for the causal track, stages/causal_train.py and causal_evaluate.py).
 TRAIN_FIELDS = {"trainable_params", "effective_params", "total_params", "steps", "train_seconds", "train_tokens",
-                "tokens_per_s", "final_loss", "memory", "device", "method_report", "steps_to_target"}
+                "tokens_per_s", "train_cpu_seconds", "tokens_per_cpu_s", "final_loss", "memory", "device", "threads",
+                "method_report", "steps_to_target"}
 FIELDS = {
     "train": TRAIN_FIELDS,
-    "eval": {"metrics", "artifact_bytes", "eval_seconds", "eval_tokens_per_s", "latency", "latency_ms"},
+    "eval": {"metrics", "artifact_bytes", "eval_seconds", "eval_tokens_per_s", "threads", "latency", "latency_ms"},
     "truncate": {"max_rank", "metric_at_k", "gain_kept_at_k", "rank_half_retention"},
     "planted": {"agreement", "allocated_ranks", "learned_ranks", "allocation", "learned", "energy_on_planted",
                 "budget_curve", "budget_needed", "train_seconds"},
     "causal_train": TRAIN_FIELDS,
-    "causal_eval": {"metrics", "artifact_bytes", "eval_seconds", "n_test"},
+    "causal_eval": {"metrics", "artifact_bytes", "eval_seconds", "threads", "n_test"},
 }
 
 

@@ -15,11 +15,13 @@ from harness.config import STRICT
 
 @dataclass(config=STRICT)
 class MethodSettings:
-    """What every run section has: the method's registered name and an optional learning rate
-    that overrides ``loop.lr`` for this run. Methods extend it with their own fields."""
+    """What every run section has: the method's registered name, and optional overrides of the loop's
+    learning rate and validation-curve interval for this run (only runs whose claims read the curve
+    need it: each point scores ``loop.track_examples`` examples). Methods extend it with their own fields."""
 
     method: str
     lr: Annotated[float, Field(gt=0)] | None = None
+    track_every: Annotated[int, Field(ge=0)] | None = None
 
 
 class Method:

@@ -50,7 +50,7 @@ def build_standin(causal: CausalConfig, loop: LoopConfig, out: Path) -> dict[str
         model = full.prepare(model, full.Config(method="full"), total_steps=cfg.pretrain_steps)
         data = tokenize_pairs([("", doc) for doc in corpus], tokenizer, min(causal.max_length, cfg.n_positions))
         loader = train_loader(data, tokenizer, cfg.pretrain_batch_size, cfg.seed, True, collate_fn=collator(tokenizer))
-        stats = train(model, full, full.Config(method="full"), loader, pretrain_loop, cfg.pretrain_steps, device)
+        stats = train(model, full, full.Config(method="full"), loader, pretrain_loop, cfg.pretrain_steps, device, label="causal_base pretraining")
         figures["pretrain"] = {
             "steps": stats.steps, "seconds": stats.train_seconds, "tokens_per_s": stats.tokens_per_s,
             "first_loss": stats.loss_curve[0][1], "final_loss": stats.final_loss, "loss_curve": stats.loss_curve,

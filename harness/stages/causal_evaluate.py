@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any
 
+import torch
+
 from harness.causal.evaluation import ICL, evaluate
 from harness.causal.tasks import TASKS
 from harness.config import Params, load_params
@@ -24,8 +26,9 @@ from harness.provenance import record
 from harness.stages.causal_base import BASE
 from harness.stages.causal_data import DATA, SUMMARY, causal_section
 from harness.stages.causal_train import causal_run
-from harness.stages.common import MODELS, RESULTS, set_threads
+from harness.stages.common import MODELS, RESULTS
 from harness.stages.evaluate import size_on_disk
+from harness.workers import run_seeds
 
 log = logging.getLogger("harness.causal_evaluate")
 
@@ -37,23 +40,26 @@ def run(params: Params, name: str) -> dict[str, Any]:
     else:
         _, m, _ = causal_run(params, name)
         method, shots = m.name, 0
-    set_threads(causal.loop)
     task = TASKS.get(causal.task)()
-    device = pick_device(causal.loop.device).type
-    per_seed = {}
-    for seed in params.seeds:
+    device = pick_device(causal.loop.device)
+
+    def one_seed(seed: int) -> dict[str, Any]:
         artifact = None if name == ICL else MODELS / "causal" / name / f"seed_{seed}"
         is_adapter = artifact is not None and (artifact / "adapter_config.json").is_file()
         start = time.perf_counter()
         result = evaluate(
             base=BASE, task=task, data_dir=DATA, decoding=causal.decoding, seed=seed, batch_size=causal.eval_batch_size,
-            max_length=causal.max_length, dtype=causal.dtype, device=device, shots=shots,
+            max_length=causal.max_length, dtype=causal.dtype, device=device.type, shots=shots,
             peft=artifact if is_adapter else None, pretrained=artifact if artifact is not None and not is_adapter else None,
         )
         result["eval_seconds"] = time.perf_counter() - start
+        result["threads"] = torch.get_num_threads()
         result["artifact_bytes"] = size_on_disk(artifact) if artifact is not None else 0
-        per_seed[str(seed)] = result
-        log.info("causal evaluate %s seed %d: %s", name, seed, {k: round(v, 3) for k, v in result["metrics"].items()})
+        log.info("causal_evaluate@%s seed %d: %s", name, seed, {k: round(v, 3) for k, v in result["metrics"].items()})
+        return result
+
+    done = run_seeds(one_seed, params.seeds, threads=causal.loop.threads, device=device, log=log, label=f"causal_evaluate@{name}")
+    per_seed = {str(seed): result for seed, result in done.items()}
     out = {
         "run": name,
         "method": method,

@@ -29,10 +29,10 @@ from harness.stages.common import (
     MODELS,
     RESULTS,
     config_dict,
-    set_threads,
     train_figures,
 )
 from harness.training import seed_everything, total_steps, train, train_loader
+from harness.workers import run_seeds
 
 log = logging.getLogger("harness.causal_train")
 
@@ -54,7 +54,6 @@ def causal_run(params: Params, run: str):
 
 def run(params: Params, run: str) -> dict:
     causal, method, cfg = causal_run(params, run)
-    set_threads(causal.loop)
     if not (BASE / "config.json").is_file():
         raise HarnessError(f"{BASE}: causal base model not found; run the causal_base stage first")
     tokenizer = AutoTokenizer.from_pretrained(BASE)
@@ -62,18 +61,19 @@ def run(params: Params, run: str) -> dict:
     data = tokenize_pairs([task.training_pair(r) for r in read_rows("train")], tokenizer, causal.max_length)
     steps = total_steps(causal.loop, len(data))
     device = pick_device(causal.loop.device)
-    per_seed = {}
     with atomic_dir(MODELS / "causal" / run) as out:
-        for seed in params.seeds:
-            log.info("causal train %s (%s) seed %d: %d steps", run, method.name, seed, steps)
+        def one_seed(seed: int) -> dict:
             seed_everything(seed)  # before the adapter is initialised
             model = AutoModelForCausalLM.from_pretrained(BASE, dtype=DTYPES[causal.dtype])
             model = method.prepare(model, cfg, total_steps=steps)
             loader = train_loader(data, tokenizer, causal.loop.batch_size, seed, causal.loop.group_by_length, collate_fn=collator(tokenizer))
-            stats = train(model, method, cfg, loader, causal.loop, steps, device)
+            stats = train(model, method, cfg, loader, causal.loop, steps, device, label=f"causal_train@{run} seed {seed}")
             method.save(model, out / f"seed_{seed}")
-            per_seed[str(seed)] = train_figures(model, method, cfg, stats, device)
-            log.info("causal train %s seed %d: loss %.4f, %.1f s, %.0f tokens/s", run, seed, stats.final_loss, stats.train_seconds, stats.tokens_per_s)
+            log.info("causal_train@%s seed %d: loss %.4f, %.1f s, %.0f tokens/s", run, seed, stats.final_loss, stats.train_seconds, stats.tokens_per_s)
+            return train_figures(model, method, cfg, stats, device)
+
+        done = run_seeds(one_seed, params.seeds, threads=causal.loop.threads, device=device, log=log, label=f"causal_train@{run} ({steps} steps)")
+    per_seed = {str(seed): figures for seed, figures in done.items()}
     result = {
         "run": run,
         "method": method.name,

@@ -59,6 +59,8 @@ def train_figures(model, method, cfg, stats, device) -> dict[str, Any]:
         "train_seconds": stats.train_seconds,
         "train_tokens": stats.tokens,
         "tokens_per_s": stats.tokens_per_s,
+        "train_cpu_seconds": stats.cpu_seconds,
+        "tokens_per_cpu_s": stats.tokens / stats.cpu_seconds,
         "final_loss": stats.final_loss,
         "loss_curve": stats.loss_curve,
         "val_curve": stats.val_curve,
@@ -67,5 +69,6 @@ def train_figures(model, method, cfg, stats, device) -> dict[str, Any]:
         # without the ~0.6 GB of Python/torch runtime every process carries in its RSS
         "memory": {**stats.memory, "weights_mb": weights_mb, "training_mb": weights_mb + stats.memory["peak_rss_delta_mb"]},
         "device": str(device),
+        "threads": torch.get_num_threads(),  # part of the result: it sets the floating-point summation order
         "method_report": method.report(model, cfg),
     }

@@ -2,7 +2,10 @@
 
 Reloads each adapter from disk onto a fresh base model (what a user of the checkpoint would do), so
 the score also checks that the saved artifact is complete. Writes ``results/eval/<run>.json``
-(a DVC metrics file): per seed every configured metric, adapter size on disk, eval throughput.
+(a DVC metrics file): per seed every configured metric, adapter size on disk, eval throughput and
+forward latency. Seeds run side by side (harness/workers.py), so absolute times share the machine with
+another seed; the latency ratios (model / base, merged / base) are measured in interleaved rounds in one
+process, which exposes both models to the same neighbour.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from harness.stages.common import (
     load_prepared,
     run_method,
     seed_dir,
-    set_threads,
 )
 from harness.stages.prepare import PREPARED
 from harness.training import seed_everything
+from harness.workers import run_seeds
 
 log = logging.getLogger("harness.evaluate")
 
@@ -71,25 +74,30 @@ def latency(params: Params, method, model, base, dataset, tokenizer, device) -> 
 
 def run(params: Params, run: str) -> dict:
     method, cfg = run_method(params, run)
-    set_threads(params.loop)
     device = pick_device(params.loop.device)
     splits, tokenizer = load_prepared()
-    per_seed = {}
     for seed in params.seeds:
+        if not seed_dir(run, seed).is_dir():
+            raise HarnessError(f"{seed_dir(run, seed)}: no trained model for seed {seed}; run the train stage (dvc repro train@{run})")
+
+    def one_seed(seed: int) -> dict:
         path = seed_dir(run, seed)
-        if not path.is_dir():
-            raise HarnessError(f"{path}: no trained model for seed {seed}; run the train stage (dvc repro train@{run})")
         seed_everything(seed)  # the throwaway head the adapter's saved head replaces is drawn from the RNG
         model = method.load(method.base_model(params.model, len(params.data.labels), cfg), path, cfg)
         preds, labels, speed = predict(model, splits["eval"], tokenizer, params.loop.eval_batch_size, device)
         base = load_classifier(params.model.name, len(params.data.labels), params.model.dtype)
-        per_seed[str(seed)] = {
+        figures = {
             "metrics": score(preds, labels, params.data.metrics),
             "artifact_bytes": size_on_disk(path),
             **speed,
+            "threads": torch.get_num_threads(),
             "latency": latency(params, method, model, base, splits["eval"], tokenizer, device),
         }
-        log.info("evaluate %s seed %d: %s", run, seed, per_seed[str(seed)]["metrics"])
+        log.info("evaluate@%s seed %d: %s", run, seed, figures["metrics"])
+        return figures
+
+    done = run_seeds(one_seed, params.seeds, threads=params.loop.threads, device=device, log=log, label=f"evaluate@{run}")
+    per_seed = {str(seed): figures for seed, figures in done.items()}
     body = {"method": method.name, "primary_metric": params.data.metrics[0], "n_eval": len(splits["eval"]), "seeds": per_seed}
     return write_run_result("eval", run, params, body)
 

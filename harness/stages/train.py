@@ -1,7 +1,8 @@
 """Stage ``train@<run>``: train one configured run for every seed and save its adapters.
 
-Outputs ``models/<run>/seed_<s>`` (DVC cache), ``results/train/<run>.json`` (git: cost figures, method
-report such as AdaLoRA's rank pattern, provenance) and ``results/curves/<run>.csv`` (loss curves, a DVC plot).
+Seeds run side by side in processes of their own (harness/workers.py). Outputs ``models/<run>/seed_<s>``
+(DVC cache), ``results/train/<run>.json`` (git: cost figures, method report such as AdaLoRA's rank
+pattern, provenance) and ``results/curves/<run>.csv`` (loss curves, a DVC plot).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from harness.config import Params, load_params
+from harness.config import Params, load_params, track_every
 from harness.inference import predict, score
 from harness.io import atomic_dir, read_json, write_json, write_text
 from harness.measure import pick_device
@@ -20,7 +21,6 @@ from harness.stages.common import (
     config_dict,
     load_prepared,
     run_method,
-    set_threads,
     train_figures,
 )
 from harness.stages.prepare import PREPARED
@@ -31,14 +31,13 @@ from harness.training import (
     train,
     train_loader,
 )
+from harness.workers import run_seeds
 
 log = logging.getLogger("harness.train")
 
 
 def validation_tracker(params: Params, splits, tokenizer, device):
-    """The primary metric on the first ``loop.track_examples`` eval examples, or None when tracking is off."""
-    if not params.loop.track_every:
-        return None
+    """The primary metric on the first ``loop.track_examples`` eval examples."""
     subset = splits["eval"].select(range(min(params.loop.track_examples, len(splits["eval"]))))
     metric = params.data.metrics[0]
 
@@ -59,7 +58,9 @@ def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) 
     model = method.prepare(model, cfg, total_steps=steps)
     if method.trains:
         loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed, params.loop.group_by_length)
-        stats = train(model, method, cfg, loader, params.loop, steps, device, tracker=validation_tracker(params, splits, tokenizer, device))
+        every = track_every(params.loop, cfg)
+        tracker = validation_tracker(params, splits, tokenizer, device) if every else None
+        stats = train(model, method, cfg, loader, params.loop, steps, device, label=f"train@{run} seed {seed}", tracker=tracker, track_every=every)
     else:
         model, stats = fit_without_steps(model, method, cfg, splits["train"], tokenizer, device)
     method.save(model, out_dir)
@@ -69,15 +70,17 @@ def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) 
 
 def run(params: Params, run: str) -> dict:
     method, cfg = run_method(params, run)
-    set_threads(params.loop)
     splits, tokenizer = load_prepared()
-    per_seed = {}
+
     with atomic_dir(MODELS / run) as out:
-        for seed in params.seeds:
-            log.info("train %s (%s) seed %d", run, method.name, seed)
-            per_seed[str(seed)], _ = train_seed(params, run, seed, splits, tokenizer, out / f"seed_{seed}")
-            s = per_seed[str(seed)]
-            log.info("train %s seed %d: loss %s, %.1f s, %.0f tokens/s", run, seed, "n/a" if s["final_loss"] is None else f"{s['final_loss']:.4f}", s["train_seconds"], s["tokens_per_s"])
+        def one_seed(seed: int) -> dict:
+            figures, _ = train_seed(params, run, seed, splits, tokenizer, out / f"seed_{seed}")
+            loss = "n/a" if figures["final_loss"] is None else f"{figures['final_loss']:.4f}"
+            log.info("train@%s seed %d: loss %s, %.1f s, %.0f tokens/s", run, seed, loss, figures["train_seconds"], figures["tokens_per_s"])
+            return figures
+
+        done = run_seeds(one_seed, params.seeds, threads=params.loop.threads, device=pick_device(params.loop.device), log=log, label=f"train@{run}")
+    per_seed = {str(seed): figures for seed, figures in done.items()}
     result = {
         "run": run,
         "method": method.name,

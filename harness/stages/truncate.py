@@ -25,10 +25,10 @@ from harness.stages.common import (
     load_prepared,
     run_method,
     seed_dir,
-    set_threads,
 )
 from harness.stages.evaluate import write_run_result
 from harness.training import seed_everything
+from harness.workers import run_seeds
 
 log = logging.getLogger("harness.truncate")
 
@@ -49,7 +49,6 @@ def truncation_curve(model, deltas, ks, evaluate) -> dict[int, dict[str, float]]
 
 def run(params: Params, run: str) -> dict[str, Any]:
     method, cfg = run_method(params, run)
-    set_threads(params.loop)
     device = pick_device(params.loop.device)
     splits, tokenizer = load_prepared()
     metric = params.data.metrics[0]
@@ -59,21 +58,23 @@ def run(params: Params, run: str) -> dict[str, Any]:
         preds, labels, _ = predict(model, splits["eval"], tokenizer, params.loop.eval_batch_size, device)
         return score(preds, labels, [metric])
 
-    per_seed = {}
-    for seed in params.seeds:
+    def one_seed(seed: int) -> dict[str, Any]:
         seed_everything(seed)
         model = method.load(method.base_model(params.model, len(params.data.labels), cfg), seed_dir(run, seed), cfg)
         deltas = adapter_deltas(model)
         top = ranks_of(deltas)
         curve = truncation_curve(model, deltas, range(1, top + 1), evaluate)
         full = curve[top][metric]
-        per_seed[str(seed)] = {
+        log.info("truncate@%s seed %d: %s", run, seed, {k: round(v[metric], 2) for k, v in curve.items()})
+        return {
             "max_rank": top,
             "metric_at_k": {str(k): v[metric] for k, v in curve.items()},
             "gain_kept_at_k": {str(k): (v[metric] - majority) / (full - majority) if full != majority else None for k, v in curve.items()},
             "rank_half_retention": (curve[max(1, top // 2)][metric] - majority) / (full - majority) if full != majority else None,
         }
-        log.info("truncate %s seed %d: %s", run, seed, {k: round(v[metric], 2) for k, v in curve.items()})
+
+    done = run_seeds(one_seed, params.seeds, threads=params.loop.threads, device=device, log=log, label=f"truncate@{run}")
+    per_seed = {str(seed): figures for seed, figures in done.items()}
     return write_run_result("truncate", run, params, {"metric": metric, "majority_baseline": majority, "seeds": per_seed})
 
 
