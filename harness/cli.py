@@ -1,9 +1,14 @@
-"""``harness <stage> [args]``: the entry point dvc.yaml calls. Errors become one line and exit status 2."""
+"""``harness <stage> [args]``: the entry point dvc.yaml calls. Errors become one line and exit status 2.
+
+Under ``harness preload -- <command>`` a call is handed to the preload server (harness/preload.py), so this
+module imports nothing heavy before it knows whether it runs the stage itself.
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import warnings
 
@@ -24,9 +29,16 @@ COMMANDS = {
     "causal-evaluate": "harness.stages.causal_evaluate",
     "recommend": "harness.recommend",
     "check": "harness.check",
+    "current": "harness.current",
     "validate": "harness.validate",
     "use-profile": "harness.use_profile",
+    "preload": "harness.preload",
 }
+
+
+# The libraries' own switches, read when they are imported: commands that never import them (check,
+# current, validate) then do not pay seconds to import them only to silence them.
+QUIET_LIBRARIES = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
 
 
 def configure_logging() -> None:
@@ -34,12 +46,13 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("transformers", "datasets", "peft", "httpx", "bitsandbytes", "lm_eval", "lm-eval"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    for name, value in QUIET_LIBRARIES.items():
+        os.environ.setdefault(name, value)
+    if "datasets" in sys.modules:  # imported before: tell it directly
+        sys.modules["datasets"].disable_progress_bars()
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].logging.set_verbosity_error()
+        sys.modules["transformers"].logging.disable_progress_bar()
     warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices, not our results
 
 
@@ -48,7 +61,21 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(f"usage: harness {{{','.join(COMMANDS)}}} [args]", file=sys.stderr)
         return 2
+    if argv[0] != "preload":
+        from harness.preload import delegate
+
+        code = delegate(argv)
+        if code is not None:
+            return code
+    return run(argv)
+
+
+def run(argv: list[str]) -> int:
+    """Run one command in this process (a fresh one, or the preload server's fork)."""
+    from harness.workers import mark_pristine
+
     configure_logging()
+    mark_pristine()  # no torch kernel has run in this process yet: stages may fork their seeds from it
     try:
         importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
     except HarnessError as err:
