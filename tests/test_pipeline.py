@@ -1,37 +1,70 @@
-"""End to end through DVC on the shrunk real config: repro, no-op second repro, param isolation."""
+"""End to end through DVC on the shrunk real config: repro, no-op second repro, param isolation, and the
+check CI runs on committed results (`harness current`) failing on a stale or edited result."""
 
+import json
 import shutil
 import subprocess
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT, write_params
+from tests.conftest import ROOT, set_runs, write_params
 
 pytestmark = pytest.mark.slow
 
 
-def sh(*cmd, cwd):
+def sh(*cmd, cwd, ok=True):
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return proc.stdout + proc.stderr
+    if ok:
+        assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def commit(cwd, message):
+    sh("git", "add", "-A", cwd=cwd)
+    sh("git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", message, cwd=cwd)
+
+
+# One run of every kind of stage path (adapter, AdaLoRA's allocator and truncation, LoRA+'s optimizer and
+# tracking, full fine-tuning as the reference, a budget-sweep point per series, bitsandbytes, no training);
+# every method's own train/save/reload is the contract test's (tests/test_methods.py). Each stage costs
+# seconds of DVC bookkeeping whatever its size, so the shrunk pipeline keeps these runs only.
+RUNS = ("lora", "adalora", "loraplus", "full", "lora_r2", "adalora_b2", "qlora", "knn")
+
+
+def shrink_runs(raw: dict, atlas: dict) -> None:
+    """The shrunk params and atlas spec keep :data:`RUNS`, one planted task and the causal LoRA and full runs."""
+    set_runs(raw, {name: raw["train"][name] for name in RUNS})
+    raw["planted"]["tasks"] = dict(list(raw["planted"]["tasks"].items())[:1])
+    raw["causal"]["runs"] = {name: raw["causal"]["runs"][name] for name in ("lora", "full")}
+    for row in atlas["rows"]:
+        row["runs"] = [r for r in row["runs"] if r in RUNS]
+    atlas["rows"] = [row for row in atlas["rows"] if row["runs"] or row.get("not_run")]
 
 
 @pytest.fixture
 def project(tmp_path, tiny_raw):
-    """A throwaway copy of the project (pipeline, code, examples) with the shrunk params, under git + DVC."""
+    """A throwaway copy of the project (pipeline, code, examples) with the shrunk params, committed under git + DVC."""
     for name in ("harness", "experiments"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
-    tiny_raw["train"]["adalora"]["lr"] = tiny_raw["train"]["adalora"].get("lr", 5e-3)
+    shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
+    atlas = yaml.safe_load((ROOT / "experiments" / "atlas.yaml").read_text())
+    shrink_runs(tiny_raw, atlas)
+    (tmp_path / "experiments" / "atlas.yaml").write_text(yaml.safe_dump(atlas, sort_keys=False))
     write_params(tmp_path, tiny_raw)
     sh("git", "init", "-q", cwd=tmp_path)
     sh("dvc", "init", "-q", cwd=tmp_path)
+    commit(tmp_path, "code")
     return tmp_path
 
 
-def test_repro_noop_and_param_isolation(project):
-    out = sh("dvc", "repro", cwd=project)
+def stdout(proc):
+    return proc.stdout + proc.stderr
+
+
+def test_repro_noop_param_isolation_and_the_staleness_check(project):
+    sh("harness", "preload", "--", "dvc", "repro", cwd=project)  # what `make repro` runs
     status = (project / "results" / "status.md").read_text()
     for component in ("LoRA core", "Dynamic rank selection (AdaLoRA)", "Gradient strategy (LoRA+)", "Training script",
                       "Evaluation metrics", "Examples", "Budget sweep", "Planted-rank benchmark", "Causal-LM track (lm-eval)"):
@@ -41,15 +74,38 @@ def test_repro_noop_and_param_isolation(project):
     atlas = (project / "results" / "atlas.md").read_text()
     assert "| LoRA / QLoRA | qlora |" in atlas and "| retrieval / in-context | knn |" in atlas
     assert (project / "results" / "atlas_plots" / "pareto_params.png").is_file()
+    train = json.loads((project / "results" / "train" / "lora.json").read_text())
+    assert train["provenance"]["git"]["dirty"] is False  # written by committed code; its own outputs do not count
 
-    assert "Data and pipelines are up to date" in sh("dvc", "repro", cwd=project)
+    assert "Data and pipelines are up to date" in stdout(sh("dvc", "repro", cwd=project))
+    commit(project, "results")
+    assert "current: every stage is up to date" in stdout(sh("harness", "current", cwd=project))
 
+    # CI on a stale result: params changed after the results were committed
     raw = yaml.safe_load((project / "params.yaml").read_text())
     raw["train"]["lora"]["r"] = 4
     write_params(project, raw)
-    out = sh("dvc", "repro", cwd=project)
+    stale = sh("harness", "current", cwd=project, ok=False)
+    assert stale.returncode == 2
+    assert "error: results are stale for the committed code, params or data: dvc would rerun " in stale.stderr
+    assert {"train@lora", "evaluate@lora", "truncate@lora"} <= set(stale.stderr.split("rerun ")[1].split(";")[0].split(", "))
+
+    commit(project, "r=4")  # results come from committed params, or they record a dirty tree
+    out = stdout(sh("harness", "preload", "--", "dvc", "repro", cwd=project))
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {"train@lora", "evaluate@lora", "truncate@lora", "tabulate", "atlas"}
+    commit(project, "results at r=4")
+    assert sh("harness", "current", cwd=project).returncode == 0
+
+    # CI on a hand-edited result: the file no longer matches what its stage recorded in dvc.lock
+    path = project / "results" / "eval" / "lora.json"
+    edited = json.loads(path.read_text())
+    edited["seeds"]["0"]["metrics"]["accuracy"] = 100.0
+    path.write_text(json.dumps(edited))
+    commit(project, "edited")
+    tampered = sh("harness", "current", cwd=project, ok=False)
+    assert tampered.returncode == 2
+    assert "evaluate@lora" in tampered.stderr.split("rerun ")[1].split(";")[0].split(", ")
 
 
 def test_bad_params_leave_no_outputs(project):
