@@ -2,6 +2,8 @@
 
 ``evaluate.load(...)`` fetches its metric scripts from the hub at run time and so fails offline;
 these are the same scikit-learn / SciPy functions that evaluate's GLUE metric calls, wrapped by hand.
+Each imports its library when first called: registering them runs in every stage process (params.yaml
+names metrics), and importing scikit-learn there would cost every stage ~2 s of start-up.
 """
 
 from harness.registry import Registry

@@ -1,10 +1,10 @@
 """Pearson correlation (STS-B, the figure LoRA's Table 2 reports)."""
 
-from scipy.stats import pearsonr
-
 from harness.metrics import METRICS
 
 
 @METRICS.register("pearson")
 def pearson(preds, labels) -> float:
+    from scipy.stats import pearsonr
+
     return 100.0 * float(pearsonr(preds, labels)[0])

@@ -1,10 +1,10 @@
 """Spearman rank correlation (STS-B; AdaLoRA averages it with Pearson)."""
 
-from scipy.stats import spearmanr
-
 from harness.metrics import METRICS
 
 
 @METRICS.register("spearman")
 def spearman(preds, labels) -> float:
+    from scipy.stats import spearmanr
+
     return 100.0 * float(spearmanr(preds, labels)[0])
