@@ -75,20 +75,26 @@ def _fmt(seconds: float) -> str:
 
 
 class Progress:
-    """Where a stage is and when it should end: one log line per finished unit, with elapsed time and an
-    ETA from the mean time per unit so far (units of one stage cost about the same)."""
+    """Where a stage is and when it should end: one log line per finished seed, with elapsed time and an ETA.
 
-    def __init__(self, log: logging.Logger, label: str, total: int):
-        self.log, self.label, self.total = log, label, total
+    Seeds of one round run at the same time and finish at about the same time, so the first to finish means
+    its round is nearly over: the ETA is the mean time of a round so far times the rounds not yet started.
+    """
+
+    def __init__(self, log: logging.Logger, label: str, slots: list[Slot]):
+        self.log, self.label, self.slots = log, label, slots
+        self.rounds = len({s.round for s in slots})
+        self.finished: set[int] = set()  # rounds at least one of whose seeds has finished
         self.done = 0
         self.start = time.perf_counter()
 
-    def step(self, what: str) -> None:
+    def step(self, slot: Slot, what: str) -> None:
         self.done += 1
+        self.finished.add(slot.round)
         elapsed = time.perf_counter() - self.start
-        eta = elapsed / self.done * (self.total - self.done)
-        tail = f", ETA {_fmt(eta)}" if self.done < self.total else ""
-        self.log.info("%s: %s (%d/%d, %s elapsed%s)", self.label, what, self.done, self.total, _fmt(elapsed), tail)
+        left = self.rounds - len(self.finished)
+        tail = f", ETA {_fmt(elapsed / len(self.finished) * left)}" if left else ""
+        self.log.info("%s: %s (%d/%d, %s elapsed%s)", self.label, what, self.done, len(self.slots), _fmt(elapsed), tail)
 
 
 def _child(work: Callable[[int], T], slot: Slot, conn) -> None:
@@ -114,24 +120,25 @@ def run_seeds(
     results by seed. ``work`` may be a closure (fork copies it); what it returns must pickle. A
     :class:`HarnessError` in a seed is re-raised as is; any other failure names the seed and its traceback."""
     if device.type != "cpu":
-        return _in_process(work, [Slot(s, i, threads) for i, s in enumerate(seeds)], Progress(log, label, len(seeds)))
+        return _in_process(work, [Slot(s, i, threads) for i, s in enumerate(seeds)], log=log, label=label)
     return run_slots(work, schedule(seeds, threads, available_cores()), log=log, label=label)
 
 
 def run_slots(work: Callable[[int], T], slots: list[Slot], *, log: logging.Logger, label: str) -> dict[int, T]:
     """``work(seed)`` for every slot of a CPU schedule (:func:`schedule` makes the stages' one)."""
-    progress = Progress(log, label, len(slots))
     log.info("%s: %s", label, "; ".join(
         f"round {r}: " + ", ".join(f"seed {s.seed} on {s.threads} thread{'s' if s.threads > 1 else ''}" for s in slots if s.round == r)
         for r in sorted({s.round for s in slots})) + ("" if _pristine else " (one after the other in this process)"))
     if not _pristine:
-        return _in_process(work, slots, progress)
-    return _forked(work, slots, progress, label)
+        return _in_process(work, slots, log=log, label=label)
+    return _forked(work, slots, Progress(log, label, slots), label)
 
 
-def _in_process(work: Callable[[int], T], slots: list[Slot], progress: Progress) -> dict[int, T]:
+def _in_process(work: Callable[[int], T], slots: list[Slot], *, log: logging.Logger, label: str) -> dict[int, T]:
+    """One seed after the other in this process, each on its slot's threads."""
     import torch
 
+    progress = Progress(log, label, [dataclasses.replace(slot, round=i) for i, slot in enumerate(slots)])
     before = torch.get_num_threads()
     results: dict[int, T] = {}
     try:
@@ -140,7 +147,7 @@ def _in_process(work: Callable[[int], T], slots: list[Slot], progress: Progress)
                 torch.set_num_threads(slot.threads)
             started = time.perf_counter()
             results[slot.seed] = work(slot.seed)
-            progress.step(f"seed {slot.seed} done in {_fmt(time.perf_counter() - started)}")
+            progress.step(slot, f"seed {slot.seed} done in {_fmt(time.perf_counter() - started)}")
     finally:
         torch.set_num_threads(before)
     return results
@@ -172,7 +179,7 @@ def _forked(work: Callable[[int], T], slots: list[Slot], progress: Progress, lab
                     if status == "crash":
                         raise RuntimeError(f"{label}: seed {slot.seed} failed:\n{payload}")
                     results[slot.seed] = payload
-                    progress.step(f"seed {slot.seed} done in {_fmt(time.perf_counter() - started)}")
+                    progress.step(slot, f"seed {slot.seed} done in {_fmt(time.perf_counter() - started)}")
         finally:
             for slot, proc, _ in running.values():
                 proc.kill()

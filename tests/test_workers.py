@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from harness.errors import HarnessError
-from harness.workers import Slot, run_seeds, schedule
+from harness.workers import Progress, Slot, run_seeds, schedule
 
 LOG = logging.getLogger("test")
 CPU = torch.device("cpu")
@@ -19,6 +19,23 @@ def test_schedule_runs_seeds_at_once_on_fixed_threads_or_one_after_the_other_on_
     assert schedule([0, 1, 2], threads=1, cores=2) == [Slot(0, 0, 1), Slot(1, 0, 1), Slot(2, 0, 1)]
     assert schedule([5, 6], threads=3, cores=2) == [Slot(5, 0, 3), Slot(6, 0, 3)]
     assert schedule([0, 1, 2], threads=0, cores=2) == [Slot(0, 0, 2), Slot(1, 1, 2), Slot(2, 2, 2)]
+
+
+def test_eta_counts_rounds_not_seeds(monkeypatch, caplog):
+    """Seeds of a round finish together: once one has, only the rounds not yet started are left."""
+    clock = iter([0.0, 60.0, 61.0, 62.0, 0.0, 60.0, 120.0])
+    monkeypatch.setattr("harness.workers.time.perf_counter", lambda: next(clock))
+    caplog.set_level(logging.INFO, logger="test")
+    together = Progress(LOG, "t", schedule([0, 1, 2], threads=1, cores=2))
+    for slot in together.slots:
+        together.step(slot, f"seed {slot.seed} done")
+    one_by_one = Progress(LOG, "t", schedule([0, 1, 2], threads=0, cores=2))
+    for slot in one_by_one.slots[:2]:
+        one_by_one.step(slot, f"seed {slot.seed} done")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "t: seed 0 done (1/3, 1m00s elapsed)"  # no ETA: its round-mates are finishing too
+    assert lines[3] == "t: seed 0 done (1/3, 1m00s elapsed, ETA 2m00s)"  # two more rounds of a minute
+    assert lines[4] == "t: seed 1 done (2/3, 2m00s elapsed, ETA 1m00s)"
 
 
 def test_in_process_runs_each_seed_on_its_scheduled_threads():

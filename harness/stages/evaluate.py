@@ -3,9 +3,9 @@
 Reloads each adapter from disk onto a fresh base model (what a user of the checkpoint would do), so
 the score also checks that the saved artifact is complete. Writes ``results/eval/<run>.json``
 (a DVC metrics file): per seed every configured metric, adapter size on disk, eval throughput and
-forward latency. Seeds run side by side (harness/workers.py), so absolute times share the machine with
-another seed; the latency ratios (model / base, merged / base) are measured in interleaved rounds in one
-process, which exposes both models to the same neighbour.
+forward latency. Seeds are scored side by side (harness/workers.py); latency is then measured for one seed
+at a time on every core, so no other seed's process shares the machine with a timed forward pass (the
+model is reloaded for it: ~1 s a seed, the price of a clean timing).
 """
 
 from __future__ import annotations
@@ -80,24 +80,29 @@ def run(params: Params, run: str) -> dict:
         if not seed_dir(run, seed).is_dir():
             raise HarnessError(f"{seed_dir(run, seed)}: no trained model for seed {seed}; run the train stage (dvc repro train@{run})")
 
-    def one_seed(seed: int) -> dict:
-        path = seed_dir(run, seed)
+    def reload(seed: int):
         seed_everything(seed)  # the throwaway head the adapter's saved head replaces is drawn from the RNG
-        model = method.load(method.base_model(params.model, len(params.data.labels), cfg), path, cfg)
-        preds, labels, speed = predict(model, splits["eval"], tokenizer, params.loop.eval_batch_size, device)
-        base = load_classifier(params.model.name, len(params.data.labels), params.model.dtype)
+        return method.load(method.base_model(params.model, len(params.data.labels), cfg), seed_dir(run, seed), cfg)
+
+    def scores(seed: int) -> dict:
+        preds, labels, speed = predict(reload(seed), splits["eval"], tokenizer, params.loop.eval_batch_size, device)
         figures = {
             "metrics": score(preds, labels, params.data.metrics),
-            "artifact_bytes": size_on_disk(path),
+            "artifact_bytes": size_on_disk(seed_dir(run, seed)),
             **speed,
             "threads": torch.get_num_threads(),
-            "latency": latency(params, method, model, base, splits["eval"], tokenizer, device),
         }
         log.info("evaluate@%s seed %d: %s", run, seed, figures["metrics"])
         return figures
 
-    done = run_seeds(one_seed, params.seeds, threads=params.loop.threads, device=device, log=log, label=f"evaluate@{run}")
-    per_seed = {str(seed): figures for seed, figures in done.items()}
+    def timing(seed: int) -> dict:
+        base = load_classifier(params.model.name, len(params.data.labels), params.model.dtype)
+        return latency(params, method, reload(seed), base, splits["eval"], tokenizer, device)
+
+    done = run_seeds(scores, params.seeds, threads=params.loop.threads, device=device, log=log, label=f"evaluate@{run}")
+    # latency: each seed alone on every core (threads 0), never beside another seed's process
+    timed = run_seeds(timing, params.seeds, threads=0, device=device, log=log, label=f"evaluate@{run} latency")
+    per_seed = {str(seed): {**figures, "latency": timed[seed]} for seed, figures in done.items()}
     body = {"method": method.name, "primary_metric": params.data.metrics[0], "n_eval": len(splits["eval"]), "seeds": per_seed}
     return write_run_result("eval", run, params, body)
 
