@@ -26,14 +26,7 @@ from harness.models import load_classifier
 from harness.stages.common import load_prepared, run_method
 from harness.training import seed_everything, train, train_loader
 
-
-def gemm_peak_gflops(n: int = 2048, reps: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+from gemm_peak import gemm_peak_gflops  # benchmarks/gemm_peak.py (scripts run from benchmarks/)
 
 
 def fresh_model(params, run, steps):

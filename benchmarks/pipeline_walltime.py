@@ -22,15 +22,7 @@ from pathlib import Path
 
 import torch
 
-
-def gemm_peak_gflops(n: int = 2048, reps: int = 10) -> float:
-    """fp32 GEMM throughput with torch's default threads: the machine's practical ceiling."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+from gemm_peak import gemm_peak_gflops  # benchmarks/gemm_peak.py (scripts run from benchmarks/)
 
 
 def repro(preload: bool) -> tuple[dict[str, float], float, int]:
