@@ -1,16 +1,25 @@
-"""``harness check``: fail when a claim's fresh verdict is worse than the one committed as expected.
+"""``harness check``: fail when a gated claim regressed against the numbers committed as expected.
 
-The expected verdicts (``experiments/expected_verdicts.yaml``) are data reviewed in git; the fresh
-ones come from ``results/status.json`` (written by ``tabulate``). Claims marked ``gate: false`` (figures
-that vary from run to run, such as measured memory) are reported in the table but not held here. A verdict is worse when it ranks
-lower in reproduced > inconclusive > not reproduced > not run; a claim missing from the fresh
-results counts as a regression. Improvements are reported, not failed, so they can be committed.
+The expected state (``experiments/expected_verdicts.yaml``) is data reviewed in git: for every gated
+claim that ran, its verdict, estimate and 95% interval; the gated claims that did not run are listed
+apart and never counted as held. The fresh state comes from ``results/status.json`` (``tabulate``).
+A claim regresses when
+
+* its verdict ranks lower (reproduced/exceeded > inconclusive/insufficient runs > not reproduced > not run),
+* or its estimate left the previous 95% interval (an exact value: moved at all) towards failing its
+  region - down for an "at least", up for an "at most", away from the middle of a band,
+* or it vanished from the results.
+
+``harness check --update`` rewrites the expected state and prints every change, before -> after, with
+the fresh verdict's reason. Claims marked ``gate: false`` (wall clock, RSS) are not held.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -20,43 +29,114 @@ from harness.io import read_json
 
 EXPECTED = Path("experiments/expected_verdicts.yaml")
 STATUS = Path("results/status.json")
+HEADER = ("# What CI holds the pipeline to (harness check): per gated claim its verdict, estimate and 95% interval;\n"
+          "# gated claims that did not run are listed apart. Update with: harness check --update\n")
 
 
-def compare(expected: dict[str, str], fresh: dict[str, str]) -> tuple[list[str], list[str]]:
+def interval(row: dict[str, Any]) -> list[float] | None:
+    ev = row.get("evidence")
+    if not ev:
+        return None
+    return list(ev["ci95"]) if ev.get("ci95") else [ev["mean"], ev["mean"]]
+
+
+def state(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The expected-state file's content for these fresh rows (gated claims only)."""
+    gated = [r for r in rows if r["gate"]]
+    held = {r["id"]: {"verdict": r["verdict"], "estimate": r["estimate"], "ci95": interval(r),
+                      "region": [r["region"]["low"], r["region"]["high"]] if r.get("region") else None}
+            for r in gated if r["verdict"] != "not run"}
+    return {"held": dict(sorted(held.items())), "not_run": sorted(r["id"] for r in gated if r["verdict"] == "not run")}
+
+
+def toward_failure(old: float, new: float, region: list[float | None] | None) -> bool:
+    """Did the estimate move the way that fails the claim's region?"""
+    if region is None:
+        return False
+    low, high = (-math.inf if region[0] is None else region[0]), (math.inf if region[1] is None else region[1])
+    if math.isfinite(low) and math.isfinite(high):
+        mid = (low + high) / 2
+        return abs(new - mid) > abs(old - mid)
+    return new < old if math.isfinite(low) else new > old
+
+
+def compare(expected: dict[str, Any], fresh_rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(regressions, improvements) of the fresh rows against the expected state."""
+    fresh = {r["id"]: r for r in fresh_rows}
     worse, better = [], []
-    for cid, want in sorted(expected.items()):
-        if want not in ORDER:
-            raise HarnessError(f"{EXPECTED}: {cid}: unknown verdict {want!r}; allowed: {', '.join(ORDER)}")
+    for cid, want in sorted(expected.get("held", {}).items()):
+        if want["verdict"] not in ORDER:
+            raise HarnessError(f"{EXPECTED}: held.{cid}.verdict: unknown {want['verdict']!r}; allowed: {', '.join(ORDER)}")
         got = fresh.get(cid)
         if got is None:
-            worse.append(f"{cid}: expected {want}, missing from the results")
-        elif ORDER[got] < ORDER[want]:
-            worse.append(f"{cid}: expected {want}, got {got}")
-        elif ORDER[got] > ORDER[want]:
-            better.append(f"{cid}: expected {want}, got {got}")
+            worse.append(f"{cid}: expected {want['verdict']}, missing from the results")
+            continue
+        if ORDER[got["verdict"]] < ORDER[want["verdict"]]:
+            worse.append(f"{cid}: expected {want['verdict']}, got {got['verdict']} ({got['detail']})")
+            continue
+        lo, hi = want["ci95"] or [want["estimate"], want["estimate"]]
+        new = got["estimate"]
+        if new is not None and not lo <= new <= hi and toward_failure(want["estimate"], new, want.get("region")):
+            worse.append(f"{cid}: estimate {new:.4g} left the previous 95% interval [{lo:.4g}, {hi:.4g}] towards failing its region")
+        elif ORDER[got["verdict"]] > ORDER[want["verdict"]]:
+            better.append(f"{cid}: expected {want['verdict']}, got {got['verdict']}")
     return worse, better
 
 
-def fresh_verdicts(status_path: Path = STATUS, gated_only: bool = False) -> dict[str, str]:
+def fresh_rows(status_path: Path = STATUS) -> list[dict[str, Any]]:
     if not status_path.is_file():
         raise HarnessError(f"{status_path}: not found; run the pipeline first (dvc repro)")
-    return {c["id"]: c["verdict"] for c in read_json(status_path).get("claims", []) if c["gate"] or not gated_only}
+    return read_json(status_path).get("claims", [])
+
+
+def load_expected(path: Path = EXPECTED) -> dict[str, Any]:
+    if not path.is_file():
+        raise HarnessError(f"{path}: not found; create it with harness check --update")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict) or set(data) - {"held", "not_run"}:
+        raise HarnessError(f"{path}: expected the keys held and not_run (written by harness check --update)")
+    return data
+
+
+def changes(old: dict[str, Any], new: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """Every difference between two expected states, with the fresh verdict's reason."""
+    why = {r["id"]: r["detail"] for r in rows}
+    out = []
+    old_held, new_held = old.get("held", {}), new["held"]
+    for cid in sorted(set(old_held) | set(new_held)):
+        a, b = old_held.get(cid), new_held.get(cid)
+        if a == b:
+            continue
+        before = "absent" if a is None else f"{a['verdict']} ({a['estimate']:.4g})"
+        after = "absent" if b is None else f"{b['verdict']} ({b['estimate']:.4g})"
+        out.append(f"{cid}: {before} -> {after}" + (f" - {why[cid]}" if cid in why else ""))
+    for cid in sorted(set(new["not_run"]) ^ set(old.get("not_run", []))):
+        out.append(f"{cid}: {'now not run' if cid in new['not_run'] else 'runs now'}" + (f" - {why[cid]}" if cid in why else ""))
+    return out
 
 
 def main(argv: list[str]) -> None:
+    if argv not in ([], ["--update"]):
+        raise HarnessError(f"harness check: unknown arguments {' '.join(argv)!r}; allowed: --update")
+    rows = fresh_rows()
     if argv == ["--update"]:
-        fresh = fresh_verdicts(gated_only=True)
-        EXPECTED.write_text("# Verdicts CI holds the pipeline to (harness check). Update with: harness check --update\n" + yaml.safe_dump(fresh, sort_keys=True))
-        print(f"{EXPECTED}: {len(fresh)} expected verdicts written")
+        old = load_expected() if EXPECTED.is_file() else {}
+        new = state(rows)
+        lines = changes(old, new, rows)
+        for line in lines:
+            print(f"changed: {line}")
+        EXPECTED.write_text(HEADER + yaml.safe_dump(new, sort_keys=False))
+        print(f"{EXPECTED}: {len(new['held'])} held claims, {len(new['not_run'])} not run; {len(lines)} changed")
         return
-    if not EXPECTED.is_file():
-        raise HarnessError(f"{EXPECTED}: not found; create it with harness check --update")
-    expected = yaml.safe_load(EXPECTED.read_text()) or {}
-    worse, better = compare(expected, fresh_verdicts())
+    expected = load_expected()
+    worse, better = compare(expected, rows)
     for line in better:
         print(f"improved: {line}")
     for line in worse:
         print(f"REGRESSION: {line}", file=sys.stderr)
+    not_run = expected.get("not_run", [])
+    if not_run:
+        print(f"not held ({len(not_run)} gated claims not run here): {', '.join(not_run)}")
     if worse:
         raise HarnessError(f"{len(worse)} claim(s) regressed: {', '.join(w.split(':')[0] for w in worse)}")
-    print(f"check: {len(expected)} claims at or above their expected verdicts")
+    print(f"check: {len(expected.get('held', {}))} claims hold their expected verdicts and estimates")

@@ -28,8 +28,9 @@ def grid(rank_pattern: dict[str, int]) -> tuple[list[int], list[str], np.ndarray
     return layers, modules, matrix
 
 
-def write_rank_map(run: str, per_seed: dict[str, dict[str, int]], init_r: int, json_dir: Path, png_dir: Path) -> dict[str, Any]:
-    """Mean rank over seeds per cell, plus every seed's matrix; returns the JSON written."""
+def write_rank_map(run: str, per_seed: dict[str, dict[str, int]], init_r: int, json_dir: Path, png_dir: Path,
+                   provenance: dict[str, Any]) -> dict[str, Any]:
+    """Mean rank over seeds per cell, plus every seed's matrix and the caller's provenance; returns the JSON written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,6 +46,7 @@ def write_rank_map(run: str, per_seed: dict[str, dict[str, int]], init_r: int, j
         "modules": modules,
         "mean_rank": mean.tolist(),
         "per_seed": {seed: g[2].tolist() for seed, g in grids.items()},
+        "provenance": provenance,
     }
     write_json(json_dir / f"{run}.json", data)
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(layers), 1.2 + 0.5 * len(modules)))

@@ -1,4 +1,4 @@
-"""Atlas: ratings as band claims, the Pareto front, the recommender's exact counts and analytic memory,
+"""Atlas: ratings as bound claims, the Pareto front, the recommender's exact counts and analytic memory,
 the validation curve's steps-to-target and the latency measurement."""
 
 import pytest
@@ -6,6 +6,7 @@ import torch
 
 from harness.claims import JUDGES, load_claims
 from harness.claims.engine import judge_claim
+from harness.claims.judges import assess, classify, quantity
 from harness.claims.measures import Context, Sample
 from harness.config import load_params, parse_params
 from harness.errors import HarnessError
@@ -17,10 +18,12 @@ from tests.conftest import ROOT
 
 
 def judge_band(settings: dict, a: list[float], b: list[float]):
-    judge = JUDGES.get("band")
-    cfg = judge.Config(kind="band", **settings)
+    judge = JUDGES.get("bound")
+    cfg = judge.Config(kind="bound", reason="test", **settings)
     seeds = [str(i) for i in range(len(a))]
-    return judge.judge(cfg, None, (Sample(a, seeds, False), Sample(b, seeds, False)))
+    region = judge.region(cfg, None)
+    ev, _ = assess(quantity(cfg.of, (Sample(a, seeds, False), Sample(b, seeds, False))), region)
+    return classify(ev, region)
 
 
 def test_band_judge_ratio_and_difference():
@@ -44,7 +47,7 @@ def test_atlas_claims_cover_every_rated_cell():
                 if column == "quality" and row.printed[column] == "depends on context":
                     continue
                 claim = ids[f"atlas.{run}.{column}"]
-                assert claim.judge.kind == "band" and claim.rating == row.printed[column]
+                assert claim.judge.kind == "bound" and claim.kind == "rating" and claim.rating == row.printed[column]
 
 
 def test_atlas_rejects_a_row_naming_an_unknown_run(tmp_path):
@@ -63,7 +66,7 @@ def test_difference_measure_feeds_a_gap_of_gaps():
     # gain at rank 2: +2, +2.2, +1.8; at rank 8: 0, 0.1, -0.1 -> the low-budget gap is larger
     runs = {"adalora_b2": run([92.0, 92.2, 91.8]), "lora_r2": run([90.0, 90.0, 90.0]), "adalora": run([95.0, 95.1, 94.9]), "lora": run([95.0, 95.0, 95.0])}
     verdict = judge_claim(claim, Context(results=ROOT, profile="smoke", runs=runs, paperscale=None))
-    assert verdict.verdict == "reproduced" and verdict.ours["mean"] == pytest.approx(2.0)
+    assert verdict.verdict == "reproduced" and verdict.evidence.mean == pytest.approx(2.0)
 
 
 def test_pareto_front():

@@ -1,17 +1,20 @@
-"""The verdict engine on hand-made results, claim validation, and the CI regression gate."""
+"""The verdict engine: claims as data, their validation, the judges' regions and the statistics behind them."""
 
 import math
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from harness.check import compare
-from harness.claims import load_claims, parse_claim
+from harness.claims import MEASURES, load_claims, parse_claim, parse_published
 from harness.claims.engine import judge_all, judge_claim
-from harness.claims.measures import Context
+from harness.claims.judges import JUDGES, ORDER, classify
+from harness.claims.measures import Context, PairMeasure, combined_domain
 from harness.errors import HarnessError
 from tests.conftest import ROOT
+
+CLAIMS = ROOT / "experiments" / "claims"
 
 
 def ctx_with(runs: dict[str, list[float]], paperscale=None, field="accuracy") -> Context:
@@ -22,9 +25,9 @@ def ctx_with(runs: dict[str, list[float]], paperscale=None, field="accuracy") ->
 
 def claim(**over):
     raw = {
-        "id": "t.claim", "statement": "s", "source": {"paper": "P", "table": "T1"}, "scale": "smoke",
-        "published": 90.0, "measure": {"kind": "run", "run": "a", "field": "metrics.accuracy"},
-        "judge": {"kind": "epsilon", "epsilon": 1.0},
+        "id": "t.claim", "kind": "measurement", "statement": "s", "source": {"paper": "P", "table": "T1", "row": "r", "column": "c"},
+        "scale": "paper", "published": "90.0", "measure": {"kind": "run", "run": "a", "field": "metrics.accuracy"},
+        "judge": {"kind": "equivalence", "better": "higher"},
     }
     raw.update(over)
     return parse_claim(raw, "test.yaml")
@@ -34,26 +37,46 @@ def pair(a="a", b="b"):
     return {"kind": "pair", "a": {"kind": "run", "run": a, "field": "metrics.accuracy"}, "b": {"kind": "run", "run": b, "field": "metrics.accuracy"}}
 
 
-def test_epsilon_reproduced_not_and_above_paper():
-    assert judge_claim(claim(), ctx_with({"a": [89.5, 89.6, 89.7]})).verdict == "reproduced"
-    assert judge_claim(claim(), ctx_with({"a": [95.0, 95.2, 95.1]})).verdict == "reproduced"  # above the paper counts
-    assert judge_claim(claim(), ctx_with({"a": [80.0, 80.5, 81.0]})).verdict == "not reproduced"
+def relation(**over):
+    return claim(**{"kind": "transferred", "scale": "smoke", "published": None, "measure": pair(),
+                    "judge": {"kind": "bound", "of": "difference", "at_least": 0}, **over})
 
 
-def test_tie_on_the_threshold_is_reproduced():
-    # zero spread: the interval collapses to the mean, which sits exactly at published - epsilon
-    assert judge_claim(claim(), ctx_with({"a": [89.0, 89.0, 89.0]})).verdict == "reproduced"
+@pytest.mark.parametrize("text, value, half", [
+    ("96.10", 96.10, 0.005), ("95.1", 95.1, 0.05), ("350", 350, 5), ("10,000", 10_000, 5_000), ("3", 3, 0.5),
+    ("1.33M", 1.33e6, 5_000), ("0.3M", 3e5, 5e4), ("125.0M", 125e6, 5e4), ("1.2K", 1200, 50), ("0", 0, 0.5),
+])
+def test_published_keeps_its_printed_precision(text, value, half):
+    p = parse_published(text, "x")
+    assert p.value == pytest.approx(value) and p.half_unit == pytest.approx(half)
 
 
-def test_straddling_interval_is_inconclusive_with_seed_estimate():
-    v = judge_claim(claim(), ctx_with({"a": [87.0, 90.0, 91.0]}))
-    assert v.verdict == "inconclusive"
-    assert v.more_seeds is not None and v.more_seeds >= 1
+def test_equivalence_uses_the_printed_rounding_and_reads_exceeded():
+    c = claim(published="96.10")  # delta = 0.005: only a tight 5-seed mean matches
+    assert judge_claim(c, ctx_with({"a": [96.101, 96.1, 96.099, 96.1, 96.1]})).verdict == "reproduced"
+    assert judge_claim(c, ctx_with({"a": [95.0, 95.1, 95.2]})).verdict == "not reproduced"
+    assert judge_claim(c, ctx_with({"a": [97.0, 97.1, 97.2]})).verdict == "exceeded"  # above the paper: its own verdict
+    assert judge_claim(c, ctx_with({"a": [95.0, 96.1, 97.2]})).verdict == "inconclusive"
 
 
-def test_one_seed_is_inconclusive():
-    v = judge_claim(claim(), ctx_with({"a": [95.0]}))
-    assert v.verdict == "inconclusive" and "at least 2 seeds" in v.detail
+def test_delta_is_the_largest_of_margin_rounding_and_spread():
+    region = JUDGES.get("equivalence").region
+    settings = JUDGES.get("equivalence").Config
+    assert region(settings(kind="equivalence"), parse_published("95.1", "x")).delta == pytest.approx(0.05)
+    assert region(settings(kind="equivalence", spread=0.2), parse_published("95.1", "x")).delta_from == "paper's spread"
+    r = region(settings(kind="equivalence", margin=0.5, spread=0.2, reason="r"), parse_published("95.1", "x"))
+    assert (r.low, r.high, r.delta_from) == (pytest.approx(94.6), pytest.approx(95.6), "stated margin")
+
+
+def test_one_seed_is_insufficient_runs_never_reproduced():
+    v = judge_claim(claim(), ctx_with({"a": [90.0]}))
+    assert v.verdict == "insufficient runs" and "at least 2" in v.detail
+
+
+def test_zero_spread_is_reported_as_such_and_judged_on_the_point():
+    v = judge_claim(claim(), ctx_with({"a": [90.01, 90.01, 90.01]}))
+    assert v.verdict == "reproduced" and v.evidence.interval_kind == "zero spread" and "deterministic" in v.detail
+    assert judge_claim(claim(), ctx_with({"a": [89.0, 89.0, 89.0]})).verdict == "not reproduced"
 
 
 def test_nan_metric_is_not_reproduced_not_a_crash():
@@ -66,30 +89,22 @@ def test_missing_results_are_not_run_with_reason():
     assert v.verdict == "not run" and v.detail == "needs gpu: no eval results for run 'a' in this profile"
     v = judge_claim(claim(measure={"kind": "run", "run": "a", "field": "metrics.accuracy", "profile": "paper-x"}), ctx_with({"a": [1.0, 2.0]}))
     assert v.verdict == "not run" and "needs profile paper-x" in v.detail
-    v = judge_claim(claim(measure={"kind": "paperscale", "key": "k", "field": "f"}, judge={"kind": "exact"}), ctx_with({}))
-    assert v.verdict == "not run" and "paperscale" in v.detail
 
 
-def test_relation_pairs_seeds():
-    c = claim(measure=pair(), judge={"kind": "relation", "relation": "at_least", "margin": 0.0}, published=None)
+def test_relation_is_one_sided_and_paired_by_seed():
     # a beats b by exactly 1 on every seed although the spread across seeds is large
-    assert judge_claim(c, ctx_with({"a": [80.0, 90.0, 85.0], "b": [79.0, 89.0, 84.0]})).verdict == "reproduced"
-    assert judge_claim(c, ctx_with({"a": [70.0, 71.0, 72.0], "b": [79.0, 89.0, 84.0]})).verdict == "not reproduced"
-    within = claim(measure=pair(), judge={"kind": "relation", "relation": "within", "margin": 0.5}, published=None)
-    assert judge_claim(within, ctx_with({"a": [80.0, 90.0, 85.0], "b": [79.0, 89.0, 84.0]})).verdict == "not reproduced"
+    assert judge_claim(relation(), ctx_with({"a": [80.0, 90.0, 85.0], "b": [79.0, 89.1, 84.0]})).verdict == "reproduced"
+    assert judge_claim(relation(), ctx_with({"a": [70.0, 71.0, 72.0], "b": [79.0, 89.0, 84.0]})).verdict == "not reproduced"
+    v = judge_claim(relation(), ctx_with({"a": [80.0, 90.0, 85.0], "b": [81.0, 89.0, 85.0]}))
+    assert v.verdict == "inconclusive"
 
 
-def test_exact_ratio_and_bound_on_paperscale_counts():
+def test_counts_are_exact():
     ps = {"m.lora": {"trainable_params": 294912, "base_params": 124645632}}
-    exact = claim(published=294912, measure={"kind": "paperscale", "key": "m.lora", "field": "trainable_params"}, judge={"kind": "exact"})
-    assert judge_claim(exact, ctx_with({}, ps)).verdict == "reproduced"
-    off_by_one = claim(published=294913, measure={"kind": "paperscale", "key": "m.lora", "field": "trainable_params"}, judge={"kind": "exact"})
-    assert judge_claim(off_by_one, ctx_with({}, ps)).verdict == "not reproduced"
-    ratio = claim(published=None, judge={"kind": "ratio", "at_least": 400}, measure={
-        "kind": "pair", "a": {"kind": "paperscale", "key": "m.lora", "field": "base_params"}, "b": {"kind": "paperscale", "key": "m.lora", "field": "trainable_params"}})
-    assert judge_claim(ratio, ctx_with({}, ps)).verdict == "reproduced"  # 422.6x
-    bound = claim(published=None, judge={"kind": "bound", "at_most": 290000}, measure={"kind": "paperscale", "key": "m.lora", "field": "trainable_params"})
-    assert judge_claim(bound, ctx_with({}, ps)).verdict == "not reproduced"
+    count = dict(kind="count", measure={"kind": "paperscale", "key": "m.lora", "field": "trainable_params"}, judge={"kind": "equivalence"})
+    assert judge_claim(claim(**count, published="0.3M"), ctx_with({}, ps)).verdict == "reproduced"
+    assert judge_claim(claim(**count, published="0.28M"), ctx_with({}, ps)).verdict == "not reproduced"
+    assert judge_claim(claim(**count, published="294,913"), ctx_with({}, ps)).verdict == "not reproduced"
 
 
 @pytest.mark.parametrize(
@@ -97,11 +112,18 @@ def test_exact_ratio_and_bound_on_paperscale_counts():
     [
         ({"measure": {"kind": "run", "run": "a", "field": "metrics.acc"}}, "claim t.claim: measure: unknown metric 'acc'"),
         ({"measure": {"kind": "run", "run": "a", "field": "accuracy"}}, "claim t.claim: measure: unknown field 'accuracy' in eval results"),
-        ({"judge": {"kind": "roughly"}}, "claim t.claim: judge.kind: unknown judge kind 'roughly'; known: band, bound, epsilon, exact, ratio, relation"),
-        ({"judge": {"kind": "relation", "relation": "about"}, "measure": pair()}, "claim t.claim: judge: relation must be one of at_least, within"),
+        ({"judge": {"kind": "roughly"}}, "claim t.claim: judge.kind: unknown judge kind 'roughly'; known: bound, equivalence"),
         ({"source": None}, "claim t.claim.source"),
-        ({"published": None}, "claim t.claim: published: required by judge 'epsilon'"),
-        ({"judge": {"kind": "ratio", "at_least": 2}}, "claim t.claim: measure.kind: judge 'ratio' needs a pair measure"),
+        ({"published": 96.1}, "claim t.claim.published"),  # a float has lost its printed digits
+        ({"published": "about 96"}, "published: 'about 96' is not a number as printed"),
+        ({"published": None}, "an equivalence needs either the published number or a target"),
+        ({"source": {"paper": "P", "table": "T1"}}, "a published number needs the table, row and column"),
+        ({"kind": "rating", "scale": "smoke"}, "a rating claim holds no published number"),
+        ({"scale": "smoke"}, "a measurement claim is at paper scale"),
+        ({"judge": {"kind": "equivalence", "margin": 1.0}}, "judge.reason: a stated margin (1.0) needs its reason"),
+        ({"judge": {"kind": "equivalence", "of": "ratio"}}, "judge.of: only a pair measure has a difference or ratio"),
+        ({"measure": pair(), "judge": {"kind": "bound", "at_least": 0}, "published": None}, "a pair measure needs of: difference or ratio"),
+        ({"kind": "count"}, "a count claim reads exact counts"),
     ],
 )
 def test_malformed_claims_name_id_and_field(change, expected):
@@ -110,29 +132,133 @@ def test_malformed_claims_name_id_and_field(change, expected):
     assert expected in str(err.value)
 
 
-def test_repo_claims_cover_the_reference():
-    claims = load_claims(ROOT / "experiments" / "claims")
-    ids = {c.id for c in claims}
-    for prefix in ("lora.headline.", "lora.t1.", "lora.t2.", "lora.t3.", "adalora.t1.", "adalora.t5.", "qlora.", "loraplus.", "bitfit.", "dylora.", "seed."):
-        assert any(i.startswith(prefix) for i in ids), prefix
-    expected = yaml.safe_load((ROOT / "experiments" / "expected_verdicts.yaml").read_text())
-    assert set(expected) == {c.id for c in claims if c.gate}, "every gated claim has an expected verdict, no stale ones"
+def test_a_transferred_relation_keeps_the_papers_direction_and_a_rating_its_reason():
+    with pytest.raises(HarnessError, match="keeps the paper's: one side at a - b = 0; another threshold is a rating"):
+        relation(judge={"kind": "bound", "of": "difference", "at_least": -2.0})
+    with pytest.raises(HarnessError, match="a rating states why its thresholds are what they are"):
+        claim(kind="rating", scale="smoke", published=None, measure=pair(), judge={"kind": "bound", "of": "difference", "at_least": -2.0})
+    assert claim(kind="rating", scale="smoke", published=None, measure=pair(),
+                 judge={"kind": "bound", "of": "difference", "at_least": -2.0, "reason": "why"}).kind == "rating"
 
 
-def test_check_flags_regressions_only():
-    worse, better = compare({"a": "reproduced", "b": "inconclusive", "c": "not run"}, {"a": "inconclusive", "b": "reproduced"})
-    assert worse == ["a: expected reproduced, got inconclusive", "c: expected not run, missing from the results"]
-    assert better == ["b: expected inconclusive, got reproduced"]
+def repo_claims_with(tmp_path: Path, edit) -> Path:
+    """A copy of the repository's claims with one entry edited (``edit(list of raw claims)``)."""
+    folder = tmp_path / "claims"
+    shutil.copytree(CLAIMS, folder)
+    raw = yaml.safe_load((folder / "lora.yaml").read_text())
+    edit(raw)
+    (folder / "lora.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return folder
 
 
-def test_broken_lora_targets_fail_the_check(tmp_path):
-    """LoRA applied to one module fewer (Wq only): the exact-count claim regresses and check names it."""
-    from harness.stages.paperscale import count
+def edit_claim(cid: str, **measure):
+    def edit(raw):
+        entry = next(c for c in raw if c["id"] == cid)
+        entry["measure"].update(measure)
+    return edit
 
-    spec = yaml.safe_load((ROOT / "experiments" / "paperscale.yaml").read_text())
-    broken = {"roberta-base.lora-r8-qv": count(spec["architectures"]["roberta-base"], {"method": "lora", "r": 8, "target_modules": ["query"]}, "test")}
-    claims = [c for c in load_claims(ROOT / "experiments" / "claims") if c.id == "lora.t2.roberta-base.params"]
-    fresh = {r["id"]: r["verdict"] for r in judge_all(claims, ctx_with({}, broken))}
-    expected = yaml.safe_load((ROOT / "experiments" / "expected_verdicts.yaml").read_text())
-    worse, _ = compare({"lora.t2.roberta-base.params": expected["lora.t2.roberta-base.params"]}, fresh)
-    assert worse == ["lora.t2.roberta-base.params: expected reproduced, got not reproduced"]
+
+@pytest.mark.parametrize("cid, change, expected", [
+    ("lora.t2.roberta-base.params", {"key": "roberta-base.lora-r8-qk"}, "no paperscale entry 'roberta-base.lora-r8-qk'; closest: roberta-base.lora-r8-qv"),
+    ("lora.t2.roberta-base.params", {"field": "trainable_param"}, "paperscale writes no 'trainable_param'; closest: trainable_params"),
+    ("lora.t2.roberta-base.sst2", {"profile": "paper-lora-roberta-base-sst"}, "no profile 'paper-lora-roberta-base-sst'"),
+    ("lora.t2.roberta-base.sst2", {"run": "lorra"}, "profile paper-lora-roberta-base-sst2 has no eval run 'lorra'; closest: lora"),
+    ("lora.headline.no-added-latency", {"run": "lora_r3"}, "closest: lora_r4, lora_r2"),
+])
+def test_a_typo_in_a_measure_is_an_error_naming_the_closest_names(tmp_path, cid, change, expected):
+    folder = repo_claims_with(tmp_path, edit_claim(cid, **change))
+    with pytest.raises(HarnessError) as err:
+        load_claims(folder, ROOT)
+    assert f"claim {cid}" in str(err.value) and expected in str(err.value)
+
+
+def test_one_measurement_is_judged_by_one_claim(tmp_path):
+    def duplicate(raw):
+        twin = dict(next(c for c in raw if c["id"] == "lora.t2.roberta-large.params"), id="lora.twin")
+        raw.append(twin)
+    with pytest.raises(HarnessError, match="judges the same measurement as claim lora.t2.roberta-large.params; a measurement is counted once"):
+        load_claims(repo_claims_with(tmp_path, duplicate), ROOT)
+
+
+def test_repo_claims_validate_and_name_existing_profiles():
+    claims = load_claims(CLAIMS, ROOT)  # reference checks: every profile, run, entry and field exists
+    assert {c.kind for c in claims} == {"measurement", "count", "transferred", "rating"}
+    assert all(c.published is None or c.kind in ("measurement", "count") for c in claims)
+
+
+# --- falsifiability: every claim in the repository can both pass and fail ---
+
+def quantity_domain(c) -> tuple[float, float]:
+    if c.judge.of is None:
+        return MEASURES.get(c.measure.kind).domain(c.measure)
+    return combined_domain(*PairMeasure.domains(c.measure), c.judge.of)
+
+
+def inside_point(low, high, dom):
+    lo, hi = max(low, dom[0]), min(high, dom[1])
+    assert lo < hi, "no value the quantity can take passes"
+    if math.isfinite(lo) and math.isfinite(hi):
+        x = (lo + hi) / 2
+        return x, (hi - lo) / 20
+    x = lo + max(1.0, abs(lo)) / 2 if math.isfinite(lo) else hi - max(1.0, abs(hi)) / 2
+    return x, abs(x - (lo if math.isfinite(lo) else hi)) / 10
+
+
+def outside_points(low, high, dom):
+    points = []
+    if low > dom[0]:
+        d = max(1.0, abs(low)) / 2 if math.isinf(dom[0]) else (low - dom[0]) / 2
+        points.append((low - d, d / 10))
+    if high < dom[1]:
+        d = max(1.0, abs(high)) / 2 if math.isinf(dom[1]) else (dom[1] - high) / 2
+        points.append((high + d, d / 10))
+    return points
+
+
+def verdict_at(c, region, x: float, eps: float, exact: bool) -> str:
+    from harness.stats import evidence
+
+    values = [x] if exact else [x - eps, x, x + eps]
+    return classify(evidence(values, region.low, region.high, exact=exact), region).verdict
+
+
+@pytest.mark.parametrize("c", load_claims(CLAIMS, ROOT), ids=lambda c: c.id)
+def test_every_claim_can_pass_and_can_fail(c):
+    """A measurement that makes the claim's judge pass and one that makes it fail, both within the values
+    the quantity can take at all ("accuracy >= 0" has no failing measurement and fails here)."""
+    region = JUDGES.get(c.judge.kind).region(c.judge, c.published)
+    dom = quantity_domain(c)
+    for exact in (True, False):
+        x, eps = inside_point(region.low, region.high, dom)
+        assert verdict_at(c, region, x, eps, exact) == "reproduced"
+        failing = outside_points(region.low, region.high, dom)
+        assert failing, f"{c.id}: its region {region.text()} covers every value the quantity can take {dom}: it cannot fail"
+        for y, e in failing:
+            assert verdict_at(c, region, y, e, exact) in ("not reproduced", "exceeded")
+
+
+def test_verdict_order_ranks_every_verdict():
+    assert ORDER["reproduced"] == ORDER["exceeded"] > ORDER["inconclusive"] == ORDER["insufficient runs"] > ORDER["not reproduced"] > ORDER["not run"]
+
+
+def test_multiplicity_adjusts_within_a_family():
+    """Alone, a claim at p ~ 0.02 is reproduced; judged with 20 gated claims whose p are ~1 it is not (Holm)."""
+    def c(i, gate=True):
+        return relation(id=f"t.c{i}", measure=pair(f"a{i}", f"b{i}"), gate=gate)
+    strong = {"a0": [81.0, 82.0, 81.5], "b0": [80.0, 80.0, 80.0]}
+    weak = {f"{x}{i}": v for i in range(1, 21) for x, v in (("a", [80.0, 81.0, 79.0]), ("b", [80.0, 80.0, 80.0]))}
+    alone = judge_claim(c(0), ctx_with(strong))
+    assert alone.verdict == "reproduced"
+    rows = judge_all([c(i) for i in range(21)], ctx_with({**strong, **weak}))
+    assert rows[0]["verdict"] == "inconclusive" and rows[0]["family"].startswith("gated (Holm, 21 claims)")
+    assert "not after the correction" in rows[0]["detail"]
+    ungated = judge_all([c(0, gate=False), *[c(i) for i in range(1, 21)]], ctx_with({**strong, **weak}))
+    assert ungated[0]["family"].startswith("table (Benjamini-Hochberg, 1 claims)") and ungated[0]["verdict"] == "reproduced"
+
+
+def test_rows_carry_what_a_verdict_is_recomputed_from():
+    row = judge_all([claim()], ctx_with({"a": [89.99, 90.0, 90.01]}))[0]
+    assert row["effect"] == pytest.approx(0.0, abs=1e-9) and row["region"]["delta"] == pytest.approx(0.05)
+    ev = row["evidence"]
+    assert ev["n"] == 3 and ev["sd"] == pytest.approx(0.01) and ev["interval_kind"] == "confidence"
+    assert ev["ci90"][0] > row["region"]["low"] and row["verdict"] == "reproduced"

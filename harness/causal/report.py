@@ -46,21 +46,6 @@ def causal_rows(causal: CausalConfig | None, ctx: Context) -> list[dict[str, Any
     return rows
 
 
-def causal_component(causal: CausalConfig | None, rows: list[dict[str, Any]], n_seeds: int) -> dict[str, str]:
-    name = "Causal-LM track (lm-eval)"
-    if causal is None:
-        return {"component": name, "status": "not run", "evidence": "no causal: section in params.yaml"}
-    complete = all(r["n_seeds"] == n_seeds and r["metrics"] for r in rows)
-    lora = next((r for r in rows if r["method"] == "lora"), None)
-    bleu = lora and lora["metrics"].get("bleu")
-    evidence = (f"{causal.model} on {causal.task}: {len(rows) - 1} trained runs + in-context ({causal.icl_shots}-shot), "
-                f"{n_seeds} seeds, evaluated through lm-eval" + (f"; LoRA BLEU {bleu['mean']:.1f}" if bleu else ""))
-    not_run = sorted({m for r in rows for m in r["not_run"]})
-    if not_run:
-        evidence += f"; not run: {', '.join(not_run)} ({rows[0]['not_run'].get(not_run[0], 'see results')})"
-    return {"component": name, "status": "working" if complete else "not working", "evidence": evidence}
-
-
 COLUMNS = [("bleu", "BLEU"), ("nist", "NIST"), ("meteor", "METEOR"), ("rouge_l", "ROUGE-L"), ("cider", "CIDEr"),
            ("ref_word_perplexity", "ref. ppl"), ("word_perplexity", "word ppl")]
 

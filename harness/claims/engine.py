@@ -1,15 +1,26 @@
-"""Judge every claim against the results at hand; never crash on a missing or odd result."""
+"""Judge every claim against the results at hand; never crash on a missing or odd result.
+
+Many claims are judged at once, so their p-values are adjusted before any verdict is read off them:
+the gated claims (those ``harness check`` holds) form one family under Holm's family-wise correction;
+the rest of the table forms a second family under Benjamini-Hochberg's false-discovery-rate control.
+Exact counts and zero-spread samples carry no p-value and belong to neither. Every row states its
+family, raw and adjusted p-values, the interval and the region, so a verdict is recomputable by hand.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from harness.claims import JUDGES, MEASURES, Claim
-from harness.claims.judges import Verdict
+from harness.claims.judges import Region, Verdict, assess, classify, quantity
 from harness.claims.measures import Context, NotRun
 from harness.errors import HarnessError
 from harness.io import read_json
+from harness.stats import Evidence, adjust
+
+FAMILIES = {True: ("gated", "holm"), False: ("table", "fdr_bh")}
 
 # results file kind -> its folder under results/; a file is <folder>/<name>.json, name a run, a planted
 # task or a causal run
@@ -26,37 +37,86 @@ def load_context(results: Path, profile: str, runs: list[str]) -> Context:
     return Context(results=results, profile=profile, runs=loaded, paperscale=read_json(paperscale) if paperscale.is_file() else None)
 
 
-def judge_claim(claim: Claim, ctx: Context) -> Verdict:
+def pipeline_context(params: Any, results: Path) -> Context:
+    """Everything a profile's pipeline writes that claims read: its runs, planted tasks, causal runs and
+    the in-context row. Every stage that shows verdicts judges all claims in this one context, so one
+    claim gets one verdict (the multiplicity families are the same everywhere)."""
+    from harness.causal.evaluation import ICL
+
+    tasks = list(params.planted.tasks) if params.planted else []
+    causal = [*params.causal.runs, ICL] if params.causal else []
+    return load_context(results, params.profile, list(dict.fromkeys([*params.train, *tasks, *causal])))
+
+
+def measure_claim(claim: Claim, ctx: Context) -> tuple[Evidence | None, Region | None, Verdict | None]:
+    """The evidence and region of one claim, or its verdict when no test is needed (not run, diverged)."""
     try:
-        sample = MEASURES.get(claim.measure.kind).sample(claim.measure, ctx)
-        return JUDGES.get(claim.judge.kind).judge(claim.judge, claim.published, sample)
+        measured = MEASURES.get(claim.measure.kind).sample(claim.measure, ctx)
+        region = JUDGES.get(claim.judge.kind).region(claim.judge, claim.published)
+        sample = quantity(claim.judge.of, measured)
     except NotRun as why:
         needs = f"needs {', '.join(claim.requires)}: " if claim.requires else ""
-        return Verdict("not run", None, None, f"{needs}{why}")
+        return None, None, Verdict("not run", None, None, f"{needs}{why}")
     except HarnessError as err:
-        return Verdict("not run", None, None, str(err))
+        return None, None, Verdict("not run", None, None, str(err))
+    ev, diverged = assess(sample, region)
+    if diverged:
+        return None, region, Verdict("not reproduced", None, region, diverged)
+    return ev, region, None
+
+
+def judge_claim(claim: Claim, ctx: Context) -> Verdict:
+    """One claim on its own (a family of one: unadjusted p-values)."""
+    ev, region, verdict = measure_claim(claim, ctx)
+    return verdict or classify(ev, region)
 
 
 def judge_all(claims: list[Claim], ctx: Context) -> list[dict[str, Any]]:
+    measured = [measure_claim(c, ctx) for c in claims]
+    adjusted: dict[int, tuple[float, float, str]] = {}
+    for gated, (family, method) in FAMILIES.items():
+        members = [i for i, (c, (ev, _, v)) in enumerate(zip(claims, measured)) if v is None and ev.p_inside is not None and c.gate == gated]
+        p_in = adjust([measured[i][0].p_inside for i in members], method)
+        p_out = adjust([measured[i][0].p_outside for i in members], method)
+        adjusted.update({i: (a, b, f"{family} ({'Holm' if method == 'holm' else 'Benjamini-Hochberg'}, {len(members)} claims)")
+                         for i, a, b in zip(members, p_in, p_out)})
     rows = []
-    for claim in claims:
-        v = judge_claim(claim, ctx)
-        ours = v.ours
-        delta = None
-        if ours and ours["mean"] is not None and claim.published is not None and claim.judge.kind in ("epsilon", "exact"):
-            delta = ours["mean"] - claim.published
-        rows.append({
-            "id": claim.id,
-            "statement": claim.statement,
-            "source": f"{claim.source.paper}, {claim.source.table}" + "".join(f", {x}" for x in (claim.source.row, claim.source.column) if x),
-            "scale": claim.scale,
-            "published": claim.published,
-            "ours": ours,
-            "delta": delta,
-            "verdict": v.verdict,
-            "detail": v.detail,
-            "more_seeds": v.more_seeds,
-            "note": claim.note,
-            "gate": claim.gate,
-        })
+    for i, (claim, (ev, region, verdict)) in enumerate(zip(claims, measured)):
+        p_in_adj, p_out_adj, family = adjusted.get(i, (None, None, None))
+        if verdict is None:
+            verdict = classify(ev, region, (p_in_adj, p_out_adj) if family else None)
+        rows.append(row(claim, verdict, p_in_adj, p_out_adj, family))
     return rows
+
+
+def row(claim: Claim, v: Verdict, p_in_adj: float | None, p_out_adj: float | None, family: str | None) -> dict[str, Any]:
+    ev, region = v.evidence, v.region
+    centre = None if region is None or region.delta is None else (region.low + region.high) / 2
+    return {
+        "id": claim.id,
+        "kind": claim.kind,
+        "component": claim.component,
+        "statement": claim.statement,
+        "source": f"{claim.source.paper}, {claim.source.table}" + "".join(f", {x}" for x in (claim.source.row, claim.source.column) if x),
+        "scale": claim.scale,
+        "published": None if claim.published is None else claim.published.text,
+        "estimate": None if ev is None else ev.mean,
+        "effect": None if ev is None or centre is None else ev.mean - centre,  # ours - published (equivalence)
+        "evidence": None if ev is None else ev.as_dict(),
+        "region": None if region is None else {"low": finite(region.low), "high": finite(region.high), "text": region.text(),
+                                                 "delta": region.delta, "delta_from": region.delta_from},
+        "p_inside_adj": p_in_adj,
+        "p_outside_adj": p_out_adj,
+        "family": family,
+        "verdict": v.verdict,
+        "detail": v.detail,
+        "seeds_needed": v.seeds_needed,
+        "note": claim.note,
+        "gate": claim.gate,
+        "rating": claim.rating,
+    }
+
+
+def finite(x: float) -> float | None:
+    """JSON has no infinity: an open end of a region is written as null."""
+    return x if math.isfinite(x) else None

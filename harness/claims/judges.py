@@ -1,88 +1,87 @@
-"""Judges: turn a measured sample into a verdict against a claim.
+"""Judges: the region of a quantity a claim accepts, and the verdict the evidence gives about it.
 
-Every judge reduces to one rule: the claim holds when the measured quantity lies in an *accepted
-region* [low, high]. A sampled quantity is represented by its 95% interval over seeds; a
-deterministic one (an exact count) by its value. Then
+A judge turns its settings (and the published number, where the claim has one) into a :class:`Region`
+[low, high] of the judged quantity: a single measure, or a pair's per-seed difference or ratio
+(``of``). Two kinds:
 
-* interval inside the region            -> ``reproduced``
-* interval disjoint from the region      -> ``not reproduced``
-* interval straddling a boundary          -> ``inconclusive``, with an estimate of how many more seeds
-  would shrink the interval enough to decide (same spread assumed);
-* a single seed of a sampled quantity has no interval -> ``inconclusive`` (needs at least 2 seeds).
+* ``equivalence`` - "matches the paper": published (or, for a question of ours, ``target``) +- delta,
+  delta = max(the stated margin, half a unit of the last digit the paper printed, the paper's own
+  reported spread), so rounding alone never fails a claim and no tolerance is picked by hand. Beyond
+  delta on the ``better`` side reads ``exceeded``, not "reproduced".
+* ``bound`` - a relation or a band: ``at_least`` and/or ``at_most``; one-sided for a relation kept in
+  the paper's direction, two-sided for a rating's band.
+
+How the evidence decides (``harness/stats.py`` has the tests):
+
+==========================  ====================================================================
+reproduced                  p_inside < alpha (two-sided region: the 90% interval inside, TOST;
+                            one-sided: the one-sided 95% bound inside); an exact value inside
+not reproduced / exceeded   p_outside < alpha (two-sided: the 95% interval outside; one-sided: the
+                            one-sided 95% bound outside); an exact value outside
+inconclusive                neither, with the seeds that would most likely decide and which way
+insufficient runs           one run of a quantity that varies from seed to seed: no interval
+==========================  ====================================================================
+
+p-values are first adjusted for the many claims judged at once (``harness/claims/engine.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic.dataclasses import dataclass
 
-from harness.claims import JUDGES
+from harness.claims import JUDGES, Published
 from harness.claims.measures import Sample
 from harness.config import STRICT, NonNegFloat
 from harness.errors import HarnessError
-from harness.stats import summarize
+from harness.stats import ALPHA, Evidence, evidence, seeds_needed
 
-ORDER = {"reproduced": 3, "inconclusive": 2, "not reproduced": 1, "not run": 0}
+# how far a verdict stands from "the claim holds"; the CI gate fails when a claim moves down
+ORDER = {"reproduced": 3, "exceeded": 3, "inconclusive": 2, "insufficient runs": 2, "not reproduced": 1, "not run": 0}
+NEUTRAL = {"difference": 0.0, "ratio": 1.0}  # "A equals B" for a pair's difference / ratio
+
+
+@dataclasses.dataclass(frozen=True)
+class Region:
+    low: float
+    high: float
+    better: Literal["higher", "lower"] | None = None  # beyond the region on this side reads "exceeded"
+    delta: float | None = None  # equivalence: the half-width, and where it came from
+    delta_from: str | None = None
+
+    def contains(self, x: float) -> bool:
+        return self.low <= x <= self.high
+
+    def beyond_better(self, x: float) -> bool:
+        return (self.better == "higher" and x > self.high) or (self.better == "lower" and x < self.low)
+
+    def text(self) -> str:
+        if math.isinf(self.high):
+            return f">= {fmt(self.low)}"
+        if math.isinf(self.low):
+            return f"<= {fmt(self.high)}"
+        return f"[{fmt(self.low)}, {fmt(self.high)}]"
 
 
 @dataclasses.dataclass
 class Verdict:
     verdict: str
-    ours: dict[str, Any] | None  # summary statistics of the judged quantity
-    region: tuple[float, float] | None
+    evidence: Evidence | None
+    region: Region | None
     detail: str
-    more_seeds: int | None = None
-
-
-def decide(sample: Sample, low: float, high: float, unit: str = "") -> Verdict:
-    values = sample.values
-    if any(not math.isfinite(v) for v in values):
-        return Verdict("not reproduced", summarize(values), (low, high), "a seed produced a non-finite value (diverged run or undefined metric)")
-    stats = summarize(values)
-    if sample.deterministic:
-        lo = hi = stats["mean"]
-    elif stats["n"] < 2:
-        return Verdict("inconclusive", stats, (low, high), "one seed gives no interval: run at least 2 seeds", more_seeds=1)
-    else:
-        lo, hi = stats["ci_low"], stats["ci_high"]
-    if low <= lo and hi <= high:
-        return Verdict("reproduced", stats, (low, high), f"{describe(lo, hi)} inside {region_text(low, high)}{unit}")
-    if hi < low or lo > high:
-        return Verdict("not reproduced", stats, (low, high), f"{describe(lo, hi)} outside {region_text(low, high)}{unit}")
-    return Verdict("inconclusive", stats, (low, high), f"{describe(lo, hi)} straddles {region_text(low, high)}{unit}", more_seeds(stats, low, high))
-
-
-def more_seeds(stats: dict[str, Any], low: float, high: float) -> int | None:
-    """Seeds to add so the interval half-width fits between the mean and the nearer boundary."""
-    mean, n = stats["mean"], stats["n"]
-    half = stats["ci_high"] - mean
-    room = min(abs(mean - b) for b in (low, high) if math.isfinite(b))
-    if room == 0 or half == 0:
-        return None  # the mean sits on the boundary: no number of seeds decides it
-    return max(1, math.ceil(n * (half / room) ** 2) - n)
-
-
-def describe(lo: float, hi: float) -> str:
-    return f"{fmt(lo)}" if lo == hi else f"95% CI [{fmt(lo)}, {fmt(hi)}]"
-
-
-def region_text(low: float, high: float) -> str:
-    if math.isinf(high):
-        return f">= {fmt(low)}"
-    if math.isinf(low):
-        return f"<= {fmt(high)}"
-    return f"[{fmt(low)}, {fmt(high)}]"
+    seeds_needed: tuple[int, str] | None = None  # (n, "inside" | "outside"): where more seeds would most likely land
 
 
 def fmt(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
-def combine(a: Sample, b: Sample, fn) -> Sample:
-    """Per-seed fn(a, b): paired by seed where both are per-seed, broadcast where one is a constant."""
+def combine(a: Sample, b: Sample, of: Literal["difference", "ratio"]) -> Sample:
+    """Per-seed a - b or a / b: paired by seed where both vary by seed, broadcast where one is exact."""
+    fn = (lambda x, y: x - y) if of == "difference" else (lambda x, y: x / y if y else math.inf)
     if a.deterministic and b.deterministic:
         return Sample([fn(a.values[0], b.values[0])], None, True)
     if b.deterministic:
@@ -96,152 +95,125 @@ def combine(a: Sample, b: Sample, fn) -> Sample:
     return Sample([fn(av[s], bv[s]) for s in common], common, False)
 
 
+def quantity(of: str | None, measured: Sample | tuple[Sample, Sample]) -> Sample:
+    return measured if of is None else combine(*measured, of)
+
+
+def assess(sample: Sample, region: Region) -> tuple[Evidence | None, str | None]:
+    """The evidence, or a verdict that needs no test (a diverged run)."""
+    if any(not math.isfinite(v) for v in sample.values):
+        return None, "a seed produced a non-finite value (diverged run or undefined metric)"
+    return evidence(sample.values, region.low, region.high, exact=sample.deterministic), None
+
+
+def classify(ev: Evidence, region: Region, adjusted: tuple[float, float] | None = None) -> Verdict:
+    """The verdict from the evidence; with ``adjusted`` (p_inside, p_outside after the family's
+    correction) those decide, and the detail says when the correction changed the outcome."""
+    where = region.text()
+    if ev.interval_kind in ("exact", "zero spread"):
+        what = f"{fmt(ev.mean)} (exact)" if ev.interval_kind == "exact" else \
+            f"{fmt(ev.mean)} on all {ev.n} seeds (zero spread: the method is deterministic given the fixed eval set)"
+        if region.contains(ev.mean):
+            return Verdict("reproduced", ev, region, f"{what} inside {where}")
+        return Verdict("exceeded" if region.beyond_better(ev.mean) else "not reproduced", ev, region, f"{what} outside {where}")
+    if ev.interval_kind == "none":
+        return Verdict("insufficient runs", ev, region, f"{ev.n} seed: a quantity that varies by seed needs at least 2 for an interval",
+                       seeds_needed=(2, "inside" if region.contains(ev.mean) else "outside"))
+    p_in, p_out = adjusted if adjusted is not None else (ev.p_inside, ev.p_outside)
+    two_sided = math.isfinite(region.low) and math.isfinite(region.high)
+    (lo90, hi90), (lo95, hi95) = ev.ci90, ev.ci95
+    lower_side = math.isfinite(region.low)
+    if p_in < ALPHA:
+        shown = f"90% CI [{fmt(lo90)}, {fmt(hi90)}]" if two_sided else f"one-sided 95% bound {fmt(lo90 if lower_side else hi90)}"
+        return Verdict("reproduced", ev, region, f"{shown} inside {where} ({p_text(ev.p_inside, p_in, adjusted)})")
+    if p_out < ALPHA:
+        shown = f"95% CI [{fmt(lo95)}, {fmt(hi95)}]" if two_sided else f"one-sided 95% bound {fmt(hi90 if lower_side else lo90)}"
+        verdict = "exceeded" if region.beyond_better(ev.mean) else "not reproduced"
+        return Verdict(verdict, ev, region, f"{shown} outside {where} ({p_text(ev.p_outside, p_out, adjusted)})")
+    # the level this claim must reach inside its family: alpha scaled as the correction scaled its p-value
+    inside = region.contains(ev.mean)
+    raw, adj = (ev.p_inside, p_in) if inside else (ev.p_outside, p_out)
+    level = ALPHA * raw / adj if adj > 0 else ALPHA
+    if raw < ALPHA:
+        detail = (f"{'inside' if inside else 'outside'} {where} at the claim's own level (p = {raw:.3g}) but not after the "
+                  f"correction for the claims judged with it (adjusted p = {adj:.3g})")
+    else:
+        detail = f"90% CI [{fmt(lo90)}, {fmt(hi90)}] {'straddles' if two_sided else 'crosses'} {where}"
+    return Verdict("inconclusive", ev, region, detail, seeds_needed=seeds_needed(ev, region.low, region.high, level))
+
+
+def p_text(raw: float, used: float, adjusted: tuple[float, float] | None) -> str:
+    return f"p = {raw:.3g}" if adjusted is None else f"p = {raw:.3g}, adjusted {used:.3g}"
+
+
 class Judge:
     Config: type
-    needs_published: bool = False
-    needs_pair: bool = False
+    needs_center: bool = False
 
     @classmethod
     def check_claim(cls, head, cfg, where: str) -> None:
-        if cls.needs_published and head.published is None:
-            raise HarnessError(f"{where}: published: required by judge {cfg.kind!r}")
         is_pair = head.measure.get("kind") == "pair"
-        if cls.needs_pair != is_pair:
-            raise HarnessError(f"{where}: measure.kind: judge {cfg.kind!r} needs {'a pair measure' if cls.needs_pair else 'a single measure, not a pair'}")
+        if is_pair and cfg.of is None:
+            raise HarnessError(f"{where}: judge.of: a pair measure needs of: difference or ratio")
+        if not is_pair and cfg.of is not None:
+            raise HarnessError(f"{where}: judge.of: only a pair measure has a difference or ratio (measure.kind is {head.measure.get('kind')!r})")
 
 
 @dataclass(config=STRICT)
-class EpsilonSettings:
+class EquivalenceSettings:
     kind: str
-    epsilon: NonNegFloat
+    of: Literal["difference", "ratio"] | None = None
+    target: float | None = None  # the centre for a question of ours (no published number)
+    margin: NonNegFloat = 0.0  # a stated margin; needs its reason
+    spread: NonNegFloat = 0.0  # the paper's own reported spread (e.g. "95.1 +- .2")
+    better: Literal["higher", "lower"] | None = None  # which side of the paper is better (accuracy: higher)
+    reason: str | None = None
 
 
-@JUDGES.register("epsilon")
-class EpsilonJudge(Judge):
-    """sotabench style: reproduced when ours >= published - epsilon (above the paper counts)."""
+@JUDGES.register("equivalence")
+class EquivalenceJudge(Judge):
+    """Matches the published number (or the target) within delta; beyond it on the better side: exceeded."""
 
-    Config = EpsilonSettings
-    needs_published = True
+    Config = EquivalenceSettings
+
+    @classmethod
+    def check_claim(cls, head, cfg, where: str) -> None:
+        super().check_claim(head, cfg, where)
+        if (head.published is None) == (cfg.target is None):
+            raise HarnessError(f"{where}: judge: an equivalence needs either the published number or a target (not both)")
+        if cfg.margin > 0 and not cfg.reason:
+            raise HarnessError(f"{where}: judge.reason: a stated margin ({cfg.margin}) needs its reason")
 
     @staticmethod
-    def judge(cfg, published: float, sample: Sample) -> Verdict:
-        return decide(sample, published - cfg.epsilon, math.inf)
-
-
-@dataclass(config=STRICT)
-class ExactSettings:
-    kind: str
-    tolerance: NonNegFloat = 0.0  # absolute, e.g. rounding of "0.3M"
-    rel_tolerance: NonNegFloat = 0.0  # relative, e.g. "~10,000x"
-
-
-@JUDGES.register("exact")
-class ExactJudge(Judge):
-    """Counts that must match the published figure (within its printed rounding)."""
-
-    Config = ExactSettings
-    needs_published = True
-
-    @staticmethod
-    def judge(cfg, published: float, sample: Sample) -> Verdict:
-        slack = max(cfg.tolerance, cfg.rel_tolerance * abs(published))
-        return decide(sample, published - slack, published + slack)
+    def region(cfg: EquivalenceSettings, published: Published | None) -> Region:
+        centre = published.value if published is not None else cfg.target
+        parts = {"stated margin": cfg.margin, "paper's spread": cfg.spread,
+                 "half a unit of the printed last digit": published.half_unit if published is not None else 0.0}
+        source, delta = max(parts.items(), key=lambda kv: kv[1])
+        return Region(centre - delta, centre + delta, cfg.better, delta, source if delta > 0 else "exact")
 
 
 @dataclass(config=STRICT)
 class BoundSettings:
     kind: str
-    at_most: float | None = None
+    of: Literal["difference", "ratio"] | None = None
     at_least: float | None = None
+    at_most: float | None = None
+    reason: str | None = None  # why these thresholds (ratings, non-inferiority margins)
 
     def __post_init__(self) -> None:
         if self.at_most is None and self.at_least is None:
             raise ValueError("set at_most, at_least or both")
+        if self.at_most is not None and self.at_least is not None and self.at_least > self.at_most:
+            raise ValueError(f"at_least ({self.at_least}) is above at_most ({self.at_most})")
 
 
 @JUDGES.register("bound")
 class BoundJudge(Judge):
-    """Published bounds such as "fits in < 48 GB" or "> 780 GB": ours must lie within them."""
+    """A relation in the paper's direction (one side) or a rating's band (both sides)."""
 
     Config = BoundSettings
 
     @staticmethod
-    def judge(cfg, published, sample: Sample) -> Verdict:
-        low = -math.inf if cfg.at_least is None else cfg.at_least
-        high = math.inf if cfg.at_most is None else cfg.at_most
-        return decide(sample, low, high)
-
-
-@dataclass(config=STRICT)
-class RelationSettings:
-    kind: str
-    relation: str  # at_least: a >= b - margin (a negative margin demands a lead); within: |a - b| <= margin
-    margin: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.relation not in ("at_least", "within"):
-            raise ValueError(f"relation must be one of at_least, within (got {self.relation!r})")
-        if self.relation == "within" and self.margin < 0:
-            raise ValueError("a 'within' margin must be >= 0")
-
-
-@JUDGES.register("relation")
-class RelationJudge(Judge):
-    """Method A against method B on the same seeds: the paired per-seed difference a - b is judged."""
-
-    Config = RelationSettings
-    needs_pair = True
-
-    @staticmethod
-    def judge(cfg, published, pair: tuple[Sample, Sample]) -> Verdict:
-        diff = combine(*pair, lambda x, y: x - y)
-        high = math.inf if cfg.relation == "at_least" else cfg.margin
-        return decide(diff, -cfg.margin, high, unit=" (a - b)")
-
-
-@dataclass(config=STRICT)
-class RatioSettings:
-    kind: str
-    at_least: float
-
-
-@JUDGES.register("ratio")
-class RatioJudge(Judge):
-    """Reductions: a / b >= k (e.g. full fine-tuning's trainable parameters over LoRA's)."""
-
-    Config = RatioSettings
-    needs_pair = True
-
-    @staticmethod
-    def judge(cfg, published, pair: tuple[Sample, Sample]) -> Verdict:
-        ratio = combine(*pair, lambda x, y: x / y if y else math.inf)
-        return decide(ratio, cfg.at_least, math.inf, unit=" (a / b)")
-
-
-@dataclass(config=STRICT)
-class BandSettings:
-    kind: str
-    of: Literal["difference", "ratio"]
-    at_least: float | None = None
-    at_most: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.at_most is None and self.at_least is None:
-            raise ValueError("set at_most, at_least or both")
-
-
-@JUDGES.register("band")
-class BandJudge(Judge):
-    """A pair's per-seed difference (a - b) or ratio (a / b) must lie in a band: how a qualitative
-    rating ("memory: low" = 0.5-0.8x full fine-tuning) becomes a testable claim."""
-
-    Config = BandSettings
-    needs_pair = True
-
-    @staticmethod
-    def judge(cfg, published, pair: tuple[Sample, Sample]) -> Verdict:
-        fn = (lambda x, y: x - y) if cfg.of == "difference" else (lambda x, y: x / y if y else math.inf)
-        value = combine(*pair, fn)
-        low = -math.inf if cfg.at_least is None else cfg.at_least
-        high = math.inf if cfg.at_most is None else cfg.at_most
-        return decide(value, low, high, unit=" (a - b)" if cfg.of == "difference" else " (a / b)")
+    def region(cfg: BoundSettings, published: Published | None) -> Region:
+        return Region(-math.inf if cfg.at_least is None else cfg.at_least, math.inf if cfg.at_most is None else cfg.at_most)

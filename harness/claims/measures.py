@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,8 +33,34 @@ class Context:
     paperscale: dict[str, Any] | None
 
 
+Domain = tuple[float, float]
+ANY: Domain = (-math.inf, math.inf)
+NON_NEGATIVE: Domain = (0.0, math.inf)
+
+# The values a quantity can take at all, whatever the method: the falsifiability test
+# (tests/test_claims.py) needs them, since a region that covers a quantity's whole domain accepts
+# every measurement ("accuracy >= 0" can never fail). First matching pattern wins.
+DOMAINS: list[tuple[str, Domain]] = [
+    ("metrics.accuracy", (0.0, 100.0)), ("metrics.f1", (0.0, 100.0)), ("metrics.matthews", (-100.0, 100.0)),
+    ("metrics.pearson", (-100.0, 100.0)), ("metrics.spearman", (-100.0, 100.0)),
+    ("metrics.bleu", (0.0, 100.0)), ("metrics.meteor", (0.0, 100.0)), ("metrics.rouge_l", (0.0, 100.0)),
+    ("metrics.*perplexity", (1.0, math.inf)), ("metrics.*", NON_NEGATIVE),
+    ("allocation.spearman", (-1.0, 1.0)), ("allocation.share_*", (0.0, 1.0)), ("agreement", (0.0, 100.0)),
+    ("memory.peak_rss_delta_mb", ANY), ("rank_half_retention", ANY), ("gain_kept_at_k*", ANY),
+    ("*", NON_NEGATIVE),  # counts, bytes, seconds, memory, ratios of them, steps, ranks
+]
+
+
+def field_domain(field: str) -> Domain:
+    return next(domain for pattern, domain in DOMAINS if fnmatch.fnmatchcase(field, pattern))
+
+
 class Measure:
     Config: type
+
+    @staticmethod
+    def domain(cfg: Any) -> Domain:
+        return field_domain(cfg.field)
 
     @staticmethod
     def prepare(cfg: Any, where: str) -> Any:
@@ -102,7 +130,7 @@ class RunMeasure(Measure):
     Config = RunSettings
 
     @staticmethod
-    def sample(cfg: RunSettings, ctx: Context) -> Sample:
+    def sample(cfg: RunSettings, ctx: Context, keep_raw: bool = False) -> Sample:
         if ctx.profile != cfg.profile:
             raise NotRun(f"results are for profile {ctx.profile}; this claim needs profile {cfg.profile}")
         record = ctx.runs.get(cfg.run, {}).get(cfg.file)
@@ -119,7 +147,7 @@ class RunMeasure(Measure):
         missing = [s for s, v in zip(seeds, raw) if v is None]
         if missing:  # e.g. steps_to_target when the target was never reached
             raise NotRun(f"run {cfg.run!r}: {cfg.field} is null for seed(s) {', '.join(missing)}")
-        values = [float(v) for v in raw]
+        values = raw if keep_raw else [float(v) for v in raw]
         return Sample(values=values, seeds=seeds, deterministic=cfg.field in DETERMINISTIC_FIELDS)
 
 
@@ -154,6 +182,15 @@ class PairSettings:
     b: Any
 
 
+# What the paperscale stage writes per entry (harness/stages/paperscale.py ``count``) and for "quantization".
+PAPERSCALE_FIELDS = {
+    "entry": {"base_params", "trainable_params", "base_over_trainable", "checkpoint_bytes_fp16", "checkpoint_mb_fp16",
+              "train_memory_gb_16bit", "final_budget_triplets", "final_budget_params_uniform", "train_memory_gb_nf4_dq"},
+    "quantization": {"constant_bits_per_param_plain", "constant_bits_per_param_double_quant",
+                     "double_quant_saving_bits_per_param", "double_quant_saving_gb_at_65b"},
+}
+
+
 @MEASURES.register("pair")
 class PairMeasure(Measure):
     """Two measures compared with each other (relation and ratio judges): ``a`` against ``b``."""
@@ -169,6 +206,10 @@ class PairMeasure(Measure):
     @staticmethod
     def sample(cfg: PairSettings, ctx: Context) -> tuple[Sample, Sample]:
         return MEASURES.get(cfg.a.kind).sample(cfg.a, ctx), MEASURES.get(cfg.b.kind).sample(cfg.b, ctx)
+
+    @staticmethod
+    def domains(cfg: PairSettings) -> tuple[Domain, Domain]:
+        return MEASURES.get(cfg.a.kind).domain(cfg.a), MEASURES.get(cfg.b.kind).domain(cfg.b)
 
 
 @dataclass(config=STRICT)
@@ -201,6 +242,35 @@ class MemoryModelMeasure(Measure):
         seeds = [s for s in full.seeds if s in by_seed]
         return Sample([(v - by_seed[s]) / predicted_mb for s, v in zip(full.seeds, full.values) if s in by_seed], seeds, False)
 
+    @staticmethod
+    def domain(cfg: MemoryModelSettings) -> Domain:
+        return ANY  # measured minus predicted can fall either side
+
+
+@dataclass(config=STRICT)
+class RankSpreadSettings:
+    kind: str
+    run: str
+    profile: str = "smoke"
+    file: Literal["train"] = "train"
+
+
+@MEASURES.register("rank_spread")
+class RankSpreadMeasure(Measure):
+    """Largest minus smallest final rank over an AdaLoRA run's modules, per seed: 0 when every module
+    kept the same rank (no allocation, or uniform pruning), large when budget moved between modules."""
+
+    Config = RankSpreadSettings
+
+    @staticmethod
+    def sample(cfg: RankSpreadSettings, ctx: Context) -> Sample:
+        ranks = RunMeasure.sample(RunSettings(kind="run", run=cfg.run, field="method_report.rank_pattern", file="train", profile=cfg.profile), ctx, keep_raw=True)
+        return Sample([float(max(r.values()) - min(r.values())) for r in ranks.values], ranks.seeds, False)
+
+    @staticmethod
+    def domain(cfg: RankSpreadSettings) -> Domain:
+        return NON_NEGATIVE
+
 
 @MEASURES.register("difference")
 class DifferenceMeasure(Measure):
@@ -214,5 +284,17 @@ class DifferenceMeasure(Measure):
     def sample(cfg: PairSettings, ctx: Context) -> Sample:
         from harness.claims.judges import combine
 
-        a, b = PairMeasure.sample(cfg, ctx)
-        return combine(a, b, lambda x, y: x - y)
+        return combine(*PairMeasure.sample(cfg, ctx), "difference")
+
+    @staticmethod
+    def domain(cfg: PairSettings) -> Domain:
+        return combined_domain(*PairMeasure.domains(cfg), "difference")
+
+
+def combined_domain(a: Domain, b: Domain, of: str) -> Domain:
+    """The values a - b or a / b can take given those of a and b."""
+    if of == "difference":
+        return a[0] - b[1], a[1] - b[0]
+    if a[0] >= 0 and b[0] >= 0:
+        return 0.0, math.inf
+    return ANY

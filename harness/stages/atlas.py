@@ -17,10 +17,11 @@ import yaml
 from pydantic.dataclasses import dataclass
 
 from harness.claims import load_claims
-from harness.claims.engine import judge_all, load_context
+from harness.claims.engine import judge_all, pipeline_context
 from harness.config import STRICT, Params, load_params, validate
 from harness.errors import HarnessError
 from harness.io import write_json, write_text
+from harness.provenance import record
 from harness.stages.common import RESULTS
 from harness.stats import summarize
 
@@ -28,7 +29,8 @@ log = logging.getLogger("harness.atlas")
 SPEC = Path("experiments/atlas.yaml")
 PLOTS = RESULTS / "atlas_plots"
 COLUMNS = ("memory", "speed", "quality")
-MARK = {"reproduced": "agrees", "not reproduced": "disagrees", "inconclusive": "inconclusive", "not run": "not run"}
+MARK = {"reproduced": "agrees", "exceeded": "agrees", "not reproduced": "disagrees", "inconclusive": "inconclusive",
+        "insufficient runs": "too few seeds", "not run": "not run"}
 
 
 @dataclass(config=STRICT)
@@ -93,10 +95,10 @@ def cell(verdict: dict[str, Any] | None, column: str, rating: str, is_reference:
         return f"{rating} (reference: 1.00x)" if column != "quality" else f"{rating} (reference)"
     if verdict is None:
         return f"{rating} — not judged"
-    ours = verdict["ours"]
-    if ours is None or ours["mean"] is None:
+    estimate = verdict["estimate"]
+    if estimate is None:
         return f"{rating} — not run"
-    value = f"{ours['mean']:+.2f} pts" if column == "quality" else f"{ours['mean']:.2f}x"
+    value = f"{estimate:+.2f} pts" if column == "quality" else f"{estimate:.2f}x"
     return f"{rating} — {value}: {MARK[verdict['verdict']]}"
 
 
@@ -184,14 +186,13 @@ def run(params: Params) -> dict[str, Any]:
     spec = load_spec(params)
     metric = params.data.metrics[0]
     runs = list(dict.fromkeys(r for row in spec.rows for r in row.runs))
-    ctx = load_context(RESULTS, params.profile, runs)
+    ctx = pipeline_context(params, RESULTS)
     for r in runs:
         for kind in ("train", "eval"):
-            if kind not in ctx.runs[r]:
+            if kind not in ctx.runs.get(r, {}):
                 raise HarnessError(f"{RESULTS / kind / f'{r}.json'}: missing; run dvc repro {kind}@{r}")
     rows = {r: measured(r, ctx.runs[r], metric) for r in runs}
-    claims = [c for c in load_claims() if c.id.startswith("atlas.")]
-    verdicts = {v["id"]: v for v in judge_all(claims, ctx)}
+    verdicts = {v["id"]: v for v in judge_all(load_claims(), ctx) if v["id"].startswith("atlas.")}
     write_text(RESULTS / "atlas.md", render(spec, rows, verdicts, metric))
     plot_pareto(list(rows.values()), "trainable_params", "trainable parameters (log; retrieval plotted at 1)", metric, PLOTS / "pareto_params.png", True)
     plot_pareto(list(rows.values()), "training_mb", "training memory, MB (weights + peak RSS growth)", metric, PLOTS / "pareto_memory.png", False)
@@ -202,7 +203,8 @@ def run(params: Params) -> dict[str, Any]:
         "reference": spec.reference,
         "rows": [{"row": row.row, "runs": row.runs, "printed": row.printed, "not_run": row.not_run} for row in spec.rows],
         "runs": rows,
-        "verdicts": {k: {"verdict": v["verdict"], "ours": v["ours"], "detail": v["detail"]} for k, v in verdicts.items()},
+        "verdicts": {k: {"verdict": v["verdict"], "estimate": v["estimate"], "detail": v["detail"]} for k, v in verdicts.items()},
+        "provenance": record(seeds=params.seeds),
     }
     write_json(RESULTS / "atlas.json", result)
     log.info("atlas: %d runs, %s", len(rows), ", ".join(f"{k}: {v['verdict']}" for k, v in list(verdicts.items())[:4]))

@@ -3,7 +3,7 @@
 Builds each published architecture from its config (``experiments/paperscale.yaml``) on the meta
 device — shapes without storage, so GPT-3 175B costs no memory and nothing is downloaded — applies
 the method through the same registered ``Method.prepare`` the pipeline trains with, and counts.
-Writes ``results/paperscale.json``.
+Writes ``results/paperscale.json`` (one entry per name, plus its provenance).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from transformers import AutoConfig, AutoModel
 from harness.config import validate
 from harness.errors import HarnessError
 from harness.io import write_json
+from harness.provenance import record
 from harness.memory import NF4_BITS, quant_constant_bits, training_bytes
 from harness.methods import METHODS
 from harness.methods.adalora import final_adapter_params
@@ -84,4 +85,4 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     if not SPEC.is_file():
         raise HarnessError(f"{SPEC}: not found")
-    write_json(OUT, run(yaml.safe_load(SPEC.read_text())))
+    write_json(OUT, {**run(yaml.safe_load(SPEC.read_text())), "provenance": record()})

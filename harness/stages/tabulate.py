@@ -2,8 +2,10 @@
 
 Reads ``results/prepare.json``, ``results/train/<run>.json`` and ``results/eval/<run>.json`` for the
 runs configured in ``params.yaml`` and writes ``results/status.json`` and ``results/status.md``:
-one row per paper component (is it implemented *and* does it work here, with the evidence) and one
-row per run (mean ± std over seeds, 95% interval, cost figures).
+one row per paper component (its status derived from the claims tagged with it), one row per run
+(mean ± std over seeds, 95% interval, cost figures), and every claim's verdict with the numbers it was
+decided from. Refuses to write from a tree whose tracked inputs differ from the commit unless
+``--allow-dirty`` (recorded in the table).
 """
 
 from __future__ import annotations
@@ -11,25 +13,24 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from harness.causal.report import ICL, causal_component, causal_rows, render_causal
-from harness.claims import load_claims
-from harness.claims.engine import judge_all, load_context
+from harness.causal.report import causal_rows, render_causal
+from harness.claims import KINDS, STATUS_KINDS, load_claims
+from harness.claims.components import load_components, summarize_components
+from harness.claims.engine import judge_all, pipeline_context
 from harness.claims.measures import Context
 from harness.config import Params, load_params
 from harness.errors import HarnessError
 from harness.io import read_json, write_json, write_text
 from harness.planted import render_summary, summary_rows
-from harness.provenance import git_state
+from harness.provenance import record
 from harness.rankmaps import write_rank_map
 from harness.stages.common import RESULTS
 from harness.stats import summarize
 from harness.sweep import plot_sweep, render_sweep, sweep_table
 
 log = logging.getLogger("harness.tabulate")
-EXPERIMENTS = Path("experiments")
 RANK_MAPS = RESULTS / "rankmaps"
 RANK_MAP_IMAGES = RESULTS / "rankmap_images"
 PLOTS = RESULTS / "plots"
@@ -67,24 +68,6 @@ def run_row(run: str, res: dict[str, Any], metric: str) -> dict[str, Any]:
     }
 
 
-def rank_moved(report: dict[str, Any]) -> bool:
-    """The allocator really ran: some module ended below init_r (masking happened)."""
-    ranks = report.get("rank_pattern", {})
-    return bool(ranks) and min(ranks.values()) < report["init_r"]
-
-
-def component(name: str, status: str, evidence: str) -> dict[str, str]:
-    return {"component": name, "status": status, "evidence": evidence}
-
-
-def best(rows: list[dict[str, Any]], method: str) -> dict[str, Any] | None:
-    """The run that stands for ``method``: the one named after it (sweeps and ablations carry other
-    names), else the best-scoring run of that method."""
-    rows = [r for r in rows if r["method"] == method and r["score"]["mean"] is not None]
-    named = [r for r in rows if r["run"] == method]
-    return named[0] if named else max(rows, key=lambda r: r["score"]["mean"], default=None)
-
-
 def fmt_score(score: dict[str, Any]) -> str:
     if score["mean"] is None:
         return "n/a"
@@ -92,118 +75,31 @@ def fmt_score(score: dict[str, Any]) -> str:
     return f"{score['mean']:.2f}{std} (n={score['n']})"
 
 
-def components(params: Params, rows: list[dict[str, Any]], majority: float) -> list[dict[str, str]]:
-    st = params.status
-    out = []
-    lora = best(rows, "lora")
-    if lora is None:
-        out.append(component("LoRA core", "not run", "no run with method lora in params.yaml train"))
-    else:
-        gain = lora["score"]["mean"] - majority
-        ok = gain >= st.min_gain_over_majority_points
-        out.append(component(
-            "LoRA core", "working" if ok else "not working",
-            f"{lora['run']}: {fmt_score(lora['score'])} vs majority class {majority:.2f} (+{gain:.2f}, need +{st.min_gain_over_majority_points}); "
-            f"{lora['trainable_params']:,} trainable ({lora['trainable_pct']:.2f}%)",
-        ))
-    ada = best(rows, "adalora")
-    if ada is None:
-        out.append(component("Dynamic rank selection (AdaLoRA)", "not run", "no run with method adalora in params.yaml train"))
-    else:
-        moved = all(rank_moved(r) for r in ada["method_report"].values())
-        ranks = next(iter(ada["method_report"].values()))["rank_pattern"]
-        gap = None if lora is None else ada["score"]["mean"] - lora["score"]["mean"]
-        close = gap is not None and gap >= -st.within_points_of_lora
-        status = "working" if moved and close else ("partial" if moved else "not working")
-        out.append(component(
-            "Dynamic rank selection (AdaLoRA)", status,
-            f"{ada['run']}: {fmt_score(ada['score'])}; ranks reallocated in every seed: {moved} "
-            f"(seed {next(iter(ada['method_report']))}: {min(ranks.values())}..{max(ranks.values())} of init {next(iter(ada['method_report'].values()))['init_r']}); "
-            + ("no LoRA run to compare" if gap is None else f"{gap:+.2f} points vs {lora['run']} (allowed -{st.within_points_of_lora})"),
-        ))
-    plus = best(rows, "loraplus")
-    if plus is None:
-        out.append(component("Gradient strategy (LoRA+)", "not run", "no run with method loraplus in params.yaml train"))
-    else:
-        gap = None if lora is None else plus["score"]["mean"] - lora["score"]["mean"]
-        ok = gap is not None and gap >= -st.within_points_of_lora
-        out.append(component(
-            "Gradient strategy (LoRA+)", "working" if ok else "not working",
-            f"{plus['run']}: {fmt_score(plus['score'])}"
-            + ("" if gap is None else f", {gap:+.2f} points vs {lora['run']} at equal steps"),
-        ))
-    trained = [r for r in rows if r["steps"] > 0]  # retrieval runs take no gradient steps
-    finite = all(r["final_loss"] is not None and math.isfinite(r["final_loss"]) for r in trained)
-    out.append(component(
-        "Training script", "working" if finite and trained else "not working",
-        f"{len(trained)} runs x {len(params.seeds)} seeds trained to a finite loss ({len(rows) - len(trained)} without gradient steps)"
-        if finite else "a run ended with a non-finite loss",
-    ))
-    complete = all(r["score"]["n"] == len(params.seeds) for r in rows)
-    out.append(component(
-        "Evaluation metrics", "working" if complete else "not working",
-        f"{', '.join(params.data.metrics)} computed offline for every run and seed" if complete else "a seed lacks a finite metric",
-    ))
-    out.append(examples_component())
-    return out
-
-
-def study_components(params: Params, sweep: dict[str, list[dict[str, Any]]], planted: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """The measurement studies ran completely (every point, every seed); what they found is in their claims."""
-    n = len(params.seeds)
-    out = []
-    if sweep:
-        points = [p for series in sweep.values() for p in series]
-        done = all(p["score"]["n"] == n for p in points)
-        out.append(component("Budget sweep", "working" if done else "not working",
-                             f"{len(sweep)} series x {len(points) // len(sweep)} budgets, {n} seeds each; table and plot below"))
-    else:
-        out.append(component("Budget sweep", "not run", "no sweep: section in params.yaml"))
-    if planted:
-        done = all(r["agreement"]["n"] == n for r in planted)
-        found = "; ".join(
-            f"{r['task']}: agreement {r['agreement']['mean']:.1f} (untrained {r['base_agreement']:.1f}), spearman "
-            + ("n/a" if r["spearman_allocated"]["mean"] is None else f"{r['spearman_allocated']['mean']:.2f}")
-            for r in planted)
-        out.append(component("Planted-rank benchmark", "working" if done else "not working", found))
-    else:
-        out.append(component("Planted-rank benchmark", "not run", "no planted: section in params.yaml"))
-    return out
-
-
-def examples_component() -> dict[str, str]:
-    """The shipped example configurations (experiment profiles) must still validate against the schema."""
-    files = sorted(EXPERIMENTS.glob("profiles/*.yaml"))
-    if not files:
-        return component("Examples", "not run", f"no example configurations under {EXPERIMENTS}/profiles")
-    bad = []
-    for f in files:
-        try:
-            load_params(f)
-        except HarnessError as err:
-            bad.append(str(err))
-    status = "working" if not bad else "not working"
-    return component("Examples", status, f"{len(files) - len(bad)}/{len(files)} profiles validate" + (f"; {bad[0]}" if bad else ""))
-
-
 def render(status: dict[str, Any]) -> str:
     p = status["setup"]
+    git = status["provenance"]["git"]
     lines = [
         f"# Reproduction status — profile `{p['profile']}`",
         "",
         f"Model `{p['model']}`; data `{p['source']}` (train {p['sizes']['train']}, eval {p['sizes']['eval']}; "
-        f"eval content sha256 `{p['eval_sha256'][:12]}`); seeds {p['seeds']}; git `{(p['git']['sha'] or 'none')[:10]}`"
-        + (" (dirty)" if p["git"]["dirty"] else "")
-        + f". Majority-class baseline on eval: {p['majority']:.2f}.",
+        f"eval content sha256 `{p['eval_sha256'][:12]}`); seeds {p['seeds']}; git `{(git['sha'] or 'none')[:10]}`"
+        + (" (**dirty: written with --allow-dirty**)" if git["dirty"] else "")
+        + f". Majority-class baseline on eval: {p['majority']:.2f}. {p['completeness']}",
+        "",
+    ]
+    lines += render_headline(status["claims"])
+    lines += [
         "",
         "## Components",
         "",
+        f"A component's status comes from the claims tagged with it: only {', '.join(STATUS_KINDS)} claims decide; "
+        "ratings (questions of ours, with margins we chose) are counted beside, never alone. "
         "Adaptation atlas (every method: memory, speed, quality against the printed ratings): [atlas.md](atlas.md).",
         "",
-        "| component | status | evidence |",
-        "|---|---|---|",
+        "| component | status | deciding claims | ratings |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| {c['component']} | {c['status']} | {c['evidence']} |" for c in status["components"]]
+    lines += [f"| {c['title']} | {c['status']} | {counts_text(c['deciding'])} | {counts_text(c['ratings'])} |" for c in status["components"]]
     metric = status["runs"][0]["metric"] if status["runs"] else "metric"
     lines += [
         "",
@@ -223,7 +119,7 @@ def render(status: dict[str, Any]) -> str:
     lines += render_truncation(status["truncation"])
     lines += render_summary(status["planted"], status["planted_rank_maps"])
     lines += render_causal(status["causal_setup"], status["causal"])
-    lines += render_claims(status["claims"], status["claims_summary"])
+    lines += render_claims(status["claims"])
     ranks = [(r["run"], s, rep["rank_pattern"]) for r in status["runs"] for s, rep in r["method_report"].items() if "rank_pattern" in rep]
     if ranks:
         lines += ["", "## Final AdaLoRA ranks per module", ""]
@@ -233,47 +129,100 @@ def render(status: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+VERDICTS = ("reproduced", "exceeded", "not reproduced", "inconclusive", "insufficient runs", "not run")
+KIND_TITLES = {"measurement": "paper-scale measurements", "count": "exact counts from configs",
+               "transferred": "paper relations asked at our scale", "rating": "ratings (questions of ours)"}
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts.get(v)) or "—"
+
+
+def render_headline(claims: list[dict[str, Any]]) -> list[str]:
+    """Verdicts counted by kind: a paper's verdict, an exact count and a question of ours are never summed."""
+    lines = ["| claims by kind | " + " | ".join(VERDICTS) + " | total |", "|---|" + "---|" * (len(VERDICTS) + 1)]
+    for kind in KINDS:
+        mine = Counter(c["verdict"] for c in claims if c["kind"] == kind)
+        lines.append(f"| {KIND_TITLES[kind]} | " + " | ".join(str(mine.get(v, 0)) for v in VERDICTS) + f" | {sum(mine.values())} |")
+    ungated = sum(not c["gate"] for c in claims)
+    return lines + ["", f"Each claim is counted once, under its kind. {ungated} claims on wall-clock or RSS figures are reported but "
+                        "not held by CI (gate: false)."]
+
+
 def fmt_value(x: Any) -> str:
     if x is None:
         return "—"
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
-def render_claims(claims: list[dict[str, Any]], summary: dict[str, int]) -> list[str]:
+def interval_text(ev: dict[str, Any] | None) -> str:
+    if ev is None:
+        return "—"
+    if ev["interval_kind"] == "exact":
+        return "exact"
+    if ev["interval_kind"] == "none":
+        return f"none (n={ev['n']})"
+    if ev["interval_kind"] == "zero spread":
+        return f"zero spread over n={ev['n']}"
+    (a, b), (c, d) = ev["ci90"], ev["ci95"]
+    return f"90% [{fmt_value(a)}, {fmt_value(b)}]; 95% [{fmt_value(c)}, {fmt_value(d)}]; s={fmt_value(ev['sd'])}, n={ev['n']}"
+
+
+def p_cell(c: dict[str, Any]) -> str:
+    ev = c["evidence"]
+    if not ev or ev["p_inside"] is None:
+        return "—"
+    adj = "" if c["family"] is None else f"; adjusted {fmt_value(c['p_inside_adj'])} / {fmt_value(c['p_outside_adj'])}, {c['family']}"
+    return f"in {fmt_value(ev['p_inside'])} / out {fmt_value(ev['p_outside'])}{adj}"
+
+
+def render_claims(claims: list[dict[str, Any]]) -> list[str]:
     lines = [
         "",
         "## Claims",
         "",
-        f"{summary.get('reproduced', 0)} of {len(claims)} claims reproduced "
-        f"({summary.get('not reproduced', 0)} not reproduced, {summary.get('inconclusive', 0)} inconclusive, "
-        f"{summary.get('not run', 0)} not run). Paper-scale counts are computed exactly from the architectures' configs.",
-        "",
-        "| claim | source | published | ours (mean ± std, n) | delta | verdict | scale | why |",
-        "|---|---|---|---|---|---|---|---|",
+        "Every verdict is recomputable from its row. *estimate*: the judged quantity (ours; for a pair, A - B or A / B); "
+        "*effect*: estimate - published. Intervals are Student t over seeds on one fixed eval set (so they cover "
+        "seed-to-seed variation, not eval-set sampling). The region is what the claim accepts; an equivalence's delta = "
+        "max(stated margin, half a unit of the printed last digit, the paper's spread). *reproduced*: p_in < 0.05 "
+        "(two-sided region: the 90% interval inside, TOST; one-sided: the one-sided 95% bound inside); *not reproduced* / "
+        "*exceeded* (beyond the region on the better side): p_out < 0.05 (two-sided: the 95% interval outside; one-sided: "
+        "the one-sided bound outside); otherwise *inconclusive*. p-values are adjusted first: Holm over the gated claims, "
+        "Benjamini-Hochberg over the rest of the table; each row names its family. Exact counts need no test.",
     ]
-    for c in claims:
-        ours = c["ours"]
-        if ours is None or ours["mean"] is None:
-            shown = "—"
-        else:
-            std = "" if ours["std"] is None else f" ± {fmt_value(ours['std'])}"
-            shown = f"{fmt_value(ours['mean'])}{std} (n={ours['n']})"
-        why = c["detail"] + (f"; about {c['more_seeds']} more seeds would decide" if c["more_seeds"] else "")
-        lines.append(
-            f"| `{c['id']}`: {c['statement']} | {c['source']} | {fmt_value(c['published'])} | {shown} | "
-            f"{fmt_value(c['delta'])} | **{c['verdict']}** | {c['scale']} | {why} |"
-        )
+    for kind in KINDS:
+        mine = [c for c in claims if c["kind"] == kind]
+        if not mine:
+            continue
+        lines += ["", f"### {KIND_TITLES[kind].capitalize()}", "",
+                  "| claim | source | published | estimate (effect) | interval | region | p in / out | verdict | why |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for c in mine:
+            effect = "" if c["effect"] is None else f" ({c['effect']:+.4g})"
+            region = "—" if c["region"] is None else c["region"]["text"] + (
+                f" (delta {fmt_value(c['region']['delta'])}: {c['region']['delta_from']})" if c["region"]["delta"] is not None else "")
+            why = c["detail"]
+            if c["seeds_needed"]:
+                n, side = c["seeds_needed"]
+                likely = "reproduced" if side == "inside" else "not reproduced"
+                why += f"; about {n} seeds in all would decide, most likely *{likely}*"
+            if c["note"]:
+                why += f". {c['note']}"
+            lines.append(
+                f"| `{c['id']}`: {c['statement']} | {c['source']} | {c['published'] or '—'} | {fmt_value(c['estimate'])}{effect} | "
+                f"{interval_text(c['evidence'])} | {region} | {p_cell(c)} | **{c['verdict']}** | {why} |"
+            )
     return lines
 
 
-def rank_maps(rows: list[dict[str, Any]]) -> dict[str, str]:
+def rank_maps(rows: list[dict[str, Any]], provenance: dict[str, Any]) -> dict[str, str]:
     """A heatmap (PNG, a DVC plot) and the numbers (JSON) of the final ranks of every AdaLoRA run."""
     written = {}
     for r in rows:
         reports = {s: rep for s, rep in r["method_report"].items() if "rank_pattern" in rep}
         if reports:
             init_r = next(iter(reports.values()))["init_r"]
-            write_rank_map(r["run"], {s: rep["rank_pattern"] for s, rep in reports.items()}, init_r, RANK_MAPS, RANK_MAP_IMAGES)
+            write_rank_map(r["run"], {s: rep["rank_pattern"] for s, rep in reports.items()}, init_r, RANK_MAPS, RANK_MAP_IMAGES, provenance)
             written[r["run"]] = str((RANK_MAP_IMAGES / f"{r['run']}.png").relative_to(RESULTS))
     return written
 
@@ -311,23 +260,34 @@ def planted_results(params: Params, ctx: Context) -> dict[str, dict[str, Any]]:
     return {task: ctx.runs[task]["planted"] for task in tasks}
 
 
-def planted_rank_maps(params: Params, results: dict[str, dict[str, Any]]) -> dict[str, str]:
+def planted_rank_maps(params: Params, results: dict[str, dict[str, Any]], provenance: dict[str, Any]) -> dict[str, str]:
     """Allocated ranks of the planted-rank students, as heatmaps beside the ones of the runs."""
     written = {}
     for task, res in results.items():
         per_seed = {s: v["allocated_ranks"] for s, v in res["seeds"].items() if v["allocated_ranks"]}
         if per_seed:
             name = f"planted_{task}"
-            write_rank_map(name, per_seed, params.planted.student.init_r, RANK_MAPS, RANK_MAP_IMAGES)
+            write_rank_map(name, per_seed, params.planted.student.init_r, RANK_MAPS, RANK_MAP_IMAGES, provenance)
             written[task] = str((RANK_MAP_IMAGES / f"{name}.png").relative_to(RESULTS))
     return written
 
 
-def run(params: Params) -> dict[str, Any]:
+def completeness(rows: list[dict[str, Any]], n_seeds: int) -> str:
+    """Did every configured run finish every seed with a finite loss and metric? (no method named)"""
+    short = [r["run"] for r in rows if r["score"]["n"] < n_seeds]
+    diverged = [r["run"] for r in rows if r["steps"] > 0 and (r["final_loss"] is None or not math.isfinite(r["final_loss"]))]
+    if not short and not diverged:
+        return f"All {len(rows)} runs completed {n_seeds} seeds with a finite loss and metric."
+    return f"Incomplete: {', '.join(short)} lack seeds; {', '.join(diverged) or 'none'} diverged."
+
+
+def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
+    provenance = record(seeds=params.seeds)
+    if provenance["git"]["dirty"] and not allow_dirty:
+        raise HarnessError("tabulate: tracked inputs differ from the commit (git status); commit them, or pass --allow-dirty "
+                           "to write a table marked dirty")
     prepared = read_json(RESULTS / "prepare.json")
-    tasks = list(params.planted.tasks) if params.planted else []
-    causal_runs = [*params.causal.runs, ICL] if params.causal else []
-    ctx = load_context(RESULTS, params.profile, list(dict.fromkeys([*params.train, *tasks, *causal_runs])))
+    ctx = pipeline_context(params, RESULTS)
     results = load_results(params, ctx)
     rows = [run_row(run, res, params.data.metrics[0]) for run, res in results.items()]
     majority = prepared["majority_class_eval_accuracy"]
@@ -340,26 +300,24 @@ def run(params: Params) -> dict[str, Any]:
             "eval_sha256": prepared["content_sha256"]["eval"],
             "seeds": params.seeds,
             "majority": majority,
-            "git": git_state(),
+            "completeness": completeness(rows, len(params.seeds)),
         },
-        "components": components(params, rows, majority),
+        "provenance": {**provenance, "data": prepared["content_sha256"], "allow_dirty": allow_dirty},
         "runs": rows,
     }
-    status["rank_maps"] = rank_maps(rows)
+    status["rank_maps"] = rank_maps(rows, status["provenance"])
     status["truncation"] = truncation_rows(params)
     status["sweep"] = sweep_table(params.sweep, results, params.data.metrics[0])
     if status["sweep"]:
         plot_sweep(status["sweep"], params.data.metrics[0], PLOTS / "budget_sweep.png")
     planted = planted_results(params, ctx)
     status["planted"] = summary_rows(planted)
-    status["planted_rank_maps"] = planted_rank_maps(params, planted)
-    status["components"] += study_components(params, status["sweep"], status["planted"])
+    status["planted_rank_maps"] = planted_rank_maps(params, planted, status["provenance"])
     status["causal"] = causal_rows(params.causal, ctx)
     status["causal_setup"] = {"model": params.causal.model, "task": params.causal.task} if params.causal else None
-    status["components"].append(causal_component(params.causal, status["causal"], len(params.seeds)))
     claims = judge_all(load_claims(), ctx)
     status["claims"] = claims
-    status["claims_summary"] = dict(Counter(c["verdict"] for c in claims))
+    status["components"] = summarize_components(claims, load_components())
     write_json(RESULTS / "status.json", status)
     write_text(RESULTS / "status.md", render(status))
     log.info("tabulate: %s", ", ".join(f"{c['component']}: {c['status']}" for c in status["components"]))
@@ -367,4 +325,6 @@ def run(params: Params) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    run(load_params())
+    if argv not in ([], ["--allow-dirty"]):
+        raise HarnessError(f"harness tabulate: unknown arguments {' '.join(argv)!r}; allowed: --allow-dirty")
+    run(load_params(), allow_dirty=argv == ["--allow-dirty"])

@@ -1,0 +1,126 @@
+"""The CI gate (``harness check``): it holds verdicts *and* numbers, exits non-zero on a regression, and
+``--update`` says what it changed."""
+
+import json
+
+import pytest
+import yaml
+
+from harness import check
+from harness.check import compare, load_expected, state
+from harness.claims import load_claims
+from harness.claims.engine import judge_all
+from harness.cli import run as cli_run
+from harness.io import read_json
+from tests.conftest import ROOT
+
+
+def row(cid, verdict, estimate, ci95, low=0.0, high=None, gate=True):
+    return {"id": cid, "verdict": verdict, "estimate": estimate, "gate": gate, "detail": f"why {cid}",
+            "evidence": {"mean": estimate, "ci95": ci95}, "region": {"low": low, "high": high}}
+
+
+EXPECTED = {"held": {"a": {"verdict": "reproduced", "estimate": 1.0, "ci95": [0.5, 1.5], "region": [0.0, None]},
+                     "b": {"verdict": "inconclusive", "estimate": 0.1, "ci95": [-0.4, 0.6], "region": [0.0, None]}},
+            "not_run": ["c"]}
+
+
+def test_a_verdict_drop_fails():
+    worse, _ = compare(EXPECTED, [row("a", "inconclusive", 0.9, [-0.1, 1.9]), row("b", "inconclusive", 0.1, [-0.4, 0.6])])
+    assert worse == ["a: expected reproduced, got inconclusive (why a)"]
+
+
+def test_an_estimate_leaving_its_interval_towards_failure_fails_even_when_the_verdict_holds():
+    """An inconclusive claim swinging to a clearly worse mean must not pass silently."""
+    worse, _ = compare(EXPECTED, [row("a", "reproduced", 1.0, [0.5, 1.5]), row("b", "inconclusive", -0.5, [-1.9, 0.9])])
+    assert worse == ["b: estimate -0.5 left the previous 95% interval [-0.4, 0.6] towards failing its region"]
+
+
+def test_moves_inside_the_interval_or_away_from_failure_pass():
+    worse, better = compare(EXPECTED, [row("a", "reproduced", 1.4, [1.0, 1.8]), row("b", "reproduced", 2.0, [1.5, 2.5])])
+    assert worse == [] and better == ["b: expected inconclusive, got reproduced"]
+
+
+@pytest.mark.parametrize("region, old, new, fails", [
+    ([0.0, None], 1.0, 0.5, True), ([0.0, None], 1.0, 1.5, False),   # at least: down is towards failure
+    ([None, 1.0], 0.5, 0.9, True), ([None, 1.0], 0.5, 0.1, False),   # at most: up is towards failure
+    ([0.0, 2.0], 1.2, 1.6, True), ([0.0, 2.0], 1.2, 0.9, False),     # band: away from its middle
+])
+def test_the_wrong_direction_is_the_one_towards_failing_the_region(region, old, new, fails):
+    assert check.toward_failure(old, new, region) is fails
+
+
+def test_a_vanished_claim_fails():
+    worse, _ = compare(EXPECTED, [row("a", "reproduced", 1.0, [0.5, 1.5])])
+    assert worse == ["b: expected inconclusive, missing from the results"]
+
+
+def test_state_lists_not_run_claims_apart_and_holds_only_gated_ones():
+    rows = [row("a", "reproduced", 1.0, [0.5, 1.5]), {**row("c", "not run", None, None), "evidence": None, "region": None},
+            row("d", "reproduced", 3.0, [2.0, 4.0], gate=False)]
+    s = state(rows)
+    assert list(s["held"]) == ["a"] and s["not_run"] == ["c"]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "experiments" / "expected_verdicts.yaml").write_text(yaml.safe_dump(EXPECTED))
+    return tmp_path
+
+
+def write_status(project, rows):
+    (project / "results" / "status.json").write_text(json.dumps({"claims": rows}))
+
+
+def test_check_main_exits_non_zero_on_a_regression_and_zero_otherwise(project, capsys):
+    write_status(project, [row("a", "not reproduced", -1.0, [-1.5, -0.5]), row("b", "inconclusive", 0.1, [-0.4, 0.6])])
+    assert cli_run(["check"]) == 2
+    err = capsys.readouterr().err
+    assert "REGRESSION: a: expected reproduced, got not reproduced" in err and "1 claim(s) regressed: a" in err
+    write_status(project, [row("a", "reproduced", 1.1, [0.6, 1.6]), row("b", "inconclusive", 0.2, [-0.3, 0.7])])
+    assert cli_run(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "not held (1 gated claims not run here): c" in out and "check: 2 claims hold" in out
+
+
+def test_check_update_prints_every_change_and_rewrites_the_expected_state(project, capsys):
+    write_status(project, [row("a", "reproduced", 1.0, [0.5, 1.5]), row("b", "reproduced", 2.0, [1.5, 2.5]),
+                           row("c", "inconclusive", 0.3, [-0.2, 0.8])])
+    assert cli_run(["check", "--update"]) == 0
+    out = capsys.readouterr().out
+    assert "changed: b: inconclusive (0.1) -> reproduced (2) - why b" in out
+    assert "changed: c: absent -> inconclusive (0.3) - why c" in out and "changed: c: runs now - why c" in out
+    assert "changed: a:" not in out
+    written = load_expected(project / "experiments" / "expected_verdicts.yaml")
+    assert written["held"]["b"]["verdict"] == "reproduced" and written["not_run"] == []
+
+
+def test_check_names_a_missing_status_and_bad_arguments(project, capsys):
+    assert cli_run(["check"]) == 2 and "results/status.json: not found" in capsys.readouterr().err
+    assert cli_run(["check", "--updat"]) == 2 and "allowed: --update" in capsys.readouterr().err
+
+
+def test_the_committed_results_hold_the_gate():
+    expected = load_expected(ROOT / "experiments" / "expected_verdicts.yaml")
+    fresh = read_json(ROOT / "results" / "status.json")["claims"]
+    worse, _ = compare(expected, fresh)
+    assert worse == []
+    gated = {c.id for c in load_claims(ROOT / "experiments" / "claims", ROOT) if c.gate}
+    assert set(expected["held"]) | set(expected["not_run"]) == gated, "every gated claim is held or listed as not run, no stale ones"
+
+
+def test_broken_lora_targets_fail_the_check():
+    """LoRA applied to one module fewer (Wq only): the exact-count claim regresses and check names it."""
+    from harness.claims.measures import Context
+    from harness.stages.paperscale import count
+
+    spec = yaml.safe_load((ROOT / "experiments" / "paperscale.yaml").read_text())
+    broken = {"roberta-base.lora-r8-qv": count(spec["architectures"]["roberta-base"], {"method": "lora", "r": 8, "target_modules": ["query"]}, "test")}
+    claims = [c for c in load_claims(ROOT / "experiments" / "claims", ROOT) if c.id == "lora.t2.roberta-base.params"]
+    fresh = judge_all(claims, Context(results=ROOT / "results", profile="smoke", runs={}, paperscale=broken))
+    expected = load_expected(ROOT / "experiments" / "expected_verdicts.yaml")
+    worse, _ = compare({"held": {"lora.t2.roberta-base.params": expected["held"]["lora.t2.roberta-base.params"]}}, fresh)
+    assert worse[0].startswith("lora.t2.roberta-base.params: expected reproduced, got not reproduced")
