@@ -81,20 +81,25 @@ def test_steps_to_target_is_the_first_crossing():
     assert first_reaching(curve, None) is None
 
 
-def test_latency_measures_every_model_on_the_same_batch():
-    slow = torch.nn.Sequential(*[torch.nn.Linear(256, 256) for _ in range(8)])
-    fast = torch.nn.Sequential(torch.nn.Linear(256, 256))
+def test_latency_runs_every_model_on_the_same_batch_in_interleaved_rounds():
+    """Which model is faster is a benchmark's question (timing flakes on a busy machine); what the
+    measurement must guarantee is the protocol: one warm-up each, then rounds visiting every model."""
+    calls = []
 
-    class Wrap(torch.nn.Module):
-        def __init__(self, inner):
+    class Probe(torch.nn.Module):
+        def __init__(self, name):
             super().__init__()
-            self.inner = inner
+            self.name = name
 
         def forward(self, input_ids):
-            return self.inner(input_ids)
+            calls.append((self.name, input_ids))
+            return input_ids
 
-    ms = latency_ms({"slow": Wrap(slow), "fast": Wrap(fast)}, {"input_ids": torch.randn(64, 256)}, repeats=5)
-    assert set(ms) == {"slow", "fast"} and ms["slow"] > ms["fast"] > 0
+    batch = {"input_ids": torch.randn(4, 8)}
+    ms = latency_ms({"a": Probe("a"), "b": Probe("b")}, batch, repeats=3)
+    assert set(ms) == {"a", "b"} and all(v >= 0 for v in ms.values())
+    assert [name for name, _ in calls] == ["a", "b"] + ["a", "b"] * 3
+    assert all(x is batch["input_ids"] for _, x in calls)
 
 
 def test_recommend_counts_exactly_and_quantization_saves_memory():

@@ -262,3 +262,26 @@ def test_rows_carry_what_a_verdict_is_recomputed_from():
     ev = row["evidence"]
     assert ev["n"] == 3 and ev["sd"] == pytest.approx(0.01) and ev["interval_kind"] == "confidence"
     assert ev["ci90"][0] > row["region"]["low"] and row["verdict"] == "reproduced"
+
+
+# --- components: status from the claims tagged with them ---
+
+@pytest.mark.parametrize("verdicts, status", [
+    ([], "not run"), (["not run"], "not run"), (["reproduced", "exceeded"], "reproduced"),
+    (["reproduced", "inconclusive"], "partly reproduced"), (["inconclusive", "insufficient runs"], "inconclusive"),
+    (["not reproduced", "inconclusive"], "not reproduced"), (["reproduced", "not reproduced"], "mixed"),
+])
+def test_component_status_from_deciding_verdicts(verdicts, status):
+    from harness.claims.components import status_of
+
+    assert status_of(verdicts) == status
+
+
+def test_a_rating_never_decides_a_component():
+    from harness.claims.components import summarize_components
+
+    rows = [{"component": "x", "kind": "rating", "verdict": "reproduced"}, {"component": "x", "kind": "transferred", "verdict": "not reproduced"},
+            {"component": "y", "kind": "rating", "verdict": "reproduced"}]
+    out = {c["component"]: c for c in summarize_components(rows, {"x": "X", "y": "Y"})}
+    assert out["x"]["status"] == "not reproduced" and out["x"]["ratings"] == {"reproduced": 1}
+    assert out["y"]["status"] == "ratings only"

@@ -18,7 +18,9 @@ def test_repo_params_validate():
 
 @pytest.mark.parametrize("profile", sorted((ROOT / "experiments" / "profiles").glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_profiles_validate(profile):
-    load_params(profile)
+    params = load_params(profile)
+    assert params.profile == profile.stem, "a profile's name is its file name (claims name profiles)"
+    assert params.train and len(params.seeds) >= 3
 
 
 def error_of(raw) -> str:

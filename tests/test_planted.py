@@ -95,5 +95,20 @@ def test_stage_end_to_end(workspace, tiny_raw):
     assert result["teacher_delta_ranks"] == {n: r for n, r in result["planted"].items()}
     assert set(seed["budget_curve"]) == {"1", "2", "4"}
     assert sum(seed["allocated_ranks"].values()) == 2 * len(seed["allocated_ranks"])  # AdaLoRA's final budget
-    assert 0 <= seed["agreement"] <= 100
+    agree = seed["agreement"] * params.planted.n_eval / 100
+    assert agree == pytest.approx(round(agree))  # a count of eval examples agreeing with the teacher
     assert (workspace / "results" / "planted" / f"{task}.json").is_file()
+
+
+def test_the_student_is_scored_against_the_teacher(workspace, tiny_raw):
+    """A student that has not moved (two steps at a learning rate of 1e-9) is the base model under the
+    teacher's head, so its agreement with the teacher's labels is exactly the base model's; scored
+    against any other labels (the base model's own: a planted defect) it would read 100 or anything else."""
+    tiny_raw["planted"]["steps"] = 2
+    tiny_raw["loop"]["lr"] = 1e-9
+    params = parse_params(tiny_raw)
+    prepare.run(params)
+    task = next(iter(params.planted.tasks))
+    result = planted_stage.run(params, task)
+    assert result["base_agreement"] < 100
+    assert result["seeds"]["0"]["agreement"] == pytest.approx(result["base_agreement"])

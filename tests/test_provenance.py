@@ -1,0 +1,77 @@
+"""Provenance: what a result records about where it came from, checked against a real git repository,
+and every committed result file carrying it."""
+
+import glob
+import json
+import subprocess
+
+import pytest
+import torch
+
+from harness import provenance
+from harness.errors import HarnessError
+from tests.conftest import ROOT
+
+
+def git(cwd, *args):
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", *args], cwd=cwd, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.json").write_text("{}")
+    (tmp_path / "dvc.lock").write_text("a\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "c")
+    return tmp_path
+
+
+def test_git_state_is_head_and_whether_tracked_inputs_changed(repo):
+    head = git(repo, "rev-parse", "HEAD")
+    assert provenance.git_state(repo) == {"sha": head, "dirty": False}
+    (repo / "untracked.txt").write_text("new")  # untracked files are not inputs
+    (repo / "results" / "r.json").write_text('{"a": 1}')  # nor what the pipeline writes
+    (repo / "dvc.lock").write_text("b\n")
+    assert provenance.git_state(repo) == {"sha": head, "dirty": False}
+    (repo / "code.py").write_text("x = 2\n")
+    assert provenance.git_state(repo) == {"sha": head, "dirty": True}
+
+
+def test_git_state_outside_a_repository_is_unknown(tmp_path):
+    assert provenance.git_state(tmp_path) == {"sha": None, "dirty": None}
+
+
+def test_record_holds_versions_seeds_data_and_hardware(tmp_path):
+    (tmp_path / "f").write_bytes(b"abc")
+    rec = provenance.record(seeds=[0, 1], data_hashes={"train": provenance.sha256_file(tmp_path / "f")})
+    assert rec["packages"]["torch"] == torch.__version__ and rec["packages"]["peft"] is not None
+    assert rec["seeds"] == [0, 1]
+    assert rec["data"]["train"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # sha256("abc")
+    assert rec["hardware"]["cpu_count"] >= 1 and rec["hardware"]["torch_threads"] == torch.get_num_threads()
+
+
+def test_every_committed_result_carries_clean_provenance_from_this_history():
+    files = [f for f in glob.glob(str(ROOT / "results" / "**" / "*.json"), recursive=True)]
+    assert files
+    for f in files:
+        prov = json.loads(open(f).read()).get("provenance")
+        assert prov is not None, f"{f}: no provenance"
+        assert prov["git"]["dirty"] is False, f"{f}: written from a dirty tree"
+        sha = prov["git"]["sha"]
+        ok = subprocess.run(["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=ROOT, capture_output=True).returncode == 0
+        assert ok, f"{f}: git SHA {sha} is not in this repository"
+
+
+def test_tabulate_refuses_a_dirty_tree_unless_told(monkeypatch):
+    from harness.config import load_params
+    from harness.stages import tabulate
+
+    monkeypatch.setattr(tabulate, "record", lambda **kw: {"git": {"sha": "x", "dirty": True}})
+    with pytest.raises(HarnessError, match="tracked inputs differ from the commit .* --allow-dirty"):
+        tabulate.run(load_params(ROOT / "params.yaml"))
+    with pytest.raises(HarnessError, match="allowed: --allow-dirty"):
+        tabulate.main(["--dirty"])

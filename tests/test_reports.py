@@ -1,0 +1,84 @@
+"""The report modules on their own: rank maps, the budget sweep, the causal rows, switching profiles, and the
+status table as a pure rendering of results/status.json whose verdicts are recomputable from the result files."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from harness import use_profile
+from harness.causal.report import causal_rows
+from harness.claims import load_claims
+from harness.claims.engine import judge_all, pipeline_context
+from harness.config import load_params
+from harness.errors import HarnessError
+from harness.io import read_json
+from harness.rankmaps import grid, write_rank_map
+from harness.stages import tabulate
+from harness.sweep import sweep_table
+from tests.conftest import ROOT
+
+RESULTS = ROOT / "results"
+
+
+def test_rank_map_grid_and_files(tmp_path):
+    pattern = {"bert.encoder.layer.0.attention.self.query": 3, "bert.encoder.layer.0.attention.self.value": 1,
+               "bert.encoder.layer.1.attention.self.query": 2, "bert.encoder.layer.1.attention.self.value": 0}
+    layers, modules, matrix = grid(pattern)
+    assert layers == [0, 1] and modules == ["query", "value"] and matrix.tolist() == [[3, 2], [1, 0]]
+    other = {k: v + 1 for k, v in pattern.items()}
+    data = write_rank_map("r", {"0": pattern, "1": other}, 4, tmp_path / "json", tmp_path / "png", {"git": {"sha": "s"}})
+    assert np.allclose(data["mean_rank"], [[3.5, 2.5], [1.5, 0.5]]) and data["provenance"] == {"git": {"sha": "s"}}
+    assert json.loads((tmp_path / "json" / "r.json").read_text())["per_seed"]["1"] == [[4, 3], [2, 1]]
+    assert (tmp_path / "png" / "r.png").stat().st_size > 0
+
+
+def test_sweep_table_means_over_seeds_and_counts_stored_parameters():
+    runs = {"a": {"train": {"seeds": {"0": {"trainable_params": 10, "effective_params": 8}, "1": {"trainable_params": 10, "effective_params": 8}}},
+                  "eval": {"seeds": {"0": {"metrics": {"accuracy": 90.0}}, "1": {"metrics": {"accuracy": 92.0}}}}},
+            "b": {"train": {"seeds": {"0": {"trainable_params": 20}}}, "eval": {"seeds": {"0": {"metrics": {"accuracy": 95.0}}}}}}
+    table = sweep_table({"s": ["a", "b"]}, runs, "accuracy")
+    assert [p["effective_params"] for p in table["s"]] == [8, 20]  # stored, else trainable
+    assert table["s"][0]["score"]["mean"] == 91.0 and table["s"][0]["score"]["n"] == 2
+
+
+def test_causal_rows_read_every_run_and_the_in_context_row():
+    params = load_params(ROOT / "params.yaml")
+    rows = causal_rows(params.causal, pipeline_context(params, RESULTS))
+    assert [r["run"] for r in rows] == [*params.causal.runs, "icl"]
+    assert all(r["metrics"]["bleu"]["n"] == len(params.seeds) for r in rows)
+    assert "trainable_params" not in rows[-1]  # the in-context row trains nothing
+
+
+def test_use_profile_switches_only_to_a_valid_profile(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("profile: before\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: x\ntrian: {}\n")
+    with pytest.raises(HarnessError, match="trian: unknown key"):
+        use_profile.main([str(bad)])
+    assert (tmp_path / "params.yaml").read_text() == "profile: before\n"
+    good = ROOT / "experiments" / "profiles" / "paper-lora-roberta-base-sst2.yaml"
+    use_profile.main([str(good)])
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["profile"] == "paper-lora-roberta-base-sst2"
+
+
+def test_the_status_table_is_a_rendering_of_status_json():
+    status = read_json(RESULTS / "status.json")
+    assert tabulate.render(status) == (RESULTS / "status.md").read_text()
+
+
+def test_every_committed_verdict_is_recomputed_from_the_result_files():
+    """Measures read the result files, judges decide, and the committed table says exactly that."""
+    params = load_params(ROOT / "params.yaml")
+    fresh = judge_all(load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False), pipeline_context(params, RESULTS))
+    committed = {c["id"]: c for c in read_json(RESULTS / "status.json")["claims"]}
+    assert [r["id"] for r in fresh] == list(committed)
+    for r in fresh:
+        c = committed[r["id"]]
+        assert (r["verdict"], r["detail"]) == (c["verdict"], c["detail"])
+        if c["estimate"] is None:
+            assert r["estimate"] is None
+        else:
+            assert r["estimate"] == pytest.approx(c["estimate"])
