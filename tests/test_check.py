@@ -124,3 +124,33 @@ def test_broken_lora_targets_fail_the_check():
     expected = load_expected(ROOT / "experiments" / "expected_verdicts.yaml")
     worse, _ = compare({"held": {"lora.t2.roberta-base.params": expected["held"]["lora.t2.roberta-base.params"]}}, fresh)
     assert worse[0].startswith("lora.t2.roberta-base.params: expected reproduced, got not reproduced")
+
+
+def test_interval_of_an_exact_row_is_its_value_and_directions_at_the_edges():
+    assert check.interval({"evidence": {"mean": 3.0, "ci95": None}}) == [3.0, 3.0]
+    assert check.interval({"evidence": {"mean": 3.0, "ci95": [2.0, 4.0]}}) == [2.0, 4.0]
+    assert check.interval({"evidence": None}) is None
+    assert check.toward_failure(1.0, 0.0, None) is False
+    assert check.toward_failure(1.0, 1.0, [0.0, None]) is False and check.toward_failure(1.0, 1.0, [None, 2.0]) is False
+    assert check.toward_failure(1.0, 1.0, [0.0, 2.0]) is False
+    assert check.toward_failure(-5.0, -6.0, [None, 2.0]) is False and check.toward_failure(5.0, 6.0, [0.0, 8.0]) is True
+
+
+def test_changes_name_every_difference():
+    old = {"held": {"a": {"verdict": "reproduced", "estimate": 1.0}, "b": {"verdict": "inconclusive", "estimate": 0.5}}, "not_run": ["c"]}
+    new = {"held": {"a": {"verdict": "reproduced", "estimate": 1.0}, "d": {"verdict": "not reproduced", "estimate": -2.0}}, "not_run": ["b"]}
+    rows = [{"id": "b", "detail": "gone"}, {"id": "d", "detail": "why d"}]
+    assert check.changes(old, new, rows) == [
+        "b: inconclusive (0.5) -> absent - gone", "d: absent -> not reproduced (-2) - why d", "b: now not run - gone", "c: runs now"]
+
+
+def test_expected_state_format_is_checked(tmp_path):
+    path = tmp_path / "e.yaml"
+    with pytest.raises(check.HarnessError, match="not found; create it with harness check --update"):
+        load_expected(path)
+    path.write_text("a: reproduced\n")
+    with pytest.raises(check.HarnessError, match="expected the keys held and not_run"):
+        load_expected(path)
+    path.write_text("held: {a: {verdict: great, estimate: 1, ci95: null}}\n")
+    with pytest.raises(check.HarnessError, match="held.a.verdict: unknown 'great'"):
+        compare(load_expected(path), [])

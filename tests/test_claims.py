@@ -285,3 +285,85 @@ def test_a_rating_never_decides_a_component():
     out = {c["component"]: c for c in summarize_components(rows, {"x": "X", "y": "Y"})}
     assert out["x"]["status"] == "not reproduced" and out["x"]["ratings"] == {"reproduced": 1}
     assert out["y"]["status"] == "ratings only"
+
+
+def test_published_text_is_kept_and_signs_do_not_count_as_digits():
+    p = parse_published("-350", "x")
+    assert (p.text, p.value, p.half_unit) == ("-350", -350.0, 5.0)
+
+
+def test_an_equivalence_without_rounding_or_margin_is_exact_and_a_target_has_no_printed_digit():
+    judge = JUDGES.get("equivalence")
+    r = judge.region(judge.Config(kind="equivalence"), parse_published("0", "x"))
+    assert r.delta_from == "half a unit of the printed last digit" and r.delta == 0.5
+    r = judge.region(judge.Config(kind="equivalence", target=1.0), None)
+    assert (r.low, r.high, r.delta, r.delta_from) == (1.0, 1.0, 0.0, "exact")
+    r = judge.region(judge.Config(kind="equivalence", target=1.0, margin=0.25, reason="r"), None)
+    assert (r.low, r.high, r.delta_from) == (0.75, 1.25, "stated margin")
+
+
+def test_profiles_are_found_by_the_name_they_declare():
+    from harness.claims import known_profiles, profile_runs
+
+    names = known_profiles(ROOT)
+    assert names[0] == "smoke" and "paper-adalora-debertav3-base-sst2-b144" in names and len(names) == len(set(names))
+    runs = profile_runs("paper-adalora-debertav3-base-sst2-b144", ROOT)
+    assert runs["eval"] == {"lora_r2", "adalora"} and runs["truncate"] == {"lora_r2", "adalora"}
+    smoke = profile_runs("smoke", ROOT)
+    assert "icl" in smoke["causal_eval"] and "icl" not in smoke["causal_train"] and "high" in smoke["planted"]
+
+
+def test_closest_names_or_the_known_ones():
+    from harness.claims import closest
+
+    assert closest("lorra", ["lora", "full"]) == "closest: lora"
+    assert closest("zzz", [f"r{i:02d}" for i in range(14)]) == "known: " + ", ".join(f"r{i:02d}" for i in range(12)) + " ..."
+    assert closest("zzz", ["b", "a"]) == "known: a, b"
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, r"no claim files \(\*.yaml\)"), ("- [unclosed", "not valid YAML"), ("a: 1", "expected a list of claims"),
+])
+def test_claim_files_that_cannot_be_read(tmp_path, content, expected):
+    if content is not None:
+        (tmp_path / "x.yaml").write_text(content)
+    with pytest.raises(HarnessError, match=expected):
+        load_claims(tmp_path, ROOT)
+
+
+def test_an_id_used_twice_and_an_unknown_component(tmp_path):
+    raw = yaml.safe_load((CLAIMS / "lora.yaml").read_text())[:1]
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(raw))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(HarnessError, match=f"claim {raw[0]['id']}: id used twice"):
+        load_claims(tmp_path, ROOT)
+    (tmp_path / "b.yaml").unlink()
+    raw[0]["component"] = "lorra"
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(HarnessError, match=r"component: unknown 'lorra'; closest: lora, qlora, adalora \(experiments/components.yaml\)"):
+        load_claims(tmp_path, ROOT)
+
+
+def test_bound_settings_and_region_edges():
+    from harness.claims.judges import BoundSettings, Region, fmt
+
+    with pytest.raises(ValueError, match="set at_most, at_least or both"):
+        BoundSettings(kind="bound")
+    with pytest.raises(ValueError, match=r"at_least \(2.0\) is above at_most \(1.0\)"):
+        BoundSettings(kind="bound", at_least=2.0, at_most=1.0)
+    lower = Region(1.0, 2.0, better="lower")
+    assert lower.beyond_better(0.5) and not lower.beyond_better(2.5) and not Region(1.0, 2.0).beyond_better(3.0)
+    assert Region(1.0, 2.0, better="higher").beyond_better(2.5) and not Region(1.0, 2.0, better="higher").beyond_better(1.5)
+    assert lower.contains(1.0) and lower.contains(2.0) and not lower.contains(2.01)
+    assert Region(1.0, math.inf).text() == ">= 1" and Region(-math.inf, 2.5).text() == "<= 2.5" and lower.text() == "[1, 2]"
+    assert fmt(1500.4) == "1,500" and fmt(-2500.0) == "-2,500" and fmt(0.123456) == "0.1235"
+
+
+def test_exceeded_on_the_lower_side_and_p_text():
+    from harness.claims.judges import Region, p_text
+    from harness.stats import evidence
+
+    region = Region(1.0, 2.0, better="lower")
+    assert classify(evidence([0.1, 0.2, 0.15], 1.0, 2.0), region).verdict == "exceeded"
+    assert classify(evidence([3.1, 3.2, 3.15], 1.0, 2.0), region).verdict == "not reproduced"
+    assert p_text(0.01, 0.01, None) == "p = 0.01" and p_text(0.01, 0.2, (0.2, 1.0)) == "p = 0.01, adjusted 0.2"

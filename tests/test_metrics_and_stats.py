@@ -154,3 +154,31 @@ def test_every_region_has_inputs_on_both_sides(low, width, exact):
     assert verdict(low + width / 2, width / 40) == "reproduced"
     assert verdict(low - width, width / 40) == "not reproduced"
     assert verdict(low + 2 * width, width / 40) == "not reproduced"
+
+
+def test_summarize_of_nothing_is_all_none():
+    assert summarize([]) == {"mean": None, "std": None, "n": 0, "ci_low": None, "ci_high": None}
+
+
+def test_p_outside_doubles_for_a_two_sided_region_and_uses_the_nearer_boundary():
+    from harness.stats import region_p_values
+
+    d = DescrStatsW(np.array([2.9, 3.1, 3.3]))
+    _, p_out = region_p_values(d.mean, d.std * math.sqrt(3 / 2), 3, 0.0, 2.0)  # nearer the upper boundary
+    assert p_out == pytest.approx(2 * d.ttest_mean(2.0, alternative="larger")[1])
+    _, p_out = region_p_values(d.mean, d.std * math.sqrt(3 / 2), 3, -math.inf, 2.0)
+    assert p_out == pytest.approx(d.ttest_mean(2.0, alternative="larger")[1])
+    _, p_out = region_p_values(-d.mean, d.std * math.sqrt(3 / 2), 3, -2.0, 10.0)  # nearer the lower one
+    assert p_out == pytest.approx(2 * d.ttest_mean(2.0, alternative="larger")[1])
+    assert region_p_values(0.0, 5.0, 3, -0.1, 0.1)[1] == 1.0  # capped: p-values are probabilities
+
+
+def test_seeds_needed_bounds():
+    ev = evidence([0.9, 1.1, 1.0, 0.2], 0.0, math.inf)  # decided at n = 4 already would not be asked; one more seed decides
+    n, _ = seeds_needed(ev, 0.5, math.inf)
+    assert n >= ev.n + 1
+    assert seeds_needed(evidence([0.5, 0.4, 0.6], 0.0, math.inf), 0.5, math.inf) is None  # the mean sits on the boundary
+    assert seeds_needed(evidence([1.0, 3.0, -1.0], 0.0, math.inf), 0.999, math.inf) is None  # no n <= 1000 decides
+    assert seeds_needed(evidence([1.0], 0.0, math.inf), 0.0, math.inf) is None  # no spread known
+    near = evidence([0.95, 1.05, 1.0], 0.0, 1.2)  # inside; a mean 0.2 from the upper boundary
+    assert seeds_needed(near, 0.0, 1.02)[1] == "inside"

@@ -75,3 +75,16 @@ def test_tabulate_refuses_a_dirty_tree_unless_told(monkeypatch):
         tabulate.run(load_params(ROOT / "params.yaml"))
     with pytest.raises(HarnessError, match="allowed: --allow-dirty"):
         tabulate.main(["--dirty"])
+
+
+def test_hardware_names_the_machine(monkeypatch):
+    import platform
+
+    hw = provenance.hardware()
+    assert hw == {"machine": platform.machine(), "processor": platform.processor() or None, "cpu_count": __import__("os").cpu_count(),
+                  "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+                  "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    monkeypatch.setattr(provenance, "PACKAGES", ("torch", "no-such-package-xyz"))
+    assert provenance.package_versions() == {"torch": torch.__version__, "no-such-package-xyz": None}
+    rec = provenance.record()
+    assert set(rec) == {"git", "packages", "seeds", "data", "hardware"} and rec["seeds"] is None and rec["data"] is None

@@ -75,10 +75,4 @@ def test_every_committed_verdict_is_recomputed_from_the_result_files():
     fresh = judge_all(load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False), pipeline_context(params, RESULTS))
     committed = {c["id"]: c for c in read_json(RESULTS / "status.json")["claims"]}
     assert [r["id"] for r in fresh] == list(committed)
-    for r in fresh:
-        c = committed[r["id"]]
-        assert (r["verdict"], r["detail"]) == (c["verdict"], c["detail"])
-        if c["estimate"] is None:
-            assert r["estimate"] is None
-        else:
-            assert r["estimate"] == pytest.approx(c["estimate"])
+    assert json.loads(json.dumps(fresh)) == list(committed.values())  # every field of every row, as committed

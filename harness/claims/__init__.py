@@ -187,9 +187,8 @@ def profile_runs(profile: str, root: Path) -> dict[str, set[str]]:
     from harness.causal.evaluation import ICL
     from harness.config import load_params
 
-    files = [root / "params.yaml", *sorted((root / "experiments" / "profiles").glob("*.yaml"))]
-    for path in files:
-        if path.is_file() and (yaml.safe_load(path.read_text()) or {}).get("profile", "smoke") == profile:
+    for path, name in profile_files(root):
+        if name == profile:
             p = load_params(path)
             causal = list(p.causal.runs) if p.causal else []
             return {"train": set(p.train), "eval": set(p.train), "truncate": set(p.truncate.runs) if p.truncate else set(),
@@ -198,9 +197,14 @@ def profile_runs(profile: str, root: Path) -> dict[str, set[str]]:
     raise KeyError(profile)
 
 
-def known_profiles(root: Path) -> list[str]:
+def profile_files(root: Path) -> list[tuple[Path, str]]:
+    """Every params file a claim's profile can name (params.yaml first) with the profile name it declares."""
     files = [root / "params.yaml", *sorted((root / "experiments" / "profiles").glob("*.yaml"))]
-    return [(yaml.safe_load(f.read_text()) or {}).get("profile", "smoke") for f in files if f.is_file()]
+    return [(f, (yaml.safe_load(f.read_text()) or {}).get("profile", "smoke")) for f in files if f.is_file()]
+
+
+def known_profiles(root: Path) -> list[str]:
+    return [name for _, name in profile_files(root)]
 
 
 def check_references(claims: list[Claim], root: Path, check_runs: bool = True) -> None:

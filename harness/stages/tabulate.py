@@ -319,6 +319,7 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     status["claims"] = claims
     status["components"] = summarize_components(claims, load_components())
     write_json(RESULTS / "status.json", status)
+    status = read_json(RESULTS / "status.json")  # the table renders exactly what the JSON holds, nothing more
     write_text(RESULTS / "status.md", render(status))
     log.info("tabulate: %s", ", ".join(f"{c['component']}: {c['status']}" for c in status["components"]))
     return status
