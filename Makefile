@@ -4,7 +4,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup repro test check verify bench
+.PHONY: setup repro test check verify bench mutation
 
 setup: $(VENV)/.installed
 
@@ -33,3 +33,12 @@ verify: setup
 bench: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/loop_overhead.py
 	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/pipeline_walltime.py
+
+# Mutation testing of the judging core (outside CI: ~20 min on two cores). mutmut's parallel run has been seen to
+# record a killed mutant as surviving, so every survivor is rerun on its own before the report is written.
+mutation: setup
+	rm -rf mutants
+	PATH="$(CURDIR)/$(BIN):$$PATH" OMP_NUM_THREADS=1 mutmut run --max-children 2 > /dev/null
+	survivors=$$(PATH="$(CURDIR)/$(BIN):$$PATH" mutmut results | grep -E ': (survived|no tests)$$' | cut -d: -f1); \
+	  [ -z "$$survivors" ] || PATH="$(CURDIR)/$(BIN):$$PATH" OMP_NUM_THREADS=1 mutmut run --max-children 1 $$survivors > /dev/null
+	PATH="$(CURDIR)/$(BIN):$$PATH" python tools/mutation_report.py

@@ -65,7 +65,7 @@ def test_difference_measure_feeds_a_gap_of_gaps():
 
     # gain at rank 2: +2, +2.2, +1.8; at rank 8: 0, 0.1, -0.1 -> the low-budget gap is larger
     runs = {"adalora_b2": run([92.0, 92.2, 91.8]), "lora_r2": run([90.0, 90.0, 90.0]), "adalora": run([95.0, 95.1, 94.9]), "lora": run([95.0, 95.0, 95.0])}
-    verdict = judge_claim(claim, Context(results=ROOT, profile="smoke", runs=runs, paperscale=None))
+    verdict = judge_claim(claim, Context(profile="smoke", runs=runs, paperscale=None))
     assert verdict.verdict == "reproduced" and verdict.evidence.mean == pytest.approx(2.0)
 
 

@@ -120,7 +120,7 @@ def test_broken_lora_targets_fail_the_check():
     spec = yaml.safe_load((ROOT / "experiments" / "paperscale.yaml").read_text())
     broken = {"roberta-base.lora-r8-qv": count(spec["architectures"]["roberta-base"], {"method": "lora", "r": 8, "target_modules": ["query"]}, "test")}
     claims = [c for c in load_claims(ROOT / "experiments" / "claims", ROOT) if c.id == "lora.t2.roberta-base.params"]
-    fresh = judge_all(claims, Context(results=ROOT / "results", profile="smoke", runs={}, paperscale=broken))
+    fresh = judge_all(claims, Context(profile="smoke", runs={}, paperscale=broken))
     expected = load_expected(ROOT / "experiments" / "expected_verdicts.yaml")
     worse, _ = compare({"held": {"lora.t2.roberta-base.params": expected["held"]["lora.t2.roberta-base.params"]}}, fresh)
     assert worse[0].startswith("lora.t2.roberta-base.params: expected reproduced, got not reproduced")
@@ -137,11 +137,14 @@ def test_interval_of_an_exact_row_is_its_value_and_directions_at_the_edges():
 
 
 def test_changes_name_every_difference():
-    old = {"held": {"a": {"verdict": "reproduced", "estimate": 1.0}, "b": {"verdict": "inconclusive", "estimate": 0.5}}, "not_run": ["c"]}
+    old = {"held": {"a": {"verdict": "reproduced", "estimate": 1.0}, "b": {"verdict": "inconclusive", "estimate": 0.5},
+                    "f": {"verdict": "reproduced", "estimate": 1.0}}, "not_run": ["c"]}
     new = {"held": {"a": {"verdict": "reproduced", "estimate": 1.0}, "d": {"verdict": "not reproduced", "estimate": -2.0}}, "not_run": ["b"]}
     rows = [{"id": "b", "detail": "gone"}, {"id": "d", "detail": "why d"}]
     assert check.changes(old, new, rows) == [
-        "b: inconclusive (0.5) -> absent - gone", "d: absent -> not reproduced (-2) - why d", "b: now not run - gone", "c: runs now"]
+        "b: inconclusive (0.5) -> absent - gone", "d: absent -> not reproduced (-2) - why d", "f: reproduced (1) -> absent",
+        "b: now not run - gone", "c: runs now"]
+    assert check.changes({}, {"held": {}, "not_run": []}, []) == []
 
 
 def test_expected_state_format_is_checked(tmp_path):
@@ -154,3 +157,49 @@ def test_expected_state_format_is_checked(tmp_path):
     path.write_text("held: {a: {verdict: great, estimate: 1, ci95: null}}\n")
     with pytest.raises(check.HarnessError, match="held.a.verdict: unknown 'great'"):
         compare(load_expected(path), [])
+
+
+def test_every_regression_is_reported_not_only_the_first():
+    expected = {"held": {"a": EXPECTED["held"]["a"], "b": EXPECTED["held"]["b"],
+                         "c": {"verdict": "reproduced", "estimate": 1.0, "ci95": [0.5, 1.5], "region": [0.0, None]}}}
+    worse, _ = compare(expected, [row("b", "not reproduced", -1.0, [-1.5, -0.5]), row("c", "inconclusive", 0.2, [-0.5, 0.9])])
+    assert [w.split(":")[0] for w in worse] == ["a", "b", "c"]
+
+
+def test_an_estimate_on_the_edge_of_its_interval_has_not_left_it():
+    for edge in (0.5, 1.5):
+        worse, _ = compare({"held": {"a": EXPECTED["held"]["a"]}}, [row("a", "reproduced", edge, [edge - 0.4, edge + 0.4])])
+        assert worse == []
+
+
+def test_band_middle_decides_the_direction():
+    assert check.toward_failure(12.0, 17.5, [10.0, 20.0]) is False  # 2.5 from the middle (15), was 3: closer
+    assert check.toward_failure(17.0, 13.5, [10.0, 20.0]) is False
+
+
+def test_update_from_an_old_format_file_and_its_summary(project, capsys):
+    (project / "experiments" / "expected_verdicts.yaml").write_text("a: reproduced\n")
+    write_status(project, [row("a", "reproduced", 1.0, [0.5, 1.5]), {**row("c", "not run", None, None), "evidence": None, "region": None}])
+    assert cli_run(["check", "--update"]) == 0
+    out = capsys.readouterr().out
+    assert "previous expected state not read" in out and "writing it afresh" in out
+    assert "experiments/expected_verdicts.yaml: 1 held claims, 1 not run; 2 changed" in out
+    assert (project / "experiments" / "expected_verdicts.yaml").read_text().startswith(check.HEADER + "held:\n  a:\n    verdict: reproduced\n")
+
+
+def test_main_lists_improvements_not_run_and_every_regressed_claim(project, capsys):
+    expected = {"held": {**EXPECTED["held"], "d": {"verdict": "reproduced", "estimate": 1.0, "ci95": [0.5, 1.5], "region": [0.0, None]}},
+                "not_run": ["c", "e"]}
+    (project / "experiments" / "expected_verdicts.yaml").write_text(yaml.safe_dump(expected))
+    write_status(project, [row("a", "not reproduced", -1.0, [-1.5, -0.5]), row("b", "reproduced", 2.0, [1.5, 2.5]),
+                           row("d", "not reproduced", -1.0, [-1.5, -0.5])])
+    assert cli_run(["check"]) == 2
+    out, err = capsys.readouterr()
+    assert "improved: b: expected inconclusive, got reproduced" in out and "not held (2 gated claims not run here): c, e" in out
+    assert err.strip().endswith("error: 2 claim(s) regressed: a, d")
+    assert cli_run(["check", "--a", "--b"]) == 2 and "unknown arguments '--a --b'" in capsys.readouterr().err
+
+
+def test_fresh_rows_of_a_status_without_claims(tmp_path):
+    (tmp_path / "s.json").write_text("{}")
+    assert check.fresh_rows(tmp_path / "s.json") == []

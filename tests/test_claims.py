@@ -20,7 +20,7 @@ CLAIMS = ROOT / "experiments" / "claims"
 def ctx_with(runs: dict[str, list[float]], paperscale=None, field="accuracy") -> Context:
     """Eval results per run: one accuracy per seed (seed i -> value i)."""
     loaded = {run: {"eval": {"seeds": {str(i): {"metrics": {field: v}} for i, v in enumerate(values)}}} for run, values in runs.items()}
-    return Context(results=Path("results"), profile="smoke", runs=loaded, paperscale=paperscale)
+    return Context(profile="smoke", runs=loaded, paperscale=paperscale)
 
 
 def claim(**over):
@@ -70,7 +70,9 @@ def test_delta_is_the_largest_of_margin_rounding_and_spread():
 
 def test_one_seed_is_insufficient_runs_never_reproduced():
     v = judge_claim(claim(), ctx_with({"a": [90.0]}))
-    assert v.verdict == "insufficient runs" and "at least 2" in v.detail
+    assert v.verdict == "insufficient runs" and v.detail == "1 seed: a quantity that varies by seed needs at least 2 for an interval"
+    assert v.evidence.n == 1 and v.region.low == pytest.approx(89.95) and v.seeds_needed == (2, "inside")
+    assert judge_claim(claim(), ctx_with({"a": [80.0]})).seeds_needed == (2, "outside")
 
 
 def test_zero_spread_is_reported_as_such_and_judged_on_the_point():
@@ -81,10 +83,18 @@ def test_zero_spread_is_reported_as_such_and_judged_on_the_point():
 
 def test_nan_metric_is_not_reproduced_not_a_crash():
     v = judge_claim(claim(), ctx_with({"a": [95.0, math.nan, 94.0]}))
-    assert v.verdict == "not reproduced" and "non-finite" in v.detail
+    assert v.verdict == "not reproduced" and v.detail == "a seed produced a non-finite value (diverged run or undefined metric)"
+    assert v.region is not None and v.evidence is None
+
+
+def test_a_pair_without_common_seeds_is_not_run_with_the_reason():
+    v = judge_claim(relation(), Context("smoke", {"a": {"eval": {"seeds": {"0": {"metrics": {"accuracy": 1.0}}}}},
+                                                   "b": {"eval": {"seeds": {"1": {"metrics": {"accuracy": 1.0}}}}}}, None))
+    assert (v.verdict, v.detail, v.region, v.evidence) == ("not run", "the two measures share no seed to pair on", None, None)
 
 
 def test_missing_results_are_not_run_with_reason():
+    assert judge_claim(claim(), ctx_with({})).detail == "no eval results for run 'a' in this profile"  # no "needs" prefix
     v = judge_claim(claim(requires=["gpu"]), ctx_with({}))
     assert v.verdict == "not run" and v.detail == "needs gpu: no eval results for run 'a' in this profile"
     v = judge_claim(claim(measure={"kind": "run", "run": "a", "field": "metrics.accuracy", "profile": "paper-x"}), ctx_with({"a": [1.0, 2.0]}))
@@ -129,7 +139,7 @@ def test_counts_are_exact():
 def test_malformed_claims_name_id_and_field(change, expected):
     with pytest.raises(HarnessError) as err:
         claim(**change)
-    assert expected in str(err.value)
+    assert expected in str(err.value) and str(err.value).startswith("test.yaml: claim t.claim")
 
 
 def test_a_transferred_relation_keeps_the_papers_direction_and_a_rating_its_reason():
@@ -367,3 +377,123 @@ def test_exceeded_on_the_lower_side_and_p_text():
     assert classify(evidence([0.1, 0.2, 0.15], 1.0, 2.0), region).verdict == "exceeded"
     assert classify(evidence([3.1, 3.2, 3.15], 1.0, 2.0), region).verdict == "not reproduced"
     assert p_text(0.01, 0.01, None) == "p = 0.01" and p_text(0.01, 0.2, (0.2, 1.0)) == "p = 0.01, adjusted 0.2"
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"kind": "transferred", "scale": "paper", "published": None, "measure": pair(), "judge": {"kind": "bound", "of": "difference", "at_least": 0}},
+     "scale: a transferred claim is asked at our (smoke) scale"),
+    ({"kind": "rating", "scale": "paper", "published": None, "judge": {"kind": "bound", "at_least": 0, "reason": "r"}},
+     "scale: a rating claim is asked at our (smoke) scale"),
+    ({"published": None, "measure": pair(), "judge": {"kind": "bound", "of": "ratio", "at_least": 2}},
+     "judge: a measurement relation keeps the paper's: one side at a / b = 1; another threshold is a rating"),
+    ({"published": None, "measure": pair(), "judge": {"kind": "bound", "of": "difference", "at_least": 0, "at_most": 1}},
+     "judge: a measurement relation keeps the paper's: one side at a - b = 0"),
+    ({"kind": "count", "published": None, "measure": {"kind": "paperscale", "key": "k", "field": "f"}, "judge": {"kind": "equivalence", "target": 1.0}},
+     "judge.target: a count claim is judged against the published number"),
+    ({"published": None, "judge": {"kind": "equivalence", "target": 1.0}}, "judge.target: a measurement claim is judged against the published number"),
+    ({"source": {"paper": "P", "table": "T", "row": "r"}}, "a published number needs the table, row and column"),
+    ({"measure": pair() | {"a": "run"}, "published": None, "judge": {"kind": "bound", "of": "difference", "at_least": 0}},
+     "measure.a.kind: required key is missing; known: difference, memory_model, pair, paperscale, rank_spread, run"),
+    ({"measure": pair() | {"a": {"kind": "run", "run": "a", "field": "nope"}}, "published": None,
+      "judge": {"kind": "bound", "of": "difference", "at_least": 0}}, "test.yaml: claim t.claim: measure.a: unknown field 'nope'"),
+    ({"judge": {"kind": "equivalence", "of": "ratio"}}, "judge.of: only a pair measure has a difference or ratio (measure.kind is 'run')"),
+    ({"published": "1.0.0"}, "test.yaml: claim t.claim: published: '1.0.0' is not a number as printed"),
+])
+def test_kind_rules_name_the_claim_and_field(change, expected):
+    with pytest.raises(HarnessError) as err:
+        claim(**change)
+    assert expected in str(err.value) and str(err.value).startswith("test.yaml: claim t.claim")
+
+
+def test_a_claim_without_an_id_is_named_by_a_question_mark():
+    with pytest.raises(HarnessError, match=r"^x.yaml: claim \?"):
+        parse_claim({"statement": "s"}, "x.yaml")
+    with pytest.raises(HarnessError, match=r"^x.yaml: claim \?: expected a mapping"):
+        parse_claim(["not", "a", "mapping"], "x.yaml")
+
+
+def test_exceeded_exact_and_one_sided_upper_detail():
+    from harness.claims.judges import Region
+    from harness.stats import evidence
+
+    assert classify(evidence([5.0], 1.0, 2.0, exact=True), Region(1.0, 2.0, better="higher")).verdict == "exceeded"
+    v = classify(evidence([3.0, 3.1, 3.2], -math.inf, 2.0), Region(-math.inf, 2.0))
+    assert v.verdict == "not reproduced" and v.detail.startswith(f"one-sided 95% bound {v.evidence.ci90[0]:.4g} outside <= 2")
+    v = classify(evidence([0.0, 0.1, 0.2], -math.inf, 2.0), Region(-math.inf, 2.0))
+    assert v.verdict == "reproduced" and v.detail.startswith(f"one-sided 95% bound {v.evidence.ci90[1]:.4g} inside <= 2")
+
+
+def test_bound_edges_and_fmt_at_a_thousand():
+    from harness.claims.judges import BoundSettings, fmt
+
+    assert BoundSettings(kind="bound", at_least=1.0, at_most=1.0).at_most == 1.0  # a single accepted value is allowed
+    with pytest.raises(ValueError, match=r"Value error, set at_most, at_least or both \["):
+        BoundSettings(kind="bound")
+    assert fmt(1000.0) == "1,000" and fmt(999.9) == "999.9"
+
+
+def test_closest_edges():
+    from harness.claims import closest
+
+    assert closest("zzz", [f"r{i:02d}" for i in range(12)]).endswith("r11")  # exactly 12 names: no ellipsis
+    assert closest("zzz", [f"r{i:02d}" for i in range(13)]).endswith("r11 ...")
+    assert closest("abcdef", ["abcxyz", "abcdxy", "abcdex", "abcdey", "zzzzzz"]) == "closest: abcdey, abcdex, abcdxy"  # at most 3
+    assert closest("abcdef", ["abcxyz"]) == "closest: abcxyz"  # similarity 0.5 is close enough
+
+
+def test_profiles_without_a_name_are_smoke_and_stages_tolerate_fewer_runs(tmp_path, monkeypatch):
+    from harness.claims import known_profiles
+
+    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    del raw["train"]["adalora_fixed"]
+    del raw["profile"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    assert known_profiles(tmp_path)[0] == "smoke"
+    with pytest.raises(HarnessError, match="profile smoke has no eval run 'adalora_fixed'"):
+        load_claims(tmp_path / "experiments" / "claims", tmp_path)
+    monkeypatch.chdir(tmp_path)  # the stages: default paths, runs not checked
+    assert len(load_claims(check_runs=False)) == len(load_claims(CLAIMS, ROOT))
+
+
+def test_claim_file_errors_name_the_file(tmp_path):
+    (tmp_path / "x.yaml").write_text("- [unclosed")
+    with pytest.raises(HarnessError, match=r"x.yaml: not valid YAML \(while parsing"):
+        load_claims(tmp_path, ROOT)
+    raw = yaml.safe_load((CLAIMS / "lora.yaml").read_text())[:1]
+    raw[0]["judge"]["kind"] = "nope"
+    (tmp_path / "x.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(HarnessError, match=rf"^{tmp_path / 'x.yaml'}: claim {raw[0]['id']}: judge.kind: unknown"):
+        load_claims(tmp_path, ROOT)
+
+
+def test_the_same_pair_as_a_difference_and_a_ratio_is_two_measurements(tmp_path):
+    def both(raw):
+        base = next(c for c in raw if c["id"] == "lora.headline.memory-3x")
+        raw.append({**base, "id": "lora.other", "judge": {"kind": "bound", "of": "difference", "at_least": 0}, "published": None,
+                    "kind": "count"})
+    assert len(load_claims(repo_claims_with(tmp_path, both), ROOT)) == len(load_claims(CLAIMS, ROOT)) + 1
+
+
+def test_components_file_and_the_fields_a_row_carries(tmp_path):
+    from harness.claims.components import load_components, summarize_components
+
+    with pytest.raises(HarnessError, match="components.yaml: not found"):
+        load_components(tmp_path / "components.yaml")
+    (tmp_path / "components.yaml").write_text("")
+    assert load_components(tmp_path / "components.yaml") == {}
+    assert load_components(ROOT / "experiments" / "components.yaml")["lora"] == "LoRA (the baseline)"
+    rows = [{"component": "x", "kind": "count", "verdict": "reproduced"}, {"component": "x", "kind": "count", "verdict": "reproduced"}]
+    assert summarize_components(rows, {"x": "X"}) == [{"component": "x", "title": "X", "status": "reproduced",
+                                                       "deciding": {"reproduced": 2}, "ratings": {}}]
+
+
+def test_a_context_without_paperscale_and_a_profile_without_studies(tmp_path):
+    import dataclasses
+
+    from harness.claims.engine import load_context, pipeline_context
+    from harness.config import load_params
+
+    assert load_context(tmp_path, "smoke", ["a"]) == Context("smoke", {"a": {}}, None)
+    params = dataclasses.replace(load_params(ROOT / "params.yaml"), planted=None, causal=None)
+    assert set(pipeline_context(params, tmp_path).runs) == set(params.train)

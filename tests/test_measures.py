@@ -1,7 +1,6 @@
 """Measures read the result files' per-seed figures; pairs combine them seed by seed."""
 
 import math
-from pathlib import Path
 
 import pytest
 
@@ -69,7 +68,7 @@ def test_field_domains(field, domain):
 
 
 def ctx(runs=None, paperscale=None, profile="smoke"):
-    return Context(results=Path("results"), profile=profile, runs=runs or {}, paperscale=paperscale)
+    return Context(profile=profile, runs=runs or {}, paperscale=paperscale)
 
 
 def train_file(by_seed: dict) -> dict:
@@ -138,3 +137,23 @@ def test_difference_measure_and_its_domain():
     cfg = PairSettings(kind="difference", a=RunSettings(kind="run", run="a", field="metrics.accuracy"), b=RunSettings(kind="run", run="b", field="metrics.accuracy"))
     assert DifferenceMeasure.sample(cfg, ctx(runs)) == per([5.0, 5.0], ["0", "1"])
     assert DifferenceMeasure.domain(cfg) == (-100.0, 100.0)
+
+
+def test_derived_measures_read_their_profile():
+    runs = {"ada": train_file({"0": {"method_report": {"rank_pattern": {"q": 8}}}})}
+    with pytest.raises(NotRun, match="needs profile paper-x"):
+        RankSpreadMeasure.sample(RankSpreadSettings(kind="rank_spread", run="ada", profile="paper-x"), ctx(runs))
+    with pytest.raises(NotRun, match="needs profile paper-x"):
+        MemoryModelMeasure.sample(MemoryModelSettings(kind="memory_model", full_run="f", peft_run="p", profile="paper-x"), ctx(runs))
+
+
+def test_null_for_several_seeds_and_unknown_names_list_what_exists():
+    runs = {"a": train_file({"0": {"steps_to_target": None}, "1": {"steps_to_target": None}})}
+    with pytest.raises(NotRun, match=r"null for seed\(s\) 0, 1$"):
+        RunMeasure.sample(RunSettings(kind="run", run="a", field="steps_to_target", file="train"), ctx(runs))
+    with pytest.raises(ValueError, match=r"unknown metric 'acc'; known: accuracy, f1, matthews, pearson, spearman \["):
+        RunSettings(kind="run", run="a", field="metrics.acc")
+    with pytest.raises(ValueError, match=r"unknown metric 'acc'; known: bits_per_byte, bleu, byte_perplexity, cider"):
+        RunSettings(kind="run", run="a", field="metrics.acc", file="causal_eval")
+    with pytest.raises(ValueError, match=r"unknown field 'x' in truncate results; known: gain_kept_at_k, max_rank, metric_at_k, rank_half_retention \["):
+        RunSettings(kind="run", run="a", field="x", file="truncate")

@@ -76,7 +76,7 @@ def test_adalora_without_allocation_fails_its_claim_and_the_gate(tiny_raw, prepa
     cid = "adalora.smoke.ranks-reallocated"
     claims = [c for c in load_claims(ROOT / "experiments" / "claims", ROOT) if c.id == cid]
     # three seeds that all behave like this one (no allocation is deterministic: every rank stays init_r)
-    ctx = Context(results=tmp_path, profile="smoke", runs={"adalora": {"train": {"seeds": {s: figures for s in "012"}}}}, paperscale=None)
+    ctx = Context(profile="smoke", runs={"adalora": {"train": {"seeds": {s: figures for s in "012"}}}}, paperscale=None)
     rows = judge_all(claims, ctx)
     assert rows[0]["verdict"] == "not reproduced" and rows[0]["estimate"] == 0
     expected = {"held": {cid: {"verdict": "inconclusive", "estimate": 8.0, "ci95": [5.5, 10.5], "region": [2.0, None]}}}

@@ -182,3 +182,19 @@ def test_seeds_needed_bounds():
     assert seeds_needed(evidence([1.0], 0.0, math.inf), 0.0, math.inf) is None  # no spread known
     near = evidence([0.95, 1.05, 1.0], 0.0, 1.2)  # inside; a mean 0.2 from the upper boundary
     assert seeds_needed(near, 0.0, 1.02)[1] == "inside"
+
+
+def test_summarize_interval_scales_with_the_spread():
+    s = summarize([1.0, 3.0, 8.0])
+    half = sst.t.ppf(0.975, 2) * s["std"] / math.sqrt(3)
+    assert s["std"] == pytest.approx(np.std([1.0, 3.0, 8.0], ddof=1))
+    assert (s["ci_low"], s["ci_high"]) == (pytest.approx(4.0 - half), pytest.approx(4.0 + half))
+
+
+def test_evidence_without_an_interval_says_why():
+    from harness.stats import Evidence
+
+    assert evidence([5.0], 0.0, 1.0) == Evidence(1, 5.0, None, "none", None, None, None, None)
+    assert evidence([2.0, 2.0], 0.0, 1.0) == Evidence(2, 2.0, 0.0, "zero spread", (2.0, 2.0), (2.0, 2.0), None, None)
+    assert evidence([7], 0.0, 1.0, exact=True) == Evidence(1, 7.0, None, "exact", None, None, None, None)
+    assert seeds_needed(evidence([2.0, 2.0], 0.0, 1.0), 0.0, 1.0) is None  # zero spread: nothing to add

@@ -88,3 +88,8 @@ def test_hardware_names_the_machine(monkeypatch):
     assert provenance.package_versions() == {"torch": torch.__version__, "no-such-package-xyz": None}
     rec = provenance.record()
     assert set(rec) == {"git", "packages", "seeds", "data", "hardware"} and rec["seeds"] is None and rec["data"] is None
+
+
+def test_git_state_defaults_to_the_working_directory(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    assert provenance.git_state()["sha"] == git(repo, "rev-parse", "HEAD")

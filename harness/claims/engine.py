@@ -34,7 +34,7 @@ def load_context(results: Path, profile: str, runs: list[str]) -> Context:
         files = {kind: results / folder / f"{run}.json" for kind, folder in KINDS.items()}
         loaded[run] = {kind: read_json(path) for kind, path in files.items() if path.is_file()}
     paperscale = results / "paperscale.json"
-    return Context(results=results, profile=profile, runs=loaded, paperscale=read_json(paperscale) if paperscale.is_file() else None)
+    return Context(profile=profile, runs=loaded, paperscale=read_json(paperscale) if paperscale.is_file() else None)
 
 
 def pipeline_context(params: Any, results: Path) -> Context:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import math
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic.dataclasses import dataclass
@@ -27,7 +26,6 @@ class Sample:
 
 @dataclasses.dataclass(frozen=True)
 class Context:
-    results: Path
     profile: str
     runs: dict[str, dict[str, Any]]  # run -> {"train": ..., "eval": ...} as loaded from results/
     paperscale: dict[str, Any] | None
