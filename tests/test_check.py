@@ -203,3 +203,17 @@ def test_main_lists_improvements_not_run_and_every_regressed_claim(project, caps
 def test_fresh_rows_of_a_status_without_claims(tmp_path):
     (tmp_path / "s.json").write_text("{}")
     assert check.fresh_rows(tmp_path / "s.json") == []
+
+
+def test_upper_edge_of_an_at_most_claim_and_a_claim_held_without_estimate():
+    at_most = {"held": {"m": {"verdict": "reproduced", "estimate": 1.0, "ci95": [0.5, 1.5], "region": [None, 2.0]}}}
+    assert compare(at_most, [row("m", "reproduced", 1.5, [1.1, 1.9], low=None, high=2.0)]) == ([], [])
+    assert compare(at_most, [row("m", "reproduced", 1.6, [1.2, 2.0], low=None, high=2.0)])[0] == [
+        "m: estimate 1.6 left the previous 95% interval [0.5, 1.5] towards failing its region"]
+    diverged = {"held": {"d": {"verdict": "not reproduced", "estimate": None, "ci95": None, "region": [0.0, None]}}}
+    assert compare(diverged, [row("d", "inconclusive", 0.3, [-0.2, 0.8])]) == ([], ["d: expected not reproduced, got inconclusive"])
+
+
+def test_an_unknown_expected_verdict_names_the_allowed_ones():
+    with pytest.raises(check.HarnessError, match=r"allowed: reproduced, exceeded, inconclusive, insufficient runs, not reproduced, not run$"):
+        compare({"held": {"a": {"verdict": "great", "estimate": 1.0, "ci95": None}}}, [])

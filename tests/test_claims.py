@@ -497,3 +497,19 @@ def test_a_context_without_paperscale_and_a_profile_without_studies(tmp_path):
     assert load_context(tmp_path, "smoke", ["a"]) == Context("smoke", {"a": {}}, None)
     params = dataclasses.replace(load_params(ROOT / "params.yaml"), planted=None, causal=None)
     assert set(pipeline_context(params, tmp_path).runs) == set(params.train)
+
+
+def test_nested_measure_errors_name_their_place():
+    bad_b = pair() | {"b": {"kind": "run", "run": "b", "field": "nope"}}
+    with pytest.raises(HarnessError, match=r"^test.yaml: claim t.claim: measure.b: unknown field 'nope'"):
+        relation(measure=bad_b)
+    with pytest.raises(HarnessError, match=r"^test.yaml: claim t.claim: measure.kind: required key is missing"):
+        claim(measure={"run": "a", "field": "metrics.accuracy"})
+
+
+def test_one_sided_not_reproduced_shows_the_upper_bound_of_an_at_least():
+    from harness.claims.judges import Region
+    from harness.stats import evidence
+
+    v = classify(evidence([-3.0, -3.1, -3.2], 0.0, math.inf), Region(0.0, math.inf))
+    assert v.verdict == "not reproduced" and v.detail.startswith(f"one-sided 95% bound {v.evidence.ci90[1]:.4g} outside >= 0")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 import subprocess
 import sys
 from collections import Counter
@@ -45,9 +46,10 @@ def main() -> int:
     if not by_file:
         print("no mutmut results under mutants/: run mutmut run first", file=sys.stderr)
         return 2
+    settings = tomllib.loads(Path("pyproject.toml").read_text())["tool"]["mutmut"]
     lines = ["# Mutation testing of the judging core", "",
-             "`make mutation` (mutmut over `harness/claims/`, `harness/stats.py`, `harness/check.py`, `harness/metrics/`, "
-             "`harness/provenance.py`, against tests/test_claims.py, test_check.py, test_metrics_and_stats.py, test_provenance.py). "
+             f"`make mutation`: mutmut over {', '.join(f'`{p}`' for p in settings['only_mutate'])}, against "
+             f"{', '.join(settings['pytest_add_cli_args_test_selection'])}. "
              "Kill rate = killed / all mutants (a mutant no test reaches counts as surviving).", "",
              "| module | mutants | killed | survived | no tests | timeout | kill rate |", "|---|---|---|---|---|---|---|"]
     total = Counter()
