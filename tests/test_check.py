@@ -164,6 +164,10 @@ def test_every_regression_is_reported_not_only_the_first():
                          "c": {"verdict": "reproduced", "estimate": 1.0, "ci95": [0.5, 1.5], "region": [0.0, None]}}}
     worse, _ = compare(expected, [row("b", "not reproduced", -1.0, [-1.5, -0.5]), row("c", "inconclusive", 0.2, [-0.5, 0.9])])
     assert [w.split(":")[0] for w in worse] == ["a", "b", "c"]
+    # an estimate regression first, a verdict drop after it
+    worse, _ = compare(expected, [row("a", "reproduced", 0.2, [0.1, 0.3]), row("b", "inconclusive", 0.1, [-0.4, 0.6]),
+                                  row("c", "not reproduced", -1.0, [-1.5, -0.5])])
+    assert [w.split(":")[0] for w in worse] == ["a", "c"]
 
 
 def test_an_estimate_on_the_edge_of_its_interval_has_not_left_it():

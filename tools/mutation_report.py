@@ -37,7 +37,7 @@ def results() -> dict[str, dict[str, str]]:
 def diff_of(name: str) -> str:
     out = subprocess.run([sys.executable, "-m", "mutmut", "show", name], capture_output=True, text=True).stdout
     changed = [line for line in out.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    return " / ".join(line.strip() for line in changed)[:240]
+    return " / ".join(line.strip() for line in changed)
 
 
 def main() -> int:
@@ -71,7 +71,8 @@ def main() -> int:
         change = diff_of(name)
         reason = next((r["reason"] for r in reasons if re.search(r["match"], f"{name} {change}")), None)
         unexplained += reason is None
-        lines.append(f"| `{name}` | `{change.replace('|', '¦')}` | {reason or '**UNEXPLAINED**'} |")
+        shown = change if len(change) <= 240 else change[:237] + "..."
+        lines.append(f"| `{name}` | `{shown.replace('|', '¦')}` | {reason or '**UNEXPLAINED**'} |")
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n")
     print(f"mutation: {total['killed'] + total['timeout']} of {n} mutants killed ({rate:.1%}, target {TARGET:.0%}); "
