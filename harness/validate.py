@@ -6,7 +6,7 @@ typo in a claim fails here, naming the closest names, instead of reading "not ru
 
 from __future__ import annotations
 
-from harness.claims import load_claims
+from harness.claims import CLAIMS_DIR, load_claims
 from harness.config import load_params
 
 
@@ -14,5 +14,6 @@ def main(argv: list[str]) -> None:
     path = argv[0] if argv else "params.yaml"
     params = load_params(path)
     print(f"{path}: valid (profile {params.profile}, runs {', '.join(params.train)}, seeds {params.seeds})")
-    claims = load_claims()
-    print(f"experiments/claims: {len(claims)} claims valid; every profile, run, entry and field they name exists")
+    if CLAIMS_DIR.is_dir():  # in the repository (a scratch directory holding only a params file has none)
+        claims = load_claims()
+        print(f"{CLAIMS_DIR}: {len(claims)} claims valid; every profile, run, entry and field they name exists")

@@ -64,6 +64,8 @@ def test_state_lists_not_run_claims_apart_and_holds_only_gated_ones():
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
+    # the CLI marks its process pristine (safe to fork seeds from); this pytest process has run kernels already
+    monkeypatch.setattr("harness.workers.mark_pristine", lambda: None)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "experiments").mkdir()
     (tmp_path / "results").mkdir()

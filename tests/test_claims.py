@@ -131,9 +131,26 @@ def test_counts_are_exact():
         ({"kind": "rating", "scale": "smoke"}, "a rating claim holds no published number"),
         ({"scale": "smoke"}, "a measurement claim is at paper scale"),
         ({"judge": {"kind": "equivalence", "margin": 1.0}}, "judge.reason: a stated margin (1.0) needs its reason"),
-        ({"judge": {"kind": "equivalence", "of": "ratio"}}, "judge.of: only a pair measure has a difference or ratio"),
         ({"measure": pair(), "judge": {"kind": "bound", "at_least": 0}, "published": None}, "a pair measure needs of: difference or ratio"),
         ({"kind": "count"}, "a count claim reads exact counts"),
+        ({"kind": "transferred", "scale": "paper", "published": None, "measure": pair(), "judge": {"kind": "bound", "of": "difference", "at_least": 0}},
+         "scale: a transferred claim is asked at our (smoke) scale"),
+        ({"kind": "rating", "scale": "paper", "published": None, "judge": {"kind": "bound", "at_least": 0, "reason": "r"}},
+         "scale: a rating claim is asked at our (smoke) scale"),
+        ({"published": None, "measure": pair(), "judge": {"kind": "bound", "of": "ratio", "at_least": 2}},
+         "judge: a measurement relation keeps the paper's: one side at a / b = 1; another threshold is a rating"),
+        ({"published": None, "measure": pair(), "judge": {"kind": "bound", "of": "difference", "at_least": 0, "at_most": 1}},
+         "judge: a measurement relation keeps the paper's: one side at a - b = 0"),
+        ({"kind": "count", "published": None, "measure": {"kind": "paperscale", "key": "k", "field": "f"}, "judge": {"kind": "equivalence", "target": 1.0}},
+         "judge.target: a count claim is judged against the published number"),
+        ({"published": None, "judge": {"kind": "equivalence", "target": 1.0}}, "judge.target: a measurement claim is judged against the published number"),
+        ({"source": {"paper": "P", "table": "T", "row": "r"}}, "a published number needs the table, row and column"),
+        ({"measure": pair() | {"a": "run"}, "published": None, "judge": {"kind": "bound", "of": "difference", "at_least": 0}},
+         "measure.a.kind: required key is missing; known: difference, memory_model, pair, paperscale, rank_spread, run"),
+        ({"measure": pair() | {"a": {"kind": "run", "run": "a", "field": "nope"}}, "published": None,
+          "judge": {"kind": "bound", "of": "difference", "at_least": 0}}, "test.yaml: claim t.claim: measure.a: unknown field 'nope'"),
+        ({"judge": {"kind": "equivalence", "of": "ratio"}}, "judge.of: only a pair measure has a difference or ratio (measure.kind is 'run')"),
+        ({"published": "1.0.0"}, "test.yaml: claim t.claim: published: '1.0.0' is not a number as printed"),
     ],
 )
 def test_malformed_claims_name_id_and_field(change, expected):
@@ -377,32 +394,6 @@ def test_exceeded_on_the_lower_side_and_p_text():
     assert classify(evidence([0.1, 0.2, 0.15], 1.0, 2.0), region).verdict == "exceeded"
     assert classify(evidence([3.1, 3.2, 3.15], 1.0, 2.0), region).verdict == "not reproduced"
     assert p_text(0.01, 0.01, None) == "p = 0.01" and p_text(0.01, 0.2, (0.2, 1.0)) == "p = 0.01, adjusted 0.2"
-
-
-@pytest.mark.parametrize("change, expected", [
-    ({"kind": "transferred", "scale": "paper", "published": None, "measure": pair(), "judge": {"kind": "bound", "of": "difference", "at_least": 0}},
-     "scale: a transferred claim is asked at our (smoke) scale"),
-    ({"kind": "rating", "scale": "paper", "published": None, "judge": {"kind": "bound", "at_least": 0, "reason": "r"}},
-     "scale: a rating claim is asked at our (smoke) scale"),
-    ({"published": None, "measure": pair(), "judge": {"kind": "bound", "of": "ratio", "at_least": 2}},
-     "judge: a measurement relation keeps the paper's: one side at a / b = 1; another threshold is a rating"),
-    ({"published": None, "measure": pair(), "judge": {"kind": "bound", "of": "difference", "at_least": 0, "at_most": 1}},
-     "judge: a measurement relation keeps the paper's: one side at a - b = 0"),
-    ({"kind": "count", "published": None, "measure": {"kind": "paperscale", "key": "k", "field": "f"}, "judge": {"kind": "equivalence", "target": 1.0}},
-     "judge.target: a count claim is judged against the published number"),
-    ({"published": None, "judge": {"kind": "equivalence", "target": 1.0}}, "judge.target: a measurement claim is judged against the published number"),
-    ({"source": {"paper": "P", "table": "T", "row": "r"}}, "a published number needs the table, row and column"),
-    ({"measure": pair() | {"a": "run"}, "published": None, "judge": {"kind": "bound", "of": "difference", "at_least": 0}},
-     "measure.a.kind: required key is missing; known: difference, memory_model, pair, paperscale, rank_spread, run"),
-    ({"measure": pair() | {"a": {"kind": "run", "run": "a", "field": "nope"}}, "published": None,
-      "judge": {"kind": "bound", "of": "difference", "at_least": 0}}, "test.yaml: claim t.claim: measure.a: unknown field 'nope'"),
-    ({"judge": {"kind": "equivalence", "of": "ratio"}}, "judge.of: only a pair measure has a difference or ratio (measure.kind is 'run')"),
-    ({"published": "1.0.0"}, "test.yaml: claim t.claim: published: '1.0.0' is not a number as printed"),
-])
-def test_kind_rules_name_the_claim_and_field(change, expected):
-    with pytest.raises(HarnessError) as err:
-        claim(**change)
-    assert expected in str(err.value) and str(err.value).startswith("test.yaml: claim t.claim")
 
 
 def test_a_claim_without_an_id_is_named_by_a_question_mark():
