@@ -157,3 +157,15 @@ def test_null_for_several_seeds_and_unknown_names_list_what_exists():
         RunSettings(kind="run", run="a", field="metrics.acc", file="causal_eval")
     with pytest.raises(ValueError, match=r"unknown field 'x' in truncate results; known: gain_kept_at_k, max_rank, metric_at_k, rank_half_retention \["):
         RunSettings(kind="run", run="a", field="x", file="truncate")
+
+
+def test_paperscale_fields_are_what_the_stage_writes():
+    import json
+
+    from harness.claims.measures import PAPERSCALE_FIELDS
+    from tests.conftest import ROOT
+
+    written = json.loads((ROOT / "results" / "paperscale.json").read_text())
+    assert set(written["quantization"]) == PAPERSCALE_FIELDS["quantization"]
+    entries = {k: v for k, v in written.items() if k not in ("quantization", "provenance")}
+    assert set().union(*entries.values()) == PAPERSCALE_FIELDS["entry"]

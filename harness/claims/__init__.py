@@ -216,7 +216,9 @@ def check_references(claims: list[Claim], root: Path, check_runs: bool = True) -
 
     spec = yaml.safe_load((root / "experiments" / "paperscale.yaml").read_text()) or {}
     entries = [*spec.get("entries", {}), "quantization"]
-    components = yaml.safe_load((root / COMPONENTS).read_text()) if (root / COMPONENTS).is_file() else {}
+    from harness.claims.components import load_components
+
+    components = load_components(root / COMPONENTS)
     seen: dict[str, str] = {}
     for c in claims:
         where = f"claim {c.id}"

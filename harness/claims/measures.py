@@ -128,7 +128,14 @@ class RunMeasure(Measure):
     Config = RunSettings
 
     @staticmethod
-    def sample(cfg: RunSettings, ctx: Context, keep_raw: bool = False) -> Sample:
+    def sample(cfg: RunSettings, ctx: Context) -> Sample:
+        seeds, raw = RunMeasure.per_seed(cfg, ctx)
+        return Sample(values=[float(v) for v in raw], seeds=seeds, deterministic=cfg.field in DETERMINISTIC_FIELDS)
+
+    @staticmethod
+    def per_seed(cfg: RunSettings, ctx: Context) -> tuple[list[str], list[Any]]:
+        """The seeds (in numeric order) and each one's value of the field as recorded (a number, or the
+        mapping a derived measure reduces), or NotRun saying why there is none."""
         if ctx.profile != cfg.profile:
             raise NotRun(f"results are for profile {ctx.profile}; this claim needs profile {cfg.profile}")
         record = ctx.runs.get(cfg.run, {}).get(cfg.file)
@@ -145,8 +152,7 @@ class RunMeasure(Measure):
         missing = [s for s, v in zip(seeds, raw) if v is None]
         if missing:  # e.g. steps_to_target when the target was never reached
             raise NotRun(f"run {cfg.run!r}: {cfg.field} is null for seed(s) {', '.join(missing)}")
-        values = raw if keep_raw else [float(v) for v in raw]
-        return Sample(values=values, seeds=seeds, deterministic=cfg.field in DETERMINISTIC_FIELDS)
+        return seeds, raw
 
 
 @dataclass(config=STRICT)
@@ -262,8 +268,8 @@ class RankSpreadMeasure(Measure):
 
     @staticmethod
     def sample(cfg: RankSpreadSettings, ctx: Context) -> Sample:
-        ranks = RunMeasure.sample(RunSettings(kind="run", run=cfg.run, field="method_report.rank_pattern", file="train", profile=cfg.profile), ctx, keep_raw=True)
-        return Sample([float(max(r.values()) - min(r.values())) for r in ranks.values], ranks.seeds, False)
+        seeds, ranks = RunMeasure.per_seed(RunSettings(kind="run", run=cfg.run, field="method_report.rank_pattern", file="train", profile=cfg.profile), ctx)
+        return Sample([float(max(r.values()) - min(r.values())) for r in ranks], seeds, False)
 
     @staticmethod
     def domain(cfg: RankSpreadSettings) -> Domain:

@@ -19,6 +19,7 @@ from harness.causal.report import causal_rows, render_causal
 from harness.claims import KINDS, STATUS_KINDS, load_claims
 from harness.claims.components import load_components, summarize_components
 from harness.claims.engine import judge_all, pipeline_context
+from harness.claims.judges import fmt
 from harness.claims.measures import Context
 from harness.config import Params, load_params
 from harness.errors import HarnessError
@@ -150,9 +151,7 @@ def render_headline(claims: list[dict[str, Any]]) -> list[str]:
 
 
 def fmt_value(x: Any) -> str:
-    if x is None:
-        return "—"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+    return "—" if x is None else fmt(x)
 
 
 def interval_text(ev: dict[str, Any] | None) -> str:
