@@ -16,6 +16,7 @@ from harness.errors import HarnessError
 
 COMMANDS = {
     "prepare": "harness.stages.prepare",
+    "tune": "harness.stages.tune",
     "train": "harness.stages.train",
     "evaluate": "harness.stages.evaluate",
     "truncate": "harness.stages.truncate",

@@ -71,11 +71,20 @@ class LoopConfig:
 
 
 @dataclass(config=STRICT)
-class StatusConfig:
-    """Thresholds that turn measurements into the component status table (points of the primary metric)."""
+class TuningConfig:
+    """One learning-rate budget for every trained run (stage ``tune``): the run's default lr (its ``lr``, else
+    ``loop.lr``: the method's published or documented value) times each factor, trained at ``seed`` and scored
+    on the validation split; the best feeds the run. The same factors for every run is what makes the
+    comparisons fair; 1 must be among them, so the published default is always tried."""
 
-    within_points_of_lora: NonNegFloat = 2.0
-    min_gain_over_majority_points: NonNegFloat = 5.0
+    seed: int = 0
+    factors: list[typing.Annotated[float, Field(gt=0)]] = dataclasses.field(default_factory=lambda: [1.0, 3.0, 10.0])
+
+    def __post_init__(self) -> None:
+        if 1.0 not in self.factors:
+            raise ValueError(f"factors must include 1 (the run's default lr is a grid point); got {self.factors}")
+        if len(set(self.factors)) != len(self.factors):
+            raise ValueError(f"factors must be distinct; got {self.factors}")
 
 
 @dataclass(config=STRICT)
@@ -122,7 +131,10 @@ class DataCommon:
     labels: list[int] = dataclasses.field(default_factory=lambda: [0, 1])
     metrics: list[str] = dataclasses.field(default_factory=lambda: ["accuracy"])
     train_size: NonNegInt = 0
-    eval_size: NonNegInt = 0
+    eval_size: NonNegInt = 0  # the reported (test) split
+    # Where the source has no validation split (local files, hub datasets whose test labels are hidden), this
+    # many training examples, drawn with ``subset_seed``, become one (and leave train). Settings are chosen there.
+    validation_size: PositiveInt = 1000
     subset_seed: int = 0
 
     def __post_init__(self) -> None:
@@ -251,14 +263,14 @@ class Params:
     data: DataConfig
     loop: LoopConfig
     train: dict[str, Any]  # run name -> the method's own validated config
-    status: StatusConfig
+    tuning: TuningConfig
     truncate: TruncateConfig
     sweep: dict[str, list[str]]  # series name -> runs at increasing budget (the budget-sweep table and plot)
     planted: PlantedConfig | None
     causal: CausalConfig | None
 
 
-TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "status", "truncate", "sweep", "planted", "causal"}
+TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "tuning", "truncate", "sweep", "planted", "causal"}
 
 
 def _format_error(where: str, err: ValidationError, cls: type | None) -> str:
@@ -349,6 +361,9 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
         raise HarnessError(f"{where}: profile: expected a string (got {profile!r})")
     loop = validate(LoopConfig, raw.get("loop"), f"{where}: loop")
     train = _parse_train(raw.get("train"), f"{where}: train")
+    for run, cfg in train.items():
+        if cfg.seeds is not None and len(set(cfg.seeds)) != len(cfg.seeds):
+            raise HarnessError(f"{where}: train.{run}.seeds: duplicate seeds in {cfg.seeds!r}")
     if loop.target is not None and not any(track_every(loop, cfg) for cfg in train.values()):
         raise HarnessError(f"{where}: loop.target: no run tracks a validation curve to read it off; set track_every in loop or in a run")
     return Params(
@@ -358,12 +373,17 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
         data=_parse_data(raw.get("data"), f"{where}: data"),
         loop=loop,
         train=train,
-        status=validate(StatusConfig, raw.get("status"), f"{where}: status"),
+        tuning=validate(TuningConfig, raw.get("tuning"), f"{where}: tuning"),
         truncate=_parse_truncate(raw.get("truncate"), raw.get("train") or {}, f"{where}: truncate"),
         sweep=_parse_sweep(raw.get("sweep"), raw.get("train") or {}, f"{where}: sweep"),
         planted=_parse_planted(raw.get("planted"), f"{where}: planted"),
         causal=_parse_causal(raw.get("causal"), f"{where}: causal"),
     )
+
+
+def seeds_of(params: Params, run: str) -> list[int]:
+    """The seeds ``train.<run>`` runs on: its own list if it has one, else the top-level ``seeds``."""
+    return params.train[run].seeds or params.seeds
 
 
 def track_every(loop: LoopConfig, run: Any) -> int:

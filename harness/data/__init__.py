@@ -1,7 +1,10 @@
 """Data sources behind one registry: built-in generators, local files, hub datasets.
 
-Every source returns a ``datasets.DatasetDict`` with splits ``train`` and ``eval`` and the standard
-columns below; everything after that (validation, subsetting, hashing, tokenising) is shared.
+Every source returns a ``datasets.DatasetDict`` with splits ``train`` and ``test`` (the reported split: SST-2's
+dev set, a generator's held-out stream) and, where it has one, ``validation``, with the standard columns
+below; everything after that (checking, carving a validation split from train where the source has none,
+subsetting, hashing, tokenising) is shared. Settings are chosen on ``validation`` only (the tune stage);
+``test`` is read by the stages that report.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from datasets import DatasetDict
 from harness.registry import Registry
 
 TEXT, PAIR, LABEL = "text", "text_pair", "label"
-SPLITS = ("train", "eval")
+SPLITS = ("train", "validation", "test")  # prepared splits, in this order
+REQUIRED = ("train", "test")  # what a source must return; validation is carved from train when absent
 
 
 class Source:
@@ -21,7 +25,7 @@ class Source:
     Config: ClassVar[type]
 
     def load(self, opts: Any, where: str) -> DatasetDict:
-        """Splits ``train``/``eval`` with columns text[, text_pair], label; ``where`` prefixes error messages."""
+        """Splits ``train``/``test`` (and optionally ``validation``) with columns text[, text_pair], label; ``where`` prefixes error messages."""
         raise NotImplementedError
 
     def files(self, opts: Any) -> list[str]:

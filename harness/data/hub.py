@@ -21,7 +21,7 @@ class HubSettings:
     name: str | None = "sst2"
     revision: str | None = None
     train_split: str = "train"
-    eval_split: str = "validation"
+    eval_split: str = "validation"  # the reported (test) split: GLUE's test labels are hidden; validation is carved from train
     text_column: str = "sentence"
     text_pair_column: str | None = None
     label_column: str = "label"
@@ -37,10 +37,10 @@ class HubDataset(Source):
             raw = load_dataset(opts.path, opts.name, revision=opts.revision)
         except Exception as err:
             raise HarnessError(f"{where}.path: could not load dataset {opts.path!r} ({opts.name}): {first_line(err)} (needs network for hub names)") from None
-        splits = {"train": opts.train_split, "eval": opts.eval_split}
-        for split, name in splits.items():
+        splits = {"train": opts.train_split, "test": opts.eval_split}
+        for key, name in (("train_split", opts.train_split), ("eval_split", opts.eval_split)):
             if name not in raw:
-                raise HarnessError(f"{where}.{split}_split: no split {name!r} in {opts.path}; splits: {', '.join(raw)}")
+                raise HarnessError(f"{where}.{key}: no split {name!r} in {opts.path}; splits: {', '.join(raw)}")
         origin = {s: f"{opts.path} split {n}" for s, n in splits.items()}
         return standardize(
             DatasetDict({s: raw[n] for s, n in splits.items()}),

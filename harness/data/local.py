@@ -24,7 +24,7 @@ FORMATS = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
 @dataclass(config=STRICT)
 class LocalSettings:
     train: str = "../shared/data/glue/SST-2/train.tsv"
-    eval: str = "../shared/data/glue/SST-2/dev.tsv"
+    eval: str = "../shared/data/glue/SST-2/dev.tsv"  # the reported (test) split; validation is carved from train
     format: Literal["auto", "tsv", "csv", "jsonl"] = "auto"
     text_column: str = "sentence"
     text_pair_column: str | None = None
@@ -58,17 +58,18 @@ class LocalFiles(Source):
         return [opts.train, opts.eval]
 
     def load(self, opts, where):
-        paths = {"train": opts.train, "eval": opts.eval}
+        paths = {"train": opts.train, "test": opts.eval}
+        keys = {"train": "train", "test": "eval"}
         for split, path in paths.items():
             if not Path(path).is_file():
-                raise HarnessError(f"{where}.{split}: file not found: {path}")
+                raise HarnessError(f"{where}.{keys[split]}: file not found: {path}")
         formats = {file_format(p, opts.format, where) for p in paths.values()}
         if len(formats) != 1:
             raise HarnessError(f"{where}.format: train and eval files differ in format ({', '.join(sorted(formats))}); set format")
         fmt = formats.pop()
         for split, path in paths.items():
             if not has_rows(path, header=fmt != "jsonl"):
-                raise HarnessError(f"{where}.{split}: {path} has no data rows (the {split} split would be empty)")
+                raise HarnessError(f"{where}.{keys[split]}: {path} has no data rows (the {split} split would be empty)")
         try:
             if fmt == "jsonl":
                 splits = load_dataset("json", data_files=paths)

@@ -15,13 +15,16 @@ from harness.config import STRICT
 
 @dataclass(config=STRICT)
 class MethodSettings:
-    """What every run section has: the method's registered name, and optional overrides of the loop's
-    learning rate and validation-curve interval for this run (only runs whose claims read the curve
-    need it: each point scores ``loop.track_examples`` examples). Methods extend it with their own fields."""
+    """What every run section has: the method's registered name, and optional overrides for this run of the
+    loop's learning rate (the default the tune stage scales: the method's published or documented value),
+    the validation-curve interval (only runs whose claims read the curve need it: each point scores
+    ``loop.track_examples`` examples) and the seeds (runs no claim compares across methods may run fewer
+    than the top-level list). Methods extend it with their own fields."""
 
     method: str
     lr: Annotated[float, Field(gt=0)] | None = None
     track_every: Annotated[int, Field(ge=0)] | None = None
+    seeds: Annotated[list[int], Field(min_length=1)] | None = None
 
 
 class Method:

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import load_from_disk
+from datasets import DatasetDict, load_from_disk
 from transformers import AutoTokenizer
 
 from harness.config import LoopConfig, Params
+from harness.data import SPLITS
 from harness.errors import HarnessError
 from harness.measure import tensor_bytes
 from harness.methods import METHODS
@@ -22,10 +23,15 @@ MODELS = Path("models")
 RESULTS = Path("results")
 
 
-def load_prepared():
+def load_prepared(splits: tuple[str, ...] = SPLITS):
+    """The prepared ``splits`` (only those: the tune stage never opens the test split) and the tokenizer."""
     if not (PREPARED / "splits").is_dir():
         raise HarnessError(f"{PREPARED}: prepared data not found; run the prepare stage first (dvc repro prepare)")
-    return load_from_disk(str(PREPARED / "splits")), AutoTokenizer.from_pretrained(PREPARED / "tokenizer")
+    missing = [s for s in splits if not (PREPARED / "splits" / s).is_dir()]
+    if missing:
+        raise HarnessError(f"{PREPARED}/splits: no {missing[0]} split (prepared by an older version?); rerun dvc repro prepare")
+    loaded = DatasetDict({s: load_from_disk(str(PREPARED / "splits" / s)) for s in splits})
+    return loaded, AutoTokenizer.from_pretrained(PREPARED / "tokenizer")
 
 
 def run_method(params: Params, run: str):

@@ -1,4 +1,4 @@
-"""Stage ``evaluate@<run>``: score every seed's saved model on the eval split, offline.
+"""Stage ``evaluate@<run>``: score every seed's saved model on the test split (the reported one), offline.
 
 Reloads each adapter from disk onto a fresh base model (what a user of the checkpoint would do), so
 the score also checks that the saved artifact is complete. Writes ``results/eval/<run>.json``
@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorWithPadding
 
-from harness.config import Params, load_params
+from harness.config import Params, load_params, seeds_of
 from harness.errors import HarnessError
 from harness.inference import predict, score
 from harness.io import read_json, write_json
@@ -43,7 +43,7 @@ def write_run_result(kind: str, run: str, params: Params, body: dict) -> dict:
     result = {
         "run": run,
         **body,
-        "provenance": record(seeds=params.seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
+        "provenance": record(seeds=seeds_of(params, run), data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
     }
     write_json(RESULTS / kind / f"{run}.json", result)
     return result
@@ -76,7 +76,8 @@ def run(params: Params, run: str) -> dict:
     method, cfg = run_method(params, run)
     device = pick_device(params.loop.device)
     splits, tokenizer = load_prepared()
-    for seed in params.seeds:
+    seeds = seeds_of(params, run)
+    for seed in seeds:
         if not seed_dir(run, seed).is_dir():
             raise HarnessError(f"{seed_dir(run, seed)}: no trained model for seed {seed}; run the train stage (dvc repro train@{run})")
 
@@ -85,7 +86,7 @@ def run(params: Params, run: str) -> dict:
         return method.load(method.base_model(params.model, len(params.data.labels), cfg), seed_dir(run, seed), cfg)
 
     def scores(seed: int) -> dict:
-        preds, labels, speed = predict(reload(seed), splits["eval"], tokenizer, params.loop.eval_batch_size, device)
+        preds, labels, speed = predict(reload(seed), splits["test"], tokenizer, params.loop.eval_batch_size, device)
         figures = {
             "metrics": score(preds, labels, params.data.metrics),
             "artifact_bytes": size_on_disk(seed_dir(run, seed)),
@@ -97,13 +98,13 @@ def run(params: Params, run: str) -> dict:
 
     def timing(seed: int) -> dict:
         base = load_classifier(params.model.name, len(params.data.labels), params.model.dtype)
-        return latency(params, method, reload(seed), base, splits["eval"], tokenizer, device)
+        return latency(params, method, reload(seed), base, splits["test"], tokenizer, device)
 
-    done = run_seeds(scores, params.seeds, threads=params.loop.threads, device=device, log=log, label=f"evaluate@{run}")
+    done = run_seeds(scores, seeds, threads=params.loop.threads, device=device, log=log, label=f"evaluate@{run}")
     # latency: each seed alone on every core (threads 0), never beside another seed's process
-    timed = run_seeds(timing, params.seeds, threads=0, device=device, log=log, label=f"evaluate@{run} latency")
+    timed = run_seeds(timing, seeds, threads=0, device=device, log=log, label=f"evaluate@{run} latency")
     per_seed = {str(seed): {**figures, "latency": timed[seed]} for seed, figures in done.items()}
-    body = {"method": method.name, "primary_metric": params.data.metrics[0], "n_eval": len(splits["eval"]), "seeds": per_seed}
+    body = {"method": method.name, "primary_metric": params.data.metrics[0], "n_eval": len(splits["test"]), "seeds": per_seed}
     return write_run_result("eval", run, params, body)
 
 

@@ -104,7 +104,7 @@ def teacher_labels(params: Params, task: str, splits, tokenizer) -> dict[str, An
 def inputs(cfg, splits) -> tuple[Any, Any]:
     """The first ``n_train`` / ``n_eval`` prepared examples: the benchmark's inputs."""
     return (splits["train"].select(range(min(cfg.n_train, len(splits["train"])))),
-            splits["eval"].select(range(min(cfg.n_eval, len(splits["eval"])))))
+            splits["test"].select(range(min(cfg.n_eval, len(splits["test"])))))
 
 
 def student_base(params: Params):

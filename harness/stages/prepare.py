@@ -1,4 +1,8 @@
-"""Stage ``prepare``: dataset -> validated, subsetted, tokenised splits with a content hash.
+"""Stage ``prepare``: dataset -> validated, subsetted, tokenised splits (train, validation, test) with a content hash.
+
+A source without a validation split gets one carved from its training split (``data.validation_size``
+examples drawn with ``data.subset_seed``, removed from train), so that settings are chosen on examples that
+are neither trained on nor reported: SST-2's dev set then serves as the test set.
 
 Outputs ``data/prepared`` (DVC cache: the tokenised splits and the tokenizer that made them) and
 ``results/prepare.json`` (git: sizes, label counts, hashes, the majority-class baseline).
@@ -16,7 +20,7 @@ from typing import Any
 from datasets import DatasetDict
 
 from harness.config import DataConfig, Params, load_params
-from harness.data import LABEL, PAIR, SOURCES, SPLITS, TEXT
+from harness.data import LABEL, PAIR, REQUIRED, SOURCES, SPLITS, TEXT
 from harness.errors import HarnessError
 from harness.io import atomic_dir, write_json
 from harness.models import load_tokenizer
@@ -30,7 +34,10 @@ SUMMARY = Path("results/prepare.json")
 def check_splits(splits: DatasetDict, data: DataConfig, where: str) -> None:
     """Every split present and non-empty, text non-null, every label inside the declared set."""
     allowed = set(data.labels)
-    for split in SPLITS:
+    for split in splits:
+        if split not in SPLITS:
+            raise HarnessError(f"{where}: source {data.source!r} returned a split {split!r}; splits: {', '.join(SPLITS)}")
+    for split in [s for s in SPLITS if s in splits or s in REQUIRED]:
         if split not in splits or len(splits[split]) == 0:
             raise HarnessError(f"{where}: the {split} split of source {data.source!r} is empty")
         ds = splits[split]
@@ -45,12 +52,26 @@ def check_splits(splits: DatasetDict, data: DataConfig, where: str) -> None:
                 raise HarnessError(f"{where}: {split} row {row} has an empty {column}")
 
 
+def carve_validation(splits: DatasetDict, data: DataConfig, where: str) -> tuple[DatasetDict, str]:
+    """The source's validation split, or ``data.validation_size`` examples moved out of train (seeded by
+    ``data.subset_seed``); with where it came from, for ``prepare.json``."""
+    if "validation" in splits:
+        return splits, "source"
+    train = splits["train"]
+    n = data.validation_size
+    if n >= len(train):
+        raise HarnessError(f"{where}.validation_size: {n} is not below the {len(train)} training examples it is carved from")
+    order = train.shuffle(seed=data.subset_seed)
+    carved = {"train": order.select(range(n, len(train))), "validation": order.select(range(n)), "test": splits["test"]}
+    return DatasetDict(carved), f"carved from train ({n} examples, seed {data.subset_seed})"
+
+
 def subset(splits: DatasetDict, data: DataConfig) -> DatasetDict:
-    """Deterministic subsets (seeded by ``data.subset_seed``); size 0 keeps the whole split."""
-    sizes = {"train": data.train_size, "eval": data.eval_size}
+    """Deterministic subsets of train and test (seeded by ``data.subset_seed``); size 0 keeps the whole split."""
+    sizes = {"train": data.train_size, "validation": 0, "test": data.eval_size}
     out = {}
-    for split, ds in splits.items():
-        n = sizes[split]
+    for split in SPLITS:
+        ds, n = splits[split], sizes[split]
         out[split] = ds.shuffle(seed=data.subset_seed).select(range(n)) if 0 < n < len(ds) else ds
     return DatasetDict(out)
 
@@ -85,15 +106,18 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int, labels: list[int])
     )
 
 
-def summarize(splits: DatasetDict, data: DataConfig, hashes: dict[str, str], files: dict[str, str]) -> dict[str, Any]:
+def summarize(
+    splits: DatasetDict, data: DataConfig, validation_from: str, hashes: dict[str, str], files: dict[str, str]
+) -> dict[str, Any]:
     counts = {s: dict(sorted(Counter(ds[LABEL]).items())) for s, ds in splits.items()}
-    eval_counts = counts["eval"]
-    majority = max(eval_counts.values()) / sum(eval_counts.values())
+    test_counts = counts["test"]
+    majority = max(test_counts.values()) / sum(test_counts.values())
     return {
         "source": data.source,
+        "validation_from": validation_from,
         "sizes": {s: len(ds) for s, ds in splits.items()},
         "label_counts": {s: {str(k): v for k, v in c.items()} for s, c in counts.items()},
-        "majority_class_eval_accuracy": 100.0 * majority,
+        "majority_class_test_accuracy": 100.0 * majority,
         "content_sha256": hashes,
         "file_sha256": files,
     }
@@ -106,12 +130,13 @@ def run(params: Params) -> dict[str, Any]:
     log.info("prepare: source %s, model tokenizer %s", data.source, params.model.name)
     splits = source.load(data.source_options, f"{where}.{data.source}")
     check_splits(splits, data, where)
+    splits, validation_from = carve_validation(splits, data, where)
     splits = subset(splits, data)
     hashes = {s: content_hash(ds) for s, ds in splits.items()}
     files = {f: sha256_file(f) for f in source.files(data.source_options)}
     tokenizer = load_tokenizer(params.model.name)
     tokenized = tokenize(splits, tokenizer, params.model.max_length, data.labels)
-    summary = summarize(splits, data, hashes, files)
+    summary = summarize(splits, data, validation_from, hashes, files)
     summary["provenance"] = record(data_hashes=hashes)
     with atomic_dir(PREPARED) as out:
         tokenized.save_to_disk(str(out / "splits"))

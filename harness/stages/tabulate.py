@@ -289,7 +289,7 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     ctx = pipeline_context(params, RESULTS)
     results = load_results(params, ctx)
     rows = [run_row(run, res, params.data.metrics[0]) for run, res in results.items()]
-    majority = prepared["majority_class_eval_accuracy"]
+    majority = prepared["majority_class_test_accuracy"]
     status = {
         "setup": {
             "profile": params.profile,

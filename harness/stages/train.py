@@ -1,4 +1,5 @@
-"""Stage ``train@<run>``: train one configured run for every seed and save its adapters.
+"""Stage ``train@<run>``: train one configured run for every seed, at the learning rate the tune stage chose
+on the validation split (``results/tune/<run>.json``), and save its adapters.
 
 Seeds run side by side in processes of their own (harness/workers.py). Outputs ``models/<run>/seed_<s>``
 (DVC cache), ``results/train/<run>.json`` (git: cost figures, method report such as AdaLoRA's rank
@@ -7,10 +8,12 @@ pattern, provenance) and ``results/curves/<run>.csv`` (loss curves, a DVC plot).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 
-from harness.config import Params, load_params, track_every
+from harness.config import Params, load_params, seeds_of, track_every
+from harness.errors import HarnessError
 from harness.inference import predict, score
 from harness.io import atomic_dir, read_json, write_json, write_text
 from harness.measure import pick_device
@@ -34,11 +37,12 @@ from harness.training import (
 from harness.workers import run_seeds
 
 log = logging.getLogger("harness.train")
+TUNED = RESULTS / "tune"
 
 
 def validation_tracker(params: Params, splits, tokenizer, device):
-    """The primary metric on the first ``loop.track_examples`` eval examples."""
-    subset = splits["eval"].select(range(min(params.loop.track_examples, len(splits["eval"]))))
+    """The primary metric on the first ``loop.track_examples`` validation examples."""
+    subset = splits["validation"].select(range(min(params.loop.track_examples, len(splits["validation"]))))
     metric = params.data.metrics[0]
 
     def track(model) -> float:
@@ -48,9 +52,17 @@ def validation_tracker(params: Params, splits, tokenizer, device):
     return track
 
 
-def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) -> tuple[dict, object]:
-    """Train one seed, save its artifact to ``out_dir``; return the figures and the trained model."""
-    method, cfg = run_method(params, run)
+def tuned_lr(run: str) -> float | None:
+    """The learning rate the tune stage chose for ``run`` (None for a method without gradient steps)."""
+    path = TUNED / f"{run}.json"
+    if not path.is_file():
+        raise HarnessError(f"{path}: no tuning result for run {run}; run the tune stage first (dvc repro tune@{run})")
+    return read_json(path)["chosen_lr"]
+
+
+def fit_seed(params: Params, run: str, cfg, seed: int, splits, tokenizer, track: bool = True) -> tuple[object, object]:
+    """Train one seed of ``run`` with settings ``cfg`` on the training split; the trained model and its stats."""
+    method = run_method(params, run)[0]
     device = pick_device(params.loop.device)
     steps = total_steps(params.loop, len(splits["train"]))
     seed_everything(seed)  # before the head and the adapter are initialised
@@ -58,19 +70,30 @@ def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) 
     model = method.prepare(model, cfg, total_steps=steps)
     if method.trains:
         loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed, params.loop.group_by_length)
-        every = track_every(params.loop, cfg)
+        every = track_every(params.loop, cfg) if track else 0
         tracker = validation_tracker(params, splits, tokenizer, device) if every else None
-        stats = train(model, method, cfg, loader, params.loop, steps, device, label=f"train@{run} seed {seed}", tracker=tracker, track_every=every)
+        stats = train(model, method, cfg, loader, params.loop, steps, device, label=f"{run} seed {seed} lr {cfg.lr or params.loop.lr:g}", tracker=tracker, track_every=every)
     else:
         model, stats = fit_without_steps(model, method, cfg, splits["train"], tokenizer, device)
+    return model, stats
+
+
+def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) -> tuple[dict, object]:
+    """Train one seed at the tuned learning rate, save its artifact to ``out_dir``; the figures and the model."""
+    method, cfg = run_method(params, run)
+    lr = tuned_lr(run)
+    if lr is not None:
+        cfg = dataclasses.replace(cfg, lr=lr)
+    model, stats = fit_seed(params, run, cfg, seed, splits, tokenizer)
     method.save(model, out_dir)
-    figures = train_figures(model, method, cfg, stats, device)
+    figures = train_figures(model, method, cfg, stats, pick_device(params.loop.device))
     return figures, model
 
 
 def run(params: Params, run: str) -> dict:
     method, cfg = run_method(params, run)
     splits, tokenizer = load_prepared()
+    seeds = seeds_of(params, run)
 
     with atomic_dir(MODELS / run) as out:
         def one_seed(seed: int) -> dict:
@@ -79,14 +102,15 @@ def run(params: Params, run: str) -> dict:
             log.info("train@%s seed %d: loss %s, %.1f s, %.0f tokens/s", run, seed, loss, figures["train_seconds"], figures["tokens_per_s"])
             return figures
 
-        done = run_seeds(one_seed, params.seeds, threads=params.loop.threads, device=pick_device(params.loop.device), log=log, label=f"train@{run}")
+        done = run_seeds(one_seed, seeds, threads=params.loop.threads, device=pick_device(params.loop.device), log=log, label=f"train@{run}")
     per_seed = {str(seed): figures for seed, figures in done.items()}
     result = {
         "run": run,
         "method": method.name,
         "config": config_dict(cfg),
+        "lr": tuned_lr(run),  # chosen on validation by the tune stage (None: no gradient steps)
         "seeds": per_seed,
-        "provenance": record(seeds=params.seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
+        "provenance": record(seeds=seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
     }
     write_json(RESULTS / "train" / f"{run}.json", result)
     rows = ["seed,step,loss"] + [f"{seed},{step},{loss:.6f}" for seed, s in per_seed.items() for step, loss in s["loss_curve"]]

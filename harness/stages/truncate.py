@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from harness.config import Params, load_params
+from harness.config import Params, load_params, seeds_of
 from harness.inference import predict, score
 from harness.io import read_json
 from harness.lowrank import adapter_deltas, ranks_of, truncated
@@ -52,10 +52,10 @@ def run(params: Params, run: str) -> dict[str, Any]:
     device = pick_device(params.loop.device)
     splits, tokenizer = load_prepared()
     metric = params.data.metrics[0]
-    majority = read_json(RESULTS / "prepare.json")["majority_class_eval_accuracy"]
+    majority = read_json(RESULTS / "prepare.json")["majority_class_test_accuracy"]
 
     def evaluate(model) -> dict[str, float]:
-        preds, labels, _ = predict(model, splits["eval"], tokenizer, params.loop.eval_batch_size, device)
+        preds, labels, _ = predict(model, splits["test"], tokenizer, params.loop.eval_batch_size, device)
         return score(preds, labels, [metric])
 
     def one_seed(seed: int) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def run(params: Params, run: str) -> dict[str, Any]:
             "rank_half_retention": (curve[max(1, top // 2)][metric] - majority) / (full - majority) if full != majority else None,
         }
 
-    done = run_seeds(one_seed, params.seeds, threads=params.loop.threads, device=device, log=log, label=f"truncate@{run}")
+    done = run_seeds(one_seed, seeds_of(params, run), threads=params.loop.threads, device=device, log=log, label=f"truncate@{run}")
     per_seed = {str(seed): figures for seed, figures in done.items()}
     return write_run_result("truncate", run, params, {"metric": metric, "majority_baseline": majority, "seeds": per_seed})
 
