@@ -27,8 +27,12 @@ def shrink(raw: dict) -> dict:
     """The real config at toy size: one seed, 96 generated examples, a few steps."""
     raw = copy.deepcopy(raw)
     raw["seeds"] = [0]
+    for run in raw["train"].values():
+        run.pop("seeds", None)
     raw["model"]["max_length"] = 32
-    raw["data"]["synthetic_sentiment"].update(n_train=96, n_eval=32)
+    raw["data"]["synthetic_sentiment"].update(n_train=96, n_validation=24, n_eval=32)
+    raw["data"]["validation_size"] = 24
+    raw["tuning"]["factors"] = [1.0]  # one grid point: the tune stage's own tests widen it
     raw["data"]["local"].update(train=str(SST2 / "train.tsv"), eval=str(SST2 / "dev.tsv"))
     raw["loop"].update(max_steps=6, batch_size=8, eval_batch_size=16)
     raw["loop"].update(track_every=3, track_examples=16, latency_batch=4, latency_repeats=2)

@@ -17,33 +17,81 @@ def load(source: str, **opts):
 
 
 def test_synthetic_is_deterministic_and_leak_free():
-    a = load("synthetic_sentiment", n_train=300, n_eval=100, seed=7)
-    b = load("synthetic_sentiment", n_train=300, n_eval=100, seed=7)
-    c = load("synthetic_sentiment", n_train=300, n_eval=100, seed=8)
+    a = load("synthetic_sentiment", n_train=300, n_validation=80, n_eval=100, seed=7)
+    b = load("synthetic_sentiment", n_train=300, n_validation=80, n_eval=100, seed=7)
+    c = load("synthetic_sentiment", n_train=300, n_validation=80, n_eval=100, seed=8)
     assert prepare.content_hash(a["train"]) == prepare.content_hash(b["train"])
     assert prepare.content_hash(a["train"]) != prepare.content_hash(c["train"])
-    assert not set(a["eval"][TEXT]) & set(a["train"][TEXT])
+    texts = {split: set(a[split][TEXT]) for split in ("train", "validation", "test")}
+    assert [len(t) for t in texts.values()] == [300, 80, 100]  # no duplicates inside a split either
+    assert not texts["train"] & texts["validation"] and not texts["train"] & texts["test"] and not texts["validation"] & texts["test"]
     assert 0.3 < sum(a["train"][LABEL]) / 300 < 0.7
 
 
-def test_synthetic_labels_follow_composition():
-    """Negation flips, contrast lets the second clause win: check on the generator's own sentences."""
-    ds = generate(SyntheticSentimentSettings(p_negation=1.0, p_contrast=0.0, max_clauses=1), 200, seed=3)
+def surface_score(clause: str) -> float:
+    """A clause's score read back from its words alone, by the rules the generator documents: one polar word
+    or phrase, an intensifier, a near negation, and a wider frame around it. Independent of the generator's
+    code paths, so a generator that mislabels (or a rule changed in one place only) fails the test below."""
+    from harness.data import synthetic_sentiment as g
+
+    words = f" {clause} "
+    frame = 1.0
+    for prefixes, weight in ((g.WIDE_NEGATIONS, g.WIDE_NEGATION), (g.ATTRIBUTIONS, g.ATTRIBUTED), (g.IRREALIS, g.HOPED)):
+        for prefix in prefixes:
+            if clause.startswith(prefix + " "):
+                frame, words = weight, f" {clause[len(prefix) + 1:]} "
+    polar = {**g.ADJECTIVES, **g.NOUNS, **{v: s for v, (_, s) in g.SPEAKER_VERBS.items()},
+             **{b: s for b, s in g.SPEAKER_VERBS.values() if b}}
+    found = [(w, s) for w, s in polar.items() if f" {w} " in words]
+    found = [(w, s) for w, s in found if not any(w != o and f" {w} " in f" {o} " for o, _ in found)]  # "could not stand" over "not"
+    assert len(found) == 1, (clause, found)
+    word, strength = found[0]
+    scale = [v for k, v in {**g.INTENSIFIERS, **g.VERB_INTENSIFIERS}.items() if k and f" {k} " in words]
+    negated = any(f" {n} " in words for n in [*g.NEAR_NEGATIONS, "did not"]) and word != "could not stand"
+    return frame * strength * (scale[-1] if scale else 1.0) * (g.NEAR_NEGATION if negated else 1.0)
+
+
+@pytest.mark.parametrize("p_wide", [0.0, 1.0])
+def test_synthetic_labels_follow_negation_and_frames(p_wide):
+    """One clause, always negated up close: the label is the sign of the score its words give."""
+    ds = generate(SyntheticSentimentSettings(p_negation=1.0, p_wide=p_wide, p_contrast=0.0, max_clauses=1), 300, seed=3)
     for text, label in zip(ds[TEXT], ds[LABEL]):
-        positive_word = any(w.rstrip(".") in ("decent", "fine", "pleasant", "solid", "good", "enjoyable", "charming", "moving", "great", "wonderful", "brilliant", "superb") for w in text.split())
-        assert label == int(not positive_word), text  # every clause negated -> polarity flipped
-    ds = generate(SyntheticSentimentSettings(p_negation=0.0, p_contrast=1.0, max_clauses=2), 200, seed=4)
-    two = [(t, l) for t, l in zip(ds[TEXT], ds[LABEL]) if "but" in t]
-    assert two
-    for text, label in two:
-        last = text.rstrip(".").split()[-1]
-        assert label == int(last in ("decent", "fine", "pleasant", "solid", "good", "enjoyable", "charming", "moving", "great", "wonderful", "brilliant", "superb")), text
+        assert label == int(surface_score(text.rstrip(".").lower()) > 0), text
+
+
+def test_synthetic_labels_follow_contrast_and_its_position():
+    """Two clauses: "but", "yet", "however" and a leading "although" let the later clause weigh 8x the
+    earlier; a trailing "although" / "even if" makes the first clause the main one."""
+    from harness.data import synthetic_sentiment as g
+
+    early, late = g.LATER_WINS
+    ds = generate(SyntheticSentimentSettings(p_negation=0.3, p_wide=0.3, p_contrast=1.0, max_clauses=2), 400, seed=4)
+    seen = set()
+    for text, label in zip(ds[TEXT], ds[LABEL]):
+        t = text.rstrip(".").lower()
+        if t.startswith("although "):
+            a, b = t.removeprefix("although ").split(", ", 1)
+            weights, form = (early, late), "although-first"
+        else:
+            for sep, weights in ((", but ", (early, late)), (", yet ", (early, late)), ("; however, ", (early, late)),
+                                 (", although ", (late, early)), (", even if ", (late, early))):
+                if sep in t:
+                    a, b = t.split(sep, 1)
+                    form = sep
+                    break
+            else:
+                a = None
+        if a is None:
+            continue
+        seen.add(form)
+        assert label == int(weights[0] * surface_score(a) + weights[1] * surface_score(b) > 0), text
+    assert len(seen) == 6
 
 
 def test_local_reads_shared_sst2_as_is(sst2):
     splits = load("local", train=str(sst2 / "train.tsv"), eval=str(sst2 / "dev.tsv"))
-    assert (len(splits["train"]), len(splits["eval"])) == (67349, 872)
-    assert set(splits["eval"][LABEL]) == {0, 1}
+    assert (len(splits["train"]), len(splits["test"])) == (67349, 872)
+    assert set(splits["test"][LABEL]) == {0, 1}
     # GLUE TSV has no quoting: sentences keep their bare quote characters
     assert any('"' in t or "'" in t for t in splits["train"][TEXT][:2000])
     assert sha256_file(sst2 / "dev.tsv") == "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0"
@@ -69,7 +117,7 @@ def test_local_formats(tmp_path, tsv):
     assert splits["train"][TEXT] == ["a, b", "c"]
     jl = tmp_path / "t.jsonl"
     jl.write_text("\n".join(json.dumps({"q": t, "l": l}) for t, l in [("x", 0), ("y", 1)]) + "\n")
-    assert load("local", train=str(jl), eval=str(jl), text_column="q", label_column="l")["eval"][LABEL] == [0, 1]
+    assert load("local", train=str(jl), eval=str(jl), text_column="q", label_column="l")["test"][LABEL] == [0, 1]
 
 
 def test_local_missing_file(tmp_path, tsv):
@@ -91,7 +139,7 @@ def test_hub_path_with_local_stand_in(tmp_path):
     write_rows(root / "train.csv", "sentence,label", ["good,1", "bad,0"])
     write_rows(root / "validation.csv", "sentence,label", ["fine,1"])
     splits = load("hub", path=str(root), name=None)
-    assert splits["train"][TEXT] == ["good", "bad"] and splits["eval"][LABEL] == [1]
+    assert splits["train"][TEXT] == ["good", "bad"] and splits["test"][LABEL] == [1]
     with pytest.raises(HarnessError, match="eval_split: no split 'dev'"):
         load("hub", path=str(root), name=None, eval_split="dev")
 
@@ -125,7 +173,8 @@ def test_prepare_rejects_empty_split(workspace, tiny_raw, tsv):
 def test_prepare_writes_hashes_and_subsets(workspace, tiny_raw, sst2):
     tiny_raw["data"].update(train_size=500, eval_size=100)
     summary = prepare.run(local_params(tiny_raw, sst2 / "train.tsv", sst2 / "dev.tsv"))
-    assert summary["sizes"] == {"train": 500, "eval": 100}
+    assert summary["sizes"] == {"train": 500, "validation": 24, "test": 100}
+    assert summary["validation_from"] == "carved from train (24 examples, seed 0)"
     assert summary["file_sha256"][str(sst2 / "train.tsv")] == "48eac26399f8456935f81dd9e3a745c1430adb6c62e233ccfe22db4a0d15d1d1"
     again = prepare.run(local_params(tiny_raw, sst2 / "train.tsv", sst2 / "dev.tsv"))
     assert again["content_sha256"] == summary["content_sha256"]
@@ -137,6 +186,6 @@ def test_prepare_maps_declared_labels_to_class_indices(workspace, tiny_raw):
 
     rows = ["good\t7", "bad\t3", "fine\t7"]
     train = write_rows(workspace / "t.tsv", "sentence\tlabel", rows)
-    tiny_raw["data"]["labels"] = [3, 7]
+    tiny_raw["data"].update(labels=[3, 7], validation_size=1)
     prepare.run(local_params(tiny_raw, train, train))
-    assert load_from_disk(str(workspace / "data" / "prepared" / "splits"))["train"]["labels"] == [1, 0, 1]
+    assert load_from_disk(str(workspace / "data" / "prepared" / "splits"))["test"]["labels"] == [1, 0, 1]

@@ -24,6 +24,7 @@ def harness(cwd, *args):
 def run_lora(workspace, tiny_raw, seed: int):
     tiny_raw["seeds"] = [seed]
     write_params(workspace, tiny_raw)
+    harness(workspace, "tune", "lora")
     harness(workspace, "train", "lora")
     harness(workspace, "evaluate", "lora")
     train = read_json(workspace / "results" / "train" / "lora.json")["seeds"][str(seed)]

@@ -45,14 +45,14 @@ def test_method_contract(name, tiny_raw, prepared, tmp_path):
         assert result["final_loss"] is None and result["trainable_params"] == 0
     if name != "full":
         assert result["trainable_params"] < 0.2 * result["total_params"]
-    trained, _, _ = predict(model, splits["eval"], tokenizer, 16, torch.device("cpu"))
+    trained, _, _ = predict(model, splits["test"], tokenizer, 16, torch.device("cpu"))
     torch.manual_seed(123)  # the reloaded model's fresh head must be replaced by the saved one, whatever its init
     reloaded = method.load(method.base_model(params.model, 2, cfg), out, cfg)
-    preds, labels, _ = predict(reloaded, splits["eval"], tokenizer, 16, torch.device("cpu"))
-    assert len(preds) == len(labels) == len(splits["eval"])
+    preds, labels, _ = predict(reloaded, splits["test"], tokenizer, 16, torch.device("cpu"))
+    assert len(preds) == len(labels) == len(splits["test"])
     assert (preds == trained).all()
     if method.mergeable:
-        merged, _, _ = predict(reloaded.merge_and_unload(), splits["eval"], tokenizer, 16, torch.device("cpu"))
+        merged, _, _ = predict(reloaded.merge_and_unload(), splits["test"], tokenizer, 16, torch.device("cpu"))
         assert (merged == trained).all()
 
 

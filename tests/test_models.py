@@ -7,7 +7,7 @@ from harness.config import parse_params
 from harness.errors import HarnessError
 from harness.io import read_json
 from harness.models import load_classifier, load_tokenizer, resolve
-from harness.stages import evaluate, prepare, train
+from harness.stages import evaluate, prepare, train, tune
 from tests.conftest import set_runs
 
 
@@ -43,10 +43,11 @@ def test_pipeline_runs_on_a_hub_style_model(workspace, tiny_raw, tiny_model_dir)
     set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
     params = parse_params(tiny_raw)
     prepare.run(params)
+    tune.run(params, "lora")
     result = train.run(params, "lora")
     assert result["seeds"]["0"]["trainable_params"] == 2 * 2 * 2 * 32 * 8 + 32 * 2 + 2  # q,v x A,B x layers + head
     accuracy = evaluate.run(params, "lora")["seeds"]["0"]["metrics"]["accuracy"]
-    n_eval = read_json(workspace / "results" / "prepare.json")["sizes"]["eval"]
-    correct = accuracy * n_eval / 100
-    assert n_eval == tiny_raw["data"]["synthetic_sentiment"]["n_eval"] and correct == pytest.approx(round(correct))  # a count over the eval split
+    n_test = read_json(workspace / "results" / "prepare.json")["sizes"]["test"]
+    correct = accuracy * n_test / 100
+    assert n_test == tiny_raw["data"]["synthetic_sentiment"]["n_eval"] and correct == pytest.approx(round(correct))  # a count over the test split
     assert AutoTokenizer.from_pretrained(workspace / "data" / "prepared" / "tokenizer").vocab_size == 30522

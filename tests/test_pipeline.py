@@ -90,12 +90,12 @@ def test_repro_noop_param_isolation_and_the_staleness_check(project):
     stale = sh("harness", "current", cwd=project, ok=False)
     assert stale.returncode == 2
     assert "error: results are stale for the committed code, params or data: dvc would rerun " in stale.stderr
-    assert {"train@lora", "evaluate@lora", "truncate@lora"} <= set(stale.stderr.split("rerun ")[1].split(";")[0].split(", "))
+    assert {"tune@lora", "train@lora", "evaluate@lora", "truncate@lora"} <= set(stale.stderr.split("rerun ")[1].split(";")[0].split(", "))
 
     commit(project, "r=4")  # results come from committed params, or they record a dirty tree
     out = stdout(sh("harness", "preload", "--", "dvc", "repro", cwd=project))
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train@lora", "evaluate@lora", "truncate@lora", "tabulate", "atlas"}
+    assert ran == {"tune@lora", "train@lora", "evaluate@lora", "truncate@lora", "tabulate", "atlas"}
     commit(project, "results at r=4")
     assert sh("harness", "current", cwd=project).returncode == 0
 

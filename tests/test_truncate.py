@@ -4,7 +4,7 @@ import torch
 
 from harness import lowrank
 from harness.config import parse_params
-from harness.stages import evaluate, prepare, train, truncate
+from harness.stages import evaluate, prepare, train, truncate, tune
 from tests.conftest import set_runs
 
 
@@ -12,6 +12,7 @@ def test_truncation_to_full_rank_is_lossless(workspace, tiny_raw):
     set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
     params = parse_params(tiny_raw)
     prepare.run(params)
+    tune.run(params, "lora")
     train.run(params, "lora")
     full = evaluate.run(params, "lora")["seeds"]["0"]["metrics"]["accuracy"]
     curve = truncate.run(params, "lora")["seeds"]["0"]

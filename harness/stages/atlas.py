@@ -90,6 +90,18 @@ def measured(run: str, res: dict[str, Any], metric: str) -> dict[str, Any]:
     }
 
 
+def memory_spread(run: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    """The training-memory ratio to the reference per shared seed, and its spread across seeds: (max - min) /
+    mean, in percent. Each seed trains in a fresh process (harness/workers.py), so none pays the process's
+    one-off allocations for the others; this figure is what shows it."""
+    mine, ref = run["train"]["seeds"], reference["train"]["seeds"]
+    seeds = sorted(set(mine) & set(ref), key=int)
+    ratios = {s: mine[s]["memory"]["training_mb"] / ref[s]["memory"]["training_mb"] for s in seeds}
+    values = list(ratios.values())
+    spread = 100.0 * (max(values) - min(values)) / (sum(values) / len(values)) if len(values) > 1 else None
+    return {"ratios": ratios, "spread_pct": spread}
+
+
 def cell(verdict: dict[str, Any] | None, column: str, rating: str, is_reference: bool) -> str:
     if is_reference:
         return f"{rating} (reference: 1.00x)" if column != "quality" else f"{rating} (reference)"
@@ -107,7 +119,8 @@ def render(spec: AtlasSpec, rows: dict[str, dict[str, Any]], verdicts: dict[str,
     lines = [
         "# Adaptation atlas — measured",
         "",
-        f"Every method trained by the same loop on the same data and seeds ({ref['steps']} steps); ratings relative to "
+        f"Every method trained by the same loop on the same data ({ref['steps']} steps), at the learning rate its equal tuning "
+        "budget chose on the validation split (status.md, Protocol), scored on the test split; ratings relative to "
         f"`{spec.reference}` (full fine-tuning). Thresholds: experiments/claims/atlas.yaml. memory = training memory "
         "(model weights + peak RSS growth while training) / full's; speed = train time / full's at equal steps; "
         f"quality = {metric} − full's (points, paired by seed). A cell reads: printed rating — measured: agrees / disagrees "
@@ -129,18 +142,28 @@ def render(spec: AtlasSpec, rows: dict[str, dict[str, Any]], verdicts: dict[str,
         "",
         "![metric vs trainable parameters](atlas_plots/pareto_params.png) ![metric vs training memory](atlas_plots/pareto_memory.png)",
         "",
-        f"| run | method | {metric} (95% CI) | trainable (%) | artifact MB | training MB | peak RSS MB | train s / seed | tokens/s | latency ms (x base) | merged x base |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| run | method | {metric} (95% CI) | trainable (%) | artifact MB | training MB | memory / full's: seed spread | peak RSS MB | train s / seed | tokens/s | latency ms (x base) | merged x base |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows.values():
         s = r["score"]
         ci = "" if s["ci_low"] is None else f" [{s['ci_low']:.2f}, {s['ci_high']:.2f}]"
         lat = "—" if r["latency_ms"] is None else f"{r['latency_ms']:.1f} ({r['latency_over_base']:.2f}x)"
         merged = "—" if r["merged_over_base"] is None else f"{r['merged_over_base']:.2f}x"
+        spread = r["memory_ratio"]["spread_pct"]
+        spread_cell = "—" if r["run"] == spec.reference or spread is None else f"{spread:.1f}%"
         lines.append(
             f"| {r['run']} | {r['method']} | {s['mean']:.2f}{ci} | {r['trainable_params']:,} ({r['trainable_pct']:.3f}%) | "
-            f"{r['artifact_mb']:.2f} | {r['training_mb']:.0f} | {r['peak_rss_mb']:.0f} | {r['train_seconds']:.1f} | {r['tokens_per_s']:.0f} | {lat} | {merged} |"
+            f"{r['artifact_mb']:.2f} | {r['training_mb']:.0f} | {spread_cell} | {r['peak_rss_mb']:.0f} | {r['train_seconds']:.1f} | "
+            f"{r['tokens_per_s']:.0f} | {lat} | {merged} |"
         )
+    spreads = {r["run"]: r["memory_ratio"]["spread_pct"] for r in rows.values() if r["run"] != spec.reference and r["memory_ratio"]["spread_pct"] is not None}
+    if spreads:
+        worst = max(spreads, key=spreads.get)
+        lines += ["", f"Memory ratios are comparable across seeds when each seed's ratio to full's (same seed) varies little: the "
+                  f"largest seed spread ((max − min) / mean) is {spreads[worst]:.1f}% ({worst}); the protocol asks for under 10% "
+                  f"({'met' if spreads[worst] < 10 else 'NOT met'}). Every seed trains in a fresh process, so no seed pays "
+                  "the process's one-off allocations for the others."]
     return "\n".join(lines) + "\n"
 
 
@@ -191,7 +214,7 @@ def run(params: Params) -> dict[str, Any]:
         for kind in ("train", "eval"):
             if kind not in ctx.runs.get(r, {}):
                 raise HarnessError(f"{RESULTS / kind / f'{r}.json'}: missing; run dvc repro {kind}@{r}")
-    rows = {r: measured(r, ctx.runs[r], metric) for r in runs}
+    rows = {r: {**measured(r, ctx.runs[r], metric), "memory_ratio": memory_spread(ctx.runs[r], ctx.runs[spec.reference])} for r in runs}
     verdicts = {v["id"]: v for v in judge_all(load_claims(check_runs=False), ctx) if v["id"].startswith("atlas.")}
     write_text(RESULTS / "atlas.md", render(spec, rows, verdicts, metric))
     plot_pareto(list(rows.values()), "trainable_params", "trainable parameters (log; retrieval plotted at 1)", metric, PLOTS / "pareto_params.png", True)

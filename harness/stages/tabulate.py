@@ -1,7 +1,7 @@
 """Stage ``tabulate``: the reproduction status table, computed from what actually ran.
 
-Reads ``results/prepare.json``, ``results/train/<run>.json`` and ``results/eval/<run>.json`` for the
-runs configured in ``params.yaml`` and writes ``results/status.json`` and ``results/status.md``:
+Reads ``results/prepare.json``, ``results/tune/<run>.json``, ``results/train/<run>.json`` and
+``results/eval/<run>.json`` for the runs configured in ``params.yaml`` and writes ``results/status.json`` and ``results/status.md``:
 one row per paper component (its status derived from the claims tagged with it), one row per run
 (mean ± std over seeds, 95% interval, cost figures), and every claim's verdict with the numbers it was
 decided from. Refuses to write from a tree whose tracked inputs differ from the commit unless
@@ -21,7 +21,8 @@ from harness.claims.components import load_components, summarize_components
 from harness.claims.engine import judge_all, pipeline_context
 from harness.claims.judges import fmt
 from harness.claims.measures import Context
-from harness.config import Params, load_params
+from harness import taskcheck
+from harness.config import Params, load_params, seeds_of
 from harness.errors import HarnessError
 from harness.io import read_json, write_json, write_text
 from harness.planted import render_summary, summary_rows
@@ -82,10 +83,14 @@ def render(status: dict[str, Any]) -> str:
     lines = [
         f"# Reproduction status — profile `{p['profile']}`",
         "",
-        f"Model `{p['model']}`; data `{p['source']}` (train {p['sizes']['train']}, eval {p['sizes']['eval']}; "
-        f"eval content sha256 `{p['eval_sha256'][:12]}`); seeds {p['seeds']}; git `{(git['sha'] or 'none')[:10]}`"
+        f"Model `{p['model']}`; data `{p['source']}` (train {p['sizes']['train']}, validation {p['sizes']['validation']} "
+        f"({p['validation_from']}), test {p['sizes']['test']}; test content sha256 `{p['test_sha256'][:12]}`); seeds {p['seeds']} "
+        f"(runs may list fewer: see Protocol); git `{(git['sha'] or 'none')[:10]}`"
         + (" (**dirty: written with --allow-dirty**)" if git["dirty"] else "")
-        + f". Majority-class baseline on eval: {p['majority']:.2f}. {p['completeness']}",
+        + f". Majority-class baseline on test: {p['majority']:.2f}. {p['completeness']}",
+        "",
+        "Every figure below comes from the **test** split (SST-2's dev set when the source is SST-2) unless it says "
+        "otherwise; every setting was chosen on the **validation** split (see Protocol), never on test.",
         "",
     ]
     lines += render_headline(status["claims"])
@@ -116,6 +121,8 @@ def render(status: dict[str, Any]) -> str:
             f"| {r['run']} | {r['method']} | {fmt_score(s)} | {ci} | {r['trainable_params']:,} ({r['trainable_pct']:.3f}%) | "
             f"{r['artifact_mb']:.2f} | {r['peak_rss_mb']:.0f} | {r['train_seconds']:.1f} | {r['tokens_per_s']:.0f} |"
         )
+    lines += render_protocol(status["tuning"], metric)
+    lines += render_task_checks(status["task_checks"], metric)
     lines += render_sweep(status["sweep"], metric, "plots/budget_sweep.png")
     lines += render_truncation(status["truncation"])
     lines += render_summary(status["planted"], status["planted_rank_maps"])
@@ -271,12 +278,54 @@ def planted_rank_maps(params: Params, results: dict[str, dict[str, Any]], proven
     return written
 
 
-def completeness(rows: list[dict[str, Any]], n_seeds: int) -> str:
-    """Did every configured run finish every seed with a finite loss and metric? (no method named)"""
-    short = [r["run"] for r in rows if r["score"]["n"] < n_seeds]
+def tuning_rows(params: Params) -> dict[str, dict[str, Any]]:
+    """Each run's tuning record (results/tune/<run>.json) as the Protocol section shows it."""
+    rows = {}
+    for run in params.train:
+        path = RESULTS / "tune" / f"{run}.json"
+        if not path.is_file():
+            raise HarnessError(f"{path}: missing; run the tune stage for run {run!r} (dvc repro tune@{run})")
+        t = read_json(path)
+        rows[run] = {"method": t["method"], "default_lr": t["default_lr"], "chosen_lr": t["chosen_lr"], "seed": t["seed"],
+                     "grid": [[g["lr"], g["validation"]] for g in t["grid"]], "seeds": seeds_of(params, run)}
+    return rows
+
+
+PROTOCOL = (
+    "Every trained run gets the same learning-rate budget (stage `tune`, harness/stages/tune.py): its default lr "
+    "(params.yaml: the method paper's printed value where there is one) times each factor of `tuning.factors`, the "
+    "full schedule at one seed, scored on the validation split; the best score feeds all its seeds (ties: the factor "
+    "nearest 1). Steps, batch and schedule are the same for every method and were fixed before any result on this "
+    "task was seen. LoRA+'s ratio lambda stays at 16 (its claim is about a fixed ratio; the paper's code uses 20). "
+    "AdaLoRA needs the top of its grid at this scale for a known reason: its singular values start at zero and under "
+    "Adam move about lr per step, and the orthogonality penalty dominates its first steps, so at its published 8e-4 a "
+    "200-step run leaves the update near zero; the tuning grid, not a hand-picked lr, now decides it."
+)
+
+
+def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]:
+    lines = ["", "## Protocol", "", PROTOCOL, "",
+             f"| run | method | default lr | validation {metric} at each lr | chosen lr | seeds |", "|---|---|---|---|---|---|"]
+    for run, t in tuning.items():
+        if t["chosen_lr"] is None:
+            lines.append(f"| {run} | {t['method']} | — | no gradient steps: nothing to tune | — | {len(t['seeds'])} |")
+            continue
+        grid = ", ".join(f"{lr:.2g}: {'diverged' if v is None else f'{v:.1f}'}" for lr, v in t["grid"])
+        lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | {grid} | **{t['chosen_lr']:.2g}** | {len(t['seeds'])} |")
+    return lines
+
+
+def render_task_checks(checks: dict[str, Any] | None, metric: str) -> list[str]:
+    return [] if checks is None else taskcheck.render(checks, metric)
+
+
+def completeness(rows: list[dict[str, Any]], seeds: dict[str, list[int]]) -> str:
+    """Did every configured run finish each of its seeds with a finite loss and metric? (no method named)"""
+    short = [r["run"] for r in rows if r["score"]["n"] < len(seeds[r["run"]])]
     diverged = [r["run"] for r in rows if r["steps"] > 0 and (r["final_loss"] is None or not math.isfinite(r["final_loss"]))]
     if not short and not diverged:
-        return f"All {len(rows)} runs completed {n_seeds} seeds with a finite loss and metric."
+        counts = sorted({len(v) for v in seeds.values()}, reverse=True)
+        return f"All {len(rows)} runs completed their seeds ({' or '.join(map(str, counts))}) with a finite loss and metric."
     return f"Incomplete: {', '.join(short)} lack seeds; {', '.join(diverged) or 'none'} diverged."
 
 
@@ -296,14 +345,17 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
             "model": params.model.name,
             "source": prepared["source"],
             "sizes": prepared["sizes"],
-            "eval_sha256": prepared["content_sha256"]["eval"],
+            "validation_from": prepared["validation_from"],
+            "test_sha256": prepared["content_sha256"]["test"],
             "seeds": params.seeds,
             "majority": majority,
-            "completeness": completeness(rows, len(params.seeds)),
+            "completeness": completeness(rows, {run: seeds_of(params, run) for run in params.train}),
         },
         "provenance": {**provenance, "data": prepared["content_sha256"], "allow_dirty": allow_dirty},
         "runs": rows,
     }
+    status["tuning"] = tuning_rows(params)
+    status["task_checks"] = taskcheck.run_checks(ctx.runs, params.data.metrics[0]) if params.data.source == "synthetic_sentiment" else None
     status["rank_maps"] = rank_maps(rows, status["provenance"])
     status["truncation"] = truncation_rows(params)
     status["sweep"] = sweep_table(params.sweep, results, params.data.metrics[0])

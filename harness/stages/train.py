@@ -78,10 +78,10 @@ def fit_seed(params: Params, run: str, cfg, seed: int, splits, tokenizer, track:
     return model, stats
 
 
-def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir) -> tuple[dict, object]:
-    """Train one seed at the tuned learning rate, save its artifact to ``out_dir``; the figures and the model."""
+def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir, lr: float | None = None) -> tuple[dict, object]:
+    """Train one seed (at ``lr`` if given, else the run's default), save its artifact to ``out_dir``; the
+    figures and the model."""
     method, cfg = run_method(params, run)
-    lr = tuned_lr(run)
     if lr is not None:
         cfg = dataclasses.replace(cfg, lr=lr)
     model, stats = fit_seed(params, run, cfg, seed, splits, tokenizer)
@@ -94,10 +94,11 @@ def run(params: Params, run: str) -> dict:
     method, cfg = run_method(params, run)
     splits, tokenizer = load_prepared()
     seeds = seeds_of(params, run)
+    lr = tuned_lr(run)
 
     with atomic_dir(MODELS / run) as out:
         def one_seed(seed: int) -> dict:
-            figures, _ = train_seed(params, run, seed, splits, tokenizer, out / f"seed_{seed}")
+            figures, _ = train_seed(params, run, seed, splits, tokenizer, out / f"seed_{seed}", lr)
             loss = "n/a" if figures["final_loss"] is None else f"{figures['final_loss']:.4f}"
             log.info("train@%s seed %d: loss %s, %.1f s, %.0f tokens/s", run, seed, loss, figures["train_seconds"], figures["tokens_per_s"])
             return figures
@@ -108,7 +109,7 @@ def run(params: Params, run: str) -> dict:
         "run": run,
         "method": method.name,
         "config": config_dict(cfg),
-        "lr": tuned_lr(run),  # chosen on validation by the tune stage (None: no gradient steps)
+        "lr": lr,  # chosen on the validation split by the tune stage (None: no gradient steps)
         "seeds": per_seed,
         "provenance": record(seeds=seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
     }

@@ -1,0 +1,73 @@
+"""The tune stage: one learning-rate budget per run, chosen on validation, never reading the test split."""
+
+import shutil
+
+import pytest
+
+from harness.config import parse_params
+from harness.errors import HarnessError
+from harness.io import read_json
+from harness.stages import prepare, train, tune
+from tests.conftest import set_runs
+
+
+def test_tune_never_opens_the_test_split_and_feeds_train(workspace, tiny_raw):
+    """With the prepared test split deleted the tune stage still runs (it cannot have read it), every grid
+    point is the run's default times a factor, and the train stage trains at the chosen one."""
+    set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
+    tiny_raw["tuning"]["factors"] = [1.0, 3.0]
+    params = parse_params(tiny_raw)
+    prepare.run(params)
+    shutil.rmtree(workspace / "data" / "prepared" / "splits" / "test")
+    result = tune.run(params, "lora")
+    default = tiny_raw["loop"]["lr"]
+    assert [p["lr"] for p in result["grid"]] == pytest.approx([default, 3 * default])
+    assert all(0 <= p["validation"] <= 100 for p in result["grid"]) and result["split"] == "validation"
+    assert result["chosen_lr"] == result["grid"][tune.choose(result["grid"], [1.0, 3.0])]["lr"]
+    assert set(result["provenance"]["data"]) == {"train", "validation"}
+    with pytest.raises(HarnessError, match="no test split"):  # the stages that report do need it
+        train.run(params, "lora")
+    prepare.run(params)
+    assert train.run(params, "lora")["lr"] == result["chosen_lr"]
+
+
+def test_train_without_a_tuning_result_names_the_stage(workspace, tiny_raw):
+    set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
+    params = parse_params(tiny_raw)
+    prepare.run(params)
+    with pytest.raises(HarnessError, match=r"results/tune/lora.json: no tuning result for run lora; .*dvc repro tune@lora"):
+        train.run(params, "lora")
+
+
+def test_a_method_without_steps_records_nothing_to_tune(workspace, tiny_raw):
+    set_runs(tiny_raw, {"knn": {"method": "knn", "k": 4}})
+    params = parse_params(tiny_raw)
+    prepare.run(params)
+    result = tune.run(params, "knn")
+    assert result["grid"] == [] and result["chosen_lr"] is None
+    assert read_json(workspace / "results" / "tune" / "knn.json")["note"].startswith("no gradient steps")
+
+
+def point(score):
+    return {"validation": score}
+
+
+def test_choice_best_score_then_the_factor_nearest_one():
+    factors = [0.3, 1.0, 3.0, 10.0]
+    assert tune.choose([point(80), point(85), point(90), point(70)], factors) == 2
+    assert tune.choose([point(90), point(85), point(90), point(90)], factors) == 2  # 3 is nearer 1 than 0.3 or 10
+    assert tune.choose([point(85), point(85), point(80), point(80)], [1 / 3, 1.0, 3.0, 10.0]) == 1  # the default wins a tie
+    assert tune.choose([point(None), point(50), point(None), point(None)], factors) == 1  # diverged points never win
+    with pytest.raises(HarnessError, match="every learning rate of the grid diverged"):
+        tune.choose([point(None)] * 4, factors)
+
+
+@pytest.mark.parametrize("factors, message", [
+    ([3.0, 10.0], "must include 1"),
+    ([1.0, 1.0], "must be distinct"),
+    ([1.0, -3.0], "greater than 0"),
+])
+def test_factors_are_validated(tiny_raw, factors, message):
+    tiny_raw["tuning"]["factors"] = factors
+    with pytest.raises(HarnessError, match=rf"params.yaml: tuning\..*{message}|params.yaml: tuning: .*{message}"):
+        parse_params(tiny_raw)
