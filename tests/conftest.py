@@ -56,6 +56,7 @@ def shrink_causal(causal: dict) -> None:
     causal["decoding"].update(num_beams=2, max_new_tokens=8)
     causal.update(icl_shots=1, eval_batch_size=4)
     for run in causal["runs"].values():
+        run.pop("seeds", None)
         if run["method"] == "adalora":
             run.update(init_r=4, target_r=2, deltaT=1)
 

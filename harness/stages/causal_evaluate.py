@@ -35,11 +35,11 @@ log = logging.getLogger("harness.causal_evaluate")
 
 def run(params: Params, name: str) -> dict[str, Any]:
     causal = causal_section(params)
-    if name == ICL:
-        method, shots = "in_context", causal.icl_shots
+    if name == ICL:  # no training: the top-level seeds (they draw its demonstrations)
+        method, shots, seeds = "in_context", causal.icl_shots, params.seeds
     else:
-        _, m, _ = causal_run(params, name)
-        method, shots = m.name, 0
+        _, m, cfg = causal_run(params, name)
+        method, shots, seeds = m.name, 0, cfg.seeds or params.seeds
     task = TASKS.get(causal.task)()
     device = pick_device(causal.loop.device)
 
@@ -58,7 +58,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
         log.info("causal_evaluate@%s seed %d: %s", name, seed, {k: round(v, 3) for k, v in result["metrics"].items()})
         return result
 
-    done = run_seeds(one_seed, params.seeds, threads=causal.loop.threads, device=device, log=log, label=f"causal_evaluate@{name}")
+    done = run_seeds(one_seed, seeds, threads=causal.loop.threads, device=device, log=log, label=f"causal_evaluate@{name}")
     per_seed = {str(seed): result for seed, result in done.items()}
     out = {
         "run": name,
@@ -67,7 +67,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
         "shots": shots,
         "decoding": dataclasses.asdict(causal.decoding),
         "seeds": per_seed,
-        "provenance": record(seeds=params.seeds, data_hashes=read_json(SUMMARY)["content_sha256"]),
+        "provenance": record(seeds=seeds, data_hashes=read_json(SUMMARY)["content_sha256"]),
     }
     write_json(RESULTS / "causal" / "eval" / f"{name}.json", out)
     return out

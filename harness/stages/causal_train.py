@@ -72,7 +72,7 @@ def run(params: Params, run: str) -> dict:
             log.info("causal_train@%s seed %d: loss %.4f, %.1f s, %.0f tokens/s", run, seed, stats.final_loss, stats.train_seconds, stats.tokens_per_s)
             return train_figures(model, method, cfg, stats, device)
 
-        done = run_seeds(one_seed, params.seeds, threads=causal.loop.threads, device=device, log=log, label=f"causal_train@{run} ({steps} steps)")
+        done = run_seeds(one_seed, cfg.seeds or params.seeds, threads=causal.loop.threads, device=device, log=log, label=f"causal_train@{run} ({steps} steps)")
     per_seed = {str(seed): figures for seed, figures in done.items()}
     result = {
         "run": run,
@@ -80,7 +80,7 @@ def run(params: Params, run: str) -> dict:
         "task": causal.task,
         "config": config_dict(cfg),
         "seeds": per_seed,
-        "provenance": record(seeds=params.seeds, data_hashes=read_json(SUMMARY)["content_sha256"]),
+        "provenance": record(seeds=cfg.seeds or params.seeds, data_hashes=read_json(SUMMARY)["content_sha256"]),
     }
     write_json(RESULTS / "causal" / "train" / f"{run}.json", result)
     return result

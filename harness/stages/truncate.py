@@ -2,7 +2,7 @@
 
 For every seed's adapter, each adapted module's update dW (peft's ``get_delta_weight``: B·A·scaling for
 LoRA, B·diag(E)·A·scaling/r for AdaLoRA) is replaced by its best rank-k approximation (truncated SVD),
-k = 1 .. the largest rank any module holds, and the eval split is scored at every k. Writes
+k = 1 .. the largest rank any module holds, and the test split is scored at every k. Writes
 ``results/truncate/<run>.json`` (metric per k per seed, and the share of the adapter's gain over the
 majority baseline kept at each k).
 """
