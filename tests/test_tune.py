@@ -71,3 +71,15 @@ def test_factors_are_validated(tiny_raw, factors, message):
     tiny_raw["tuning"]["factors"] = factors
     with pytest.raises(HarnessError, match=rf"params.yaml: tuning\..*{message}|params.yaml: tuning: .*{message}"):
         parse_params(tiny_raw)
+
+
+def test_status_lists_every_grid_point_and_the_choice():
+    from harness.stages.tabulate import render_protocol
+
+    tuning = {"lora": {"method": "lora", "default_lr": 5e-4, "chosen_lr": 1.5e-3, "seed": 0, "seeds": [0, 1, 2, 3, 4],
+                       "grid": [[5e-4, 69.9], [1.5e-3, 79.9], [5e-3, None]]},
+              "knn": {"method": "knn", "default_lr": None, "chosen_lr": None, "seed": 0, "seeds": [0, 1, 2], "grid": []}}
+    text = "\n".join(render_protocol(tuning, "accuracy"))
+    assert "| lora | lora | 0.0005 | 0.0005: 69.9, 0.0015: 79.9, 0.005: diverged | **0.0015** | 5 |" in text
+    assert "| knn | knn | — | no gradient steps: nothing to tune | — | 3 |" in text
+    assert "validation accuracy at each lr" in text
