@@ -81,5 +81,7 @@ def test_status_lists_every_grid_point_and_the_choice():
               "knn": {"method": "knn", "default_lr": None, "chosen_lr": None, "seed": 0, "seeds": [0, 1, 2], "grid": []}}
     text = "\n".join(render_protocol(tuning, "accuracy"))
     assert "| lora | lora | 0.0005 | 0.0005: 69.9, 0.0015: 79.9, 0.005: diverged | **0.0015** | 5 |" in text
+    tuning["lora"]["chosen_lr"] = 5e-3
+    assert "**0.005** (grid edge) | 5 |" in "\n".join(render_protocol(tuning, "accuracy"))
     assert "| knn | knn | — | no gradient steps: nothing to tune | — | 3 |" in text
     assert "validation accuracy at each lr" in text

@@ -311,7 +311,14 @@ def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]
             lines.append(f"| {run} | {t['method']} | — | no gradient steps: nothing to tune | — | {len(t['seeds'])} |")
             continue
         grid = ", ".join(f"{lr:.2g}: {'diverged' if v is None else f'{v:.1f}'}" for lr, v in t["grid"])
-        lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | {grid} | **{t['chosen_lr']:.2g}** | {len(t['seeds'])} |")
+        lrs = [lr for lr, _ in t["grid"]]
+        edge = " (grid edge)" if len(lrs) > 1 and t["chosen_lr"] in (min(lrs), max(lrs)) else ""
+        lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | {grid} | **{t['chosen_lr']:.2g}**{edge} | {len(t['seeds'])} |")
+    edges = sum(1 for t in tuning.values() if t["chosen_lr"] is not None and len(t["grid"]) > 1
+                and t["chosen_lr"] in (min(g[0] for g in t["grid"]), max(g[0] for g in t["grid"])))
+    if edges:
+        lines += ["", f"{edges} run(s) chose an lr at the edge of the grid: their best may lie beyond it, so a gap between "
+                  "methods may be a gap in tuning; a wider `tuning.factors` (the same for every run) would tell."]
     return lines
 
 
