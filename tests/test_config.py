@@ -33,7 +33,7 @@ def error_of(raw) -> str:
 
 def test_unknown_top_level_key(tiny_raw):
     tiny_raw["trian"] = {}
-    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: causal, data, loop, model, planted, profile, seeds, status, sweep, train, truncate"
+    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: causal, data, loop, model, planted, profile, seeds, sweep, train, truncate, tuning"
 
 
 def test_unknown_nested_key_lists_allowed(tiny_raw):

@@ -9,7 +9,7 @@ import pytest
 from harness import preload
 from harness.config import parse_params
 from harness.io import read_json
-from harness.stages import prepare, train
+from harness.stages import prepare, train, tune
 from tests.conftest import set_runs, write_params
 
 CLIENT = """
@@ -27,6 +27,7 @@ def served(workspace, tiny_raw):
     tiny_raw["seeds"] = [0, 1]
     write_params(workspace, tiny_raw)
     prepare.run(parse_params(tiny_raw))
+    tune.run(parse_params(tiny_raw), "lora")
 
     def run(*calls):
         script = "; ".join(f"{sys.executable} -c '{CLIENT}' {' '.join(call)}" for call in calls) + "; exit 7"

@@ -47,7 +47,8 @@ def test_causal_rows_read_every_run_and_the_in_context_row():
     params = load_params(ROOT / "params.yaml")
     rows = causal_rows(params.causal, pipeline_context(params, RESULTS))
     assert [r["run"] for r in rows] == [*params.causal.runs, "icl"]
-    assert all(r["metrics"]["bleu"]["n"] == len(params.seeds) for r in rows)
+    seeds = {**{run: cfg.seeds or params.seeds for run, cfg in params.causal.runs.items()}, "icl": params.seeds}
+    assert all(r["metrics"]["bleu"]["n"] == len(seeds[r["run"]]) for r in rows)
     assert "trainable_params" not in rows[-1]  # the in-context row trains nothing
 
 

@@ -39,6 +39,15 @@ def test_train_without_a_tuning_result_names_the_stage(workspace, tiny_raw):
         train.run(params, "lora")
 
 
+def test_one_grid_point_trains_nothing_and_keeps_the_default(workspace, tiny_raw, monkeypatch):
+    set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
+    params = parse_params(tiny_raw)  # the shrunk config tunes with factors [1.0]
+    prepare.run(params)
+    monkeypatch.setattr(tune, "fit_seed", lambda *a, **k: pytest.fail("trained a single grid point"))
+    result = tune.run(params, "lora")
+    assert result["chosen_lr"] == tiny_raw["loop"]["lr"] and result["grid"][0]["not_trained"] == "the only grid point"
+
+
 def test_a_method_without_steps_records_nothing_to_tune(workspace, tiny_raw):
     set_runs(tiny_raw, {"knn": {"method": "knn", "k": 4}})
     params = parse_params(tiny_raw)

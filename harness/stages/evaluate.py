@@ -38,12 +38,12 @@ from harness.workers import run_seeds
 log = logging.getLogger("harness.evaluate")
 
 
-def write_run_result(kind: str, run: str, params: Params, body: dict) -> dict:
+def write_run_result(kind: str, run: str, seeds: list[int], body: dict) -> dict:
     """``results/<kind>/<run>.json``: the stage's figures plus the provenance every result carries."""
     result = {
         "run": run,
         **body,
-        "provenance": record(seeds=seeds_of(params, run), data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
+        "provenance": record(seeds=seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
     }
     write_json(RESULTS / kind / f"{run}.json", result)
     return result
@@ -105,7 +105,7 @@ def run(params: Params, run: str) -> dict:
     timed = run_seeds(timing, seeds, threads=0, device=device, log=log, label=f"evaluate@{run} latency")
     per_seed = {str(seed): {**figures, "latency": timed[seed]} for seed, figures in done.items()}
     body = {"method": method.name, "primary_metric": params.data.metrics[0], "n_eval": len(splits["test"]), "seeds": per_seed}
-    return write_run_result("eval", run, params, body)
+    return write_run_result("eval", run, seeds, body)
 
 
 def main(argv: list[str]) -> None:

@@ -180,7 +180,7 @@ def run(params: Params, task: str) -> dict[str, Any]:
         "sizes": {"train": len(train_ds), "eval": len(eval_ds)},
         "seeds": per_seed,
     }
-    return write_run_result("planted", task, params, body)
+    return write_run_result("planted", task, params.seeds, body)
 
 
 def main(argv: list[str]) -> None:

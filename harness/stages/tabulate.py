@@ -310,6 +310,9 @@ def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]
         if t["chosen_lr"] is None:
             lines.append(f"| {run} | {t['method']} | — | no gradient steps: nothing to tune | — | {len(t['seeds'])} |")
             continue
+        if len(t["grid"]) == 1:
+            lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | one grid point: not tuned | **{t['chosen_lr']:.2g}** | {len(t['seeds'])} |")
+            continue
         grid = ", ".join(f"{lr:.2g}: {'diverged' if v is None else f'{v:.1f}'}" for lr, v in t["grid"])
         lrs = [lr for lr, _ in t["grid"]]
         edge = " (grid edge)" if len(lrs) > 1 and t["chosen_lr"] in (min(lrs), max(lrs)) else ""

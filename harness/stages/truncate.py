@@ -73,9 +73,10 @@ def run(params: Params, run: str) -> dict[str, Any]:
             "rank_half_retention": (curve[max(1, top // 2)][metric] - majority) / (full - majority) if full != majority else None,
         }
 
-    done = run_seeds(one_seed, seeds_of(params, run), threads=params.loop.threads, device=device, log=log, label=f"truncate@{run}")
+    seeds = seeds_of(params, run)
+    done = run_seeds(one_seed, seeds, threads=params.loop.threads, device=device, log=log, label=f"truncate@{run}")
     per_seed = {str(seed): figures for seed, figures in done.items()}
-    return write_run_result("truncate", run, params, {"metric": metric, "majority_baseline": majority, "seeds": per_seed})
+    return write_run_result("truncate", run, seeds, {"metric": metric, "majority_baseline": majority, "seeds": per_seed})
 
 
 def main(argv: list[str]) -> None:

@@ -12,7 +12,8 @@ and under Adam move about ``lr`` per step, while the orthogonality penalty domin
 published 8e-4 a short run leaves the update near zero.
 
 Writes ``results/tune/<run>.json``: the grid, each point's validation score and final loss, the choice, provenance.
-A run without gradient steps (retrieval) records that it has nothing to tune.
+A run without gradient steps (retrieval) records that it has nothing to tune; with a single factor (paper profiles:
+the paper's own lr) there is nothing to choose and nothing is trained here.
 """
 
 from __future__ import annotations
@@ -76,8 +77,11 @@ def run(params: Params, run: str) -> dict:
             log.info("tune@%s lr %g: %s", run, lrs[i], err)
             return {"lr": lrs[i], "factor": params.tuning.factors[i], "validation": None, "final_loss": None, "diverged": str(err)}
 
-    if lrs:
-        done = run_seeds(guarded, list(range(len(lrs))), threads=params.loop.threads, device=device, log=log, label=f"tune@{run}")
+    if len(lrs) == 1:  # nothing to choose (a paper profile runs the paper's own lr): train nothing here
+        points, chosen = [{"lr": lrs[0], "factor": 1.0, "validation": None, "final_loss": None, "not_trained": "the only grid point"}], lrs[0]
+    elif lrs:
+        # the workers' "seeds" here are grid points, each trained at tuning.seed
+        done = run_seeds(guarded, list(range(len(lrs))), threads=params.loop.threads, device=device, log=log, label=f"tune@{run} (grid points)")
         points = [done[i] for i in range(len(lrs))]
         chosen = points[choose(points, params.tuning.factors)]["lr"]
     else:
