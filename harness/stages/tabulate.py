@@ -306,6 +306,7 @@ PROTOCOL = (
 def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]:
     lines = ["", "## Protocol", "", PROTOCOL, "",
              f"| run | method | default lr | validation {metric} at each lr | chosen lr | seeds |", "|---|---|---|---|---|---|"]
+    edges = 0
     for run, t in tuning.items():
         if t["chosen_lr"] is None:
             lines.append(f"| {run} | {t['method']} | — | no gradient steps: nothing to tune | — | {len(t['seeds'])} |")
@@ -315,10 +316,10 @@ def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]
             continue
         grid = ", ".join(f"{lr:.2g}: {'diverged' if v is None else f'{v:.1f}'}" for lr, v in t["grid"])
         lrs = [lr for lr, _ in t["grid"]]
-        edge = " (grid edge)" if len(lrs) > 1 and t["chosen_lr"] in (min(lrs), max(lrs)) else ""
-        lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | {grid} | **{t['chosen_lr']:.2g}**{edge} | {len(t['seeds'])} |")
-    edges = sum(1 for t in tuning.values() if t["chosen_lr"] is not None and len(t["grid"]) > 1
-                and t["chosen_lr"] in (min(g[0] for g in t["grid"]), max(g[0] for g in t["grid"])))
+        at_edge = t["chosen_lr"] in (min(lrs), max(lrs))
+        edges += at_edge
+        lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | {grid} | **{t['chosen_lr']:.2g}**"
+                     f"{' (grid edge)' if at_edge else ''} | {len(t['seeds'])} |")
     if edges:
         lines += ["", f"{edges} run(s) chose an lr at the edge of the grid: their best may lie beyond it, so a gap between "
                   "methods may be a gap in tuning; a wider `tuning.factors` (the same for every run) would tell."]
