@@ -25,7 +25,7 @@ from harness import taskcheck
 from harness.config import Params, load_params, seeds_of
 from harness.errors import HarnessError
 from harness.io import read_json, write_json, write_text
-from harness.planted import render_summary, summary_rows
+from harness.rankbench import render_summary, summarize_benchmark
 from harness.provenance import record
 from harness.rankmaps import write_rank_map
 from harness.stages.common import RESULTS
@@ -270,7 +270,7 @@ def planted_rank_maps(params: Params, results: dict[str, dict[str, Any]], proven
     """Allocated ranks of the planted-rank students, as heatmaps beside the ones of the runs."""
     written = {}
     for task, res in results.items():
-        per_seed = {s: v["allocated_ranks"] for s, v in res["seeds"].items() if v["allocated_ranks"]}
+        per_seed = {s: v["adalora"]["ranks"] for s, v in res["seeds"].items()}
         if per_seed:
             name = f"planted_{task}"
             write_rank_map(name, per_seed, params.planted.student.init_r, RANK_MAPS, RANK_MAP_IMAGES, provenance)
@@ -373,7 +373,7 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     if status["sweep"]:
         plot_sweep(status["sweep"], params.data.metrics[0], PLOTS / "budget_sweep.png")
     planted = planted_results(params, ctx)
-    status["planted"] = summary_rows(planted)
+    status["planted"] = summarize_benchmark(planted) if planted else None
     status["planted_rank_maps"] = planted_rank_maps(params, planted, status["provenance"])
     status["causal"] = causal_rows(params.causal, ctx)
     status["causal_setup"] = {"model": params.causal.model, "task": params.causal.task} if params.causal else None
