@@ -190,20 +190,49 @@ def share_on(values: dict[str, float], planted: dict[str, int]) -> float | None:
     return None if total == 0 else sum(v for name, v in values.items() if planted.get(name)) / total
 
 
-def subspace_recovery(learned: torch.Tensor, planted: torch.Tensor, rank: int) -> float:
-    """How much of the planted update's row and column spaces the learned update's top ``rank`` singular
-    directions span: mean squared cosine of the principal angles (1 = recovered, ~rank/dim = random)."""
-    Up, _, Vph = torch.linalg.svd(planted.double(), full_matrices=False)
-    Ul, _, Vlh = torch.linalg.svd(learned.double(), full_matrices=False)
-    left = (Up[:, :rank].T @ Ul[:, :rank]).square().sum() / rank
-    right = (Vph[:rank] @ Vlh[:rank].T).square().sum() / rank
-    return float((left + right) / 2)
+def subspace_recovery(learned: torch.Tensor, planted: torch.Tensor, rank: int, inputs: torch.Tensor | None = None) -> float:
+    """How much of the planted update's output subspace the learned update's top ``rank`` directions span: mean
+    squared cosine of the principal angles (1 = recovered, about rank/dim = a random subspace).
+
+    With ``inputs`` (the module's inputs on real data, one row per token) both updates are compared by what they
+    write on those inputs (``dW x``): a weight's row space is identifiable only inside the span the inputs occupy
+    (a transformer's hidden states are strongly anisotropic), so weights compared directly read "not recovered"
+    for updates that act the same on every input the model sees.
+    """
+    if inputs is not None:
+        learned, planted = learned.double() @ inputs.double().T, planted.double() @ inputs.double().T
+    Up = torch.linalg.svd(planted.double(), full_matrices=False)[0][:, :rank]
+    Ul = torch.linalg.svd(learned.double(), full_matrices=False)[0][:, :rank]
+    return float((Up.T @ Ul).square().sum() / rank)
 
 
-def recovery(learned: dict[str, torch.Tensor], deltas: dict[str, torch.Tensor], planted: dict[str, int]) -> float:
-    """Subspace recovery over the planted modules, weighted by planted rank (a module without an adapter: 0)."""
+def recovery(learned: dict[str, torch.Tensor], deltas: dict[str, torch.Tensor], planted: dict[str, int],
+             inputs: dict[str, torch.Tensor]) -> float:
+    """Subspace recovery on the data over the planted modules, weighted by planted rank (a module without an
+    adapter: 0)."""
     total = sum(planted[name] for name in deltas)
-    return sum(planted[name] * subspace_recovery(learned[name], d, planted[name]) for name, d in deltas.items() if name in learned) / total
+    return sum(planted[name] * subspace_recovery(learned[name], d, planted[name], inputs[name])
+               for name, d in deltas.items() if name in learned) / total
+
+
+@torch.no_grad()
+def module_inputs(model: nn.Module, names: list[str], loader: DataLoader, device: torch.device, most: int = 4096) -> dict[str, torch.Tensor]:
+    """The inputs (one row per real token, at most ``most``) each named linear module sees over ``loader``."""
+    seen: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    mask: list[torch.Tensor] = []
+    modules = dict(model.named_modules())
+    handles = [modules[name].register_forward_pre_hook(lambda _m, args, name=name: seen[name].append(args[0].detach()))
+               for name in names]
+    try:
+        model.to(device).eval()
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+            mask.append(batch["attention_mask"].bool())
+            model(**batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: torch.cat([x[m] for x, m in zip(xs, mask, strict=True)])[:most].float() for name, xs in seen.items()}
 
 
 def budget_needed(curve: dict[int, float], full: float, keep: float) -> int | None:
@@ -272,12 +301,13 @@ def _ci(s: dict[str, Any] | None, digits: int = 1) -> str:
     return f"{s['mean']:.{digits}f}{interval}"
 
 
-def render_summary(summary: dict[str, Any] | None, rank_maps: dict[str, str]) -> list[str]:
-    """The status table's section: the benchmark's verdict, each task's controls, then every arm's figures."""
+def render_summary(summary: dict[str, Any] | None, rank_maps: dict[str, str], inputs: str, preamble: bool = True) -> list[str]:
+    """The status table's section for one set of inputs: the benchmark's verdict, each task's controls, then
+    every arm's figures (``preamble``: the heading and the explanation, once)."""
     if not summary:
         return []
     tasks, growth = summary["tasks"], summary["budgets_grow"]
-    lines = [
+    lines = [] if not preamble else [
         "", "## Planted-rank benchmark (does the allocator put rank where the teacher's updates are?)", "",
         "A teacher is the base encoder plus known low-rank updates; every arm learns its hidden states after every layer "
         "(harness/rankbench.py). Gap closed = share of the base encoder's distance to the teacher removed, on test inputs "
@@ -286,8 +316,11 @@ def render_summary(summary: dict[str, Any] | None, rank_maps: dict[str, str]) ->
         "on a task where both hold is the allocator judged. Uniform = LoRA at AdaLoRA's final budget on every module. "
         "Rank share / energy on planted: share of the final rank / of the learned update's squared norm on the planted "
         "modules (chance: their share of modules; no signal: AdaLoRA's share there on the no-plant control). Recovery: "
-        "mean squared cosine of the principal angles between the learned and the planted subspaces. Means with 95% CI "
-        "over seeds.", "",
+        "mean squared cosine of the principal angles between the output subspaces the learned and the planted updates "
+        "write on the test inputs. Means with 95% CI "
+        "over seeds."]
+    lines += [
+        "", f"### On {inputs}", "",
         f"**Benchmark: {'valid' if summary['valid'] else 'NOT valid'}.** "
         + " ".join(f"{task}: {'valid' if t['validity']['valid'] else 'not valid'} ({t['validity']['why']})."
                    for task, t in tasks.items() if t["planted_total_rank"])

@@ -64,6 +64,14 @@ def test_subspace_recovery_of_the_planted_update_itself_is_one():
     assert rb.subspace_recovery(unrelated, planted, 3) < 0.3  # chance is about r/dim per side
     half = torch.cat([U[:, :1], torch.linalg.qr(torch.randn(64, 2, generator=gen, dtype=torch.float64))[0]], 1) @ V.T
     assert 0.3 < rb.subspace_recovery(half, planted, 3) < 1.0
+    # an update that writes the same outputs on data confined to the planted row space, plus a larger part in
+    # other directions that no input reaches: by weights it is "not recovered", by what it writes on the data it is
+    inputs = torch.randn(200, 3, generator=gen, dtype=torch.float64) @ V.T
+    P = torch.linalg.qr(torch.cat([V, torch.randn(48, 3, generator=gen, dtype=torch.float64)], 1))[0][:, 3:]  # rows no input has
+    W = torch.linalg.qr(torch.cat([U, torch.randn(64, 3, generator=gen, dtype=torch.float64)], 1))[0][:, 3:]
+    unseen = planted + 10 * W @ P.T
+    assert rb.subspace_recovery(unseen, planted, 3) < 0.1
+    assert rb.subspace_recovery(unseen, planted, 3, inputs) == pytest.approx(1.0)
 
 
 def test_arm_ranks_share_the_allocators_budget():
@@ -123,7 +131,7 @@ def test_the_positive_control_reaches_the_teacher(workspace, tiny_raw):
     bench = planted_stage.build(params, "low", splits, tokenizer, scored="test")
     oracle = planted_stage.measure_arm(bench, "oracle", 1e-2, seed=0)
     negative = planted_stage.measure_arm(bench, "negative", 1e-2, seed=0)
-    assert oracle["gap_closed"] >= 90.0 and oracle["recovery"] > 0.9
+    assert oracle["gap_closed"] >= 90.0 and oracle["recovery"] > 0.8
     assert negative["gap_closed"] < oracle["gap_closed"] - 20 and negative["share_on_planted"] == 0.0
 
 
@@ -150,7 +158,7 @@ def test_stages_end_to_end_and_tuning_never_opens_the_test_split(workspace, tiny
     assert control["arms"] == ["adalora"] and control["seeds"]["0"]["adalora"]["gap_closed"] is None
     summary = rb.summarize_benchmark({"high": result, "none": control})
     assert summary["tasks"]["high"]["no_signal_share"]["n"] == 1
-    assert any("Benchmark:" in line for line in rb.render_summary(summary, {}))
+    assert any("Benchmark:" in line for line in rb.render_summary(summary, {}, "generated inputs"))
 
 
 def test_the_planted_stage_needs_the_tuning_result(workspace, tiny_raw):

@@ -56,6 +56,7 @@ class Bench:
     deltas: dict[str, torch.Tensor]
     train_ds: Any
     eval_loader: Any
+    inputs_seen: dict[str, torch.Tensor]  # the planted modules' inputs in the teacher on the scored inputs (recovery)
     scale: float  # the base encoder's distance to the teacher on the training inputs (the loss's unit)
     base_error: float  # ... and on the scored inputs
     device: torch.device
@@ -82,7 +83,8 @@ def build(params: Params, task: str, splits, tokenizer, scored: str) -> Bench:
     base = rb.HiddenStateMatch(encoder, teacher.to(device))
     # the loss's unit, from as many training inputs as are scored (all of them would cost a pass over n_train)
     scale = rb.match_error(base, rb.eval_loader(train_ds.select(range(min(cfg.n_eval, len(train_ds)))), tokenizer, batch), device)
-    return Bench(params, task, tokenizer, encoder, teacher, planted, deltas, train_ds, loader,
+    seen = rb.module_inputs(teacher, list(deltas), loader, device)
+    return Bench(params, task, tokenizer, encoder, teacher, planted, deltas, train_ds, loader, seen,
                  scale=scale or 1.0, base_error=rb.match_error(base, loader, device), device=device)
 
 
@@ -149,7 +151,7 @@ def measure_arm(bench: Bench, arm: str, lr: float, seed: int) -> dict[str, Any]:
         "total_rank": sum(ranks.values()),
         "share_on_planted": rb.share_on(ranks, bench.planted) if bench.deltas else None,
         "energy_on_planted": rb.share_on(energy, bench.planted) if bench.deltas else None,
-        "recovery": rb.recovery(learned, bench.deltas, bench.planted) if bench.deltas else None,
+        "recovery": rb.recovery(learned, bench.deltas, bench.planted, bench.inputs_seen) if bench.deltas else None,
         "final_loss": stats.final_loss,
         "train_seconds": stats.train_seconds,
     }
