@@ -34,8 +34,8 @@ from harness.provenance import record
 from harness.stages.common import RESULTS, load_prepared
 from harness.stages.evaluate import write_run_result
 from harness.stages.prepare import PREPARED
-from harness.stages.tune import choose
 from harness.training import seed_everything, train, train_loader
+from harness.tuning import choose
 from harness.workers import run_seeds
 
 log = logging.getLogger("harness.planted")
@@ -196,12 +196,15 @@ def tune(params: Params) -> dict[str, Any]:
             return {"lr": default[arm] * factor, "factor": factor, "validation": None, "diverged": str(err)}
         return {"lr": default[arm] * factor, "factor": factor, "validation": gap_of(bench, model)}
 
-    done = run_seeds(one_point, list(range(len(points))), threads=params.loop.threads, device=pick_device(params.loop.device),
-                     log=log, label="planted_tune (grid points)")
+    if len(factors) == 1:  # nothing to choose (a paper profile's own lr): train nothing here
+        done = {i: {"lr": default[arm], "factor": 1.0, "validation": None, "not_trained": "the only grid point"} for i, (arm, _) in enumerate(points)}
+    else:
+        done = run_seeds(one_point, list(range(len(points))), threads=params.loop.threads, device=pick_device(params.loop.device),
+                         log=log, label="planted_tune (grid points)")
     arms = {}
     for arm in rb.ARMS:
         grid = [done[i] for i, (a, _) in enumerate(points) if a == arm]
-        arms[arm] = {"default_lr": default[arm], "grid": grid, "chosen_lr": grid[choose(grid, factors)]["lr"]}
+        arms[arm] = {"default_lr": default[arm], "grid": grid, "chosen_lr": grid[0]["lr"] if len(grid) == 1 else grid[choose(grid, factors)]["lr"]}
         log.info("planted_tune %s: %s -> %g", arm, ", ".join(f"{p['lr']:g}: {p['validation']}" for p in grid), arms[arm]["chosen_lr"])
     result = {"task": cfg.tune_task, "split": "validation", "score": "gap_closed", "seed": params.tuning.seed, "arms": arms,
               "provenance": record(seeds=[params.tuning.seed],
