@@ -2,10 +2,10 @@
 
 On a natural task nobody knows where rank is needed. Here we do: a teacher is the base encoder plus known
 updates ``dW = s U V^T`` (rank r, equal singular values ``s = strength * ||W||_2``) on chosen modules and
-nothing elsewhere. The student starts from the base encoder and learns the teacher's hidden states after every
-layer, at every token: a dense target whose dimension far exceeds the planted rank. Matching layer l's states
-takes a change at or below layer l, and matching the layers below forbids changing them, so reproducing each
-planted update in place is what minimises the loss. (The first design labelled 4 classes by 2 directions of
+nothing elsewhere. The student starts from the base encoder and learns, layer by layer, the teacher's output of each
+layer from the teacher's input to it (teacher forcing), at every token: a dense target whose dimension far
+exceeds the planted rank. A layer fed the teacher's input can only reproduce its own change, so reproducing
+each planted update in place is what minimises the loss. (The first design labelled 4 classes by 2 directions of
 the pooled output: any module downstream of the planted ones could produce that shift, so "rank should go to
 the planted modules" was a false premise, and the learned updates' energy sat 4-16x below chance there.)
 
@@ -98,18 +98,36 @@ class MatchOutput(ModelOutput):
     loss: torch.Tensor | None = None
 
 
-def state_error(states: tuple[torch.Tensor, ...], target: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference per hidden unit over real tokens, averaged over the layers' outputs (the
-    embeddings, index 0, are never adapted)."""
+def layer_errors(states: list[torch.Tensor], target: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
+    """Per layer, the mean squared difference per hidden unit over real tokens between the student's output and
+    the teacher's (``target[0]`` is the embeddings' output, never adapted; ``target[i + 1]`` layer i's)."""
     m = mask.unsqueeze(-1).to(states[0].dtype)
-    per_layer = [((s - t).square() * m).sum() / (m.sum() * s.shape[-1]) for s, t in zip(states[1:], target[1:], strict=True)]
-    return torch.stack(per_layer).mean()
+    return torch.stack([((s - t).square() * m).sum() / (m.sum() * s.shape[-1]) for s, t in zip(states, target[1:], strict=True)])
+
+
+def layer_stack(encoder: nn.Module) -> nn.ModuleList:
+    """The encoder's list of transformer blocks (BERT/RoBERTa/DeBERTa: ``encoder.layer``): the one ModuleList
+    with ``config.num_hidden_layers`` entries."""
+    stacks = [m for m in encoder.modules() if isinstance(m, nn.ModuleList) and len(m) == encoder.config.num_hidden_layers]
+    if len(stacks) != 1:
+        raise HarnessError(f"rankbench: cannot tell the {type(encoder).__name__}'s list of layers (found {len(stacks)} candidates)")
+    return stacks[0]
+
+
+def _first(output: Any) -> torch.Tensor:
+    return output[0] if isinstance(output, tuple) else output
 
 
 class HiddenStateMatch(nn.Module):
-    """The student encoder whose forward returns the loss the training loop minimises: its distance to the
-    teacher's hidden states, divided by ``scale`` (the base encoder's distance on the training inputs, so the
-    loss starts near 1 whatever the planted strength and gradient clipping means the same on every task).
+    """The student encoder whose forward returns the loss the training loop minimises: how far each of its
+    layers, fed the teacher's input to that layer, lands from the teacher's output of it (teacher forcing),
+    divided by ``scale`` (the base encoder's distance on the training inputs, so the loss starts near 1 whatever
+    the planted strength, and gradient clipping means the same on every task).
+
+    Teacher forcing is what makes the planted modules identifiable: fed its own states, a layer above a planted
+    one could make up for the plant's downstream effect (measured: LoRA on every module *but* the planted one
+    closed 63% of the gap of a rank-2 plant when the student ran on its own states); fed the teacher's, a layer
+    can only reproduce its own change, so only the planted layer's modules can close its part of the gap.
 
     peft adapts this module; the teacher is held outside its submodules, so peft puts no adapter on it and
     the optimizer never sees its weights.
@@ -123,13 +141,32 @@ class HiddenStateMatch(nn.Module):
         self.scale = scale
 
     def error(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        return self.layer_errors(input_ids, attention_mask, token_type_ids).mean()
+
+    def layer_errors(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             inputs["token_type_ids"] = token_type_ids
         with torch.no_grad():
-            target = self._teacher[0](**inputs, output_hidden_states=True).hidden_states
-        states = self.student(**inputs, output_hidden_states=True).hidden_states
-        return state_error(states, target, attention_mask)
+            target = self._teacher[0](**inputs, output_hidden_states=True).hidden_states  # embeddings, then each layer's output
+        outputs: list[torch.Tensor] = []
+
+        def feed(i: int):
+            def hook(_module, args, kwargs):
+                if args:
+                    return (target[i], *args[1:]), kwargs
+                return args, {**kwargs, "hidden_states": target[i]}
+            return hook
+
+        layers = layer_stack(self.student)
+        handles = [layer.register_forward_pre_hook(feed(i), with_kwargs=True) for i, layer in enumerate(layers)]
+        handles += [layer.register_forward_hook(lambda _m, _a, out: outputs.append(_first(out))) for layer in layers]
+        try:
+            self.student(**inputs)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return layer_errors(outputs, target, attention_mask)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, **_ignored) -> MatchOutput:
         return MatchOutput(loss=self.error(input_ids, attention_mask, token_type_ids) / self.scale)
@@ -309,7 +346,7 @@ def render_summary(summary: dict[str, Any] | None, rank_maps: dict[str, str], in
     tasks, growth = summary["tasks"], summary["budgets_grow"]
     lines = [] if not preamble else [
         "", "## Planted-rank benchmark (does the allocator put rank where the teacher's updates are?)", "",
-        "A teacher is the base encoder plus known low-rank updates; every arm learns its hidden states after every layer "
+        "A teacher is the base encoder plus known low-rank updates; every arm learns each layer's output from the teacher's input to that layer "
         "(harness/rankbench.py). Gap closed = share of the base encoder's distance to the teacher removed, on test inputs "
         "(learning rates were tuned on validation inputs, the same grid for every arm). Controls: the oracle (LoRA on "
         "exactly the planted modules at the planted ranks) must close the gap, LoRA off the planted modules must not; only "

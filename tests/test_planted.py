@@ -122,6 +122,18 @@ def test_the_loss_is_zero_exactly_when_the_student_is_the_teacher(encoder):
     assert float(rb.HiddenStateMatch(student, teacher).error(**batch)) == pytest.approx(0.0, abs=1e-10)
 
 
+@torch.no_grad()
+def test_teacher_forcing_charges_a_change_to_its_own_layer_only(encoder):
+    """A student that differs from the teacher in layer 2 only is off in layer 2's output only: each layer is fed
+    the teacher's input, so no layer above can make up for (or be blamed for) a change below it."""
+    teacher = copy.deepcopy(encoder)
+    student = copy.deepcopy(encoder)
+    rb.plant(student, {"encoder.layer.2.attention.self.value": 2}, 0.5, seed=1)
+    batch = {"input_ids": torch.tensor([[101, 2307, 2143, 2003, 102]]), "attention_mask": torch.ones(1, 5, dtype=torch.long)}
+    errors = rb.HiddenStateMatch(student, teacher).layer_errors(**batch)
+    assert errors[2] > 0 and torch.count_nonzero(errors) == 1
+
+
 def test_the_positive_control_reaches_the_teacher(workspace, tiny_raw):
     """On a tiny config LoRA on exactly the planted module closes the gap, and LoRA elsewhere closes less."""
     tiny_raw["planted"].update(steps=60, n_train=64)
