@@ -138,6 +138,7 @@ class HiddenStateMatch(nn.Module):
         self.student = student
         self.config = student.config
         self._teacher = (teacher.eval(),)
+        self._layers = tuple(layer_stack(student))  # found once: peft adapts the layers in place, the list stays
         self.scale = scale
 
     def error(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
@@ -158,9 +159,8 @@ class HiddenStateMatch(nn.Module):
                 return args, {**kwargs, "hidden_states": target[i]}
             return hook
 
-        layers = layer_stack(self.student)
-        handles = [layer.register_forward_pre_hook(feed(i), with_kwargs=True) for i, layer in enumerate(layers)]
-        handles += [layer.register_forward_hook(lambda _m, _a, out: outputs.append(_first(out))) for layer in layers]
+        handles = [layer.register_forward_pre_hook(feed(i), with_kwargs=True) for i, layer in enumerate(self._layers)]
+        handles += [layer.register_forward_hook(lambda _m, _a, out: outputs.append(_first(out))) for layer in self._layers]
         try:
             self.student(**inputs)
         finally:
@@ -183,7 +183,8 @@ def inner(model: nn.Module) -> HiddenStateMatch:
 
 def eval_loader(dataset, tokenizer, batch_size: int) -> DataLoader:
     """Length-sorted batches (less padding; the error is token-weighted, so the order changes nothing)."""
-    order = sorted(range(len(dataset)), key=lambda i: len(dataset[i]["input_ids"]))
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    order = sorted(range(len(dataset)), key=lengths.__getitem__)
     return DataLoader(dataset.select(order), batch_size=batch_size, collate_fn=DataCollatorWithPadding(tokenizer))
 
 
