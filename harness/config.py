@@ -96,33 +96,44 @@ class TruncateConfig:
 
 @dataclass(config=STRICT)
 class PlantedSection:
-    """Planted-rank benchmark (ground truth for "rank tracks the task"): a teacher is the base model plus
-    known low-rank updates; its labels on the prepared inputs are what the student adapter must learn."""
+    """Planted-rank benchmark (ground truth for "rank goes where the task needs it", harness/rankbench.py): a
+    teacher is the base encoder plus known low-rank updates; every arm learns the teacher's hidden states.
 
-    student: dict  # a method section, as under train (validated by the method's own config)
-    tasks: dict[str, dict[str, NonNegInt]]  # task -> {module-name suffix: planted rank}; unlisted modules: 0
-    seed: int = 7  # teacher updates (the student's seeds are the pipeline's seeds)
+    Example: ``tasks: {low: {layer.2.attention.self.value: 2}, none: {}}`` plants rank 2 in one module for task
+    ``low``; ``none`` plants nothing (the no-plant control). The AdaLoRA ``student``'s final budget
+    (``target_r`` per adapted module) is also the uniform and negative arms' budget.
+    """
+
+    student: dict  # the allocator under test: an adalora section, as under train (validated by its own config)
+    tasks: dict[str, dict[str, NonNegInt]]  # task -> {module-name suffix: planted rank}; {} = the no-plant control
+    tune_task: str  # the task every arm's learning rate is tuned on (a planted one)
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
+    seed: int = 7  # teacher updates
     strength: typing.Annotated[float, Field(gt=0)] = 0.5  # planted singular values / the weight's spectral norm
-    label_directions: typing.Annotated[int, Field(ge=1, le=4)] = 2  # labels: 2**d classes (see harness/planted.py)
-    n_train: PositiveInt = 2000
-    n_eval: PositiveInt = 500
-    steps: PositiveInt = 200
-    budgets: list[PositiveInt] = dataclasses.field(default_factory=lambda: [1, 2, 4, 8, 16])
-    gain_kept: typing.Annotated[float, Field(gt=0, le=1)] = 0.9  # "budget needed" keeps this share of the gain
+    n_train: PositiveInt = 1000
+    n_eval: PositiveInt = 256
+    steps: PositiveInt = 150
+    budgets: list[PositiveInt] = dataclasses.field(default_factory=lambda: [1, 2, 4, 8, 12, 16])
+    gain_kept: typing.Annotated[float, Field(gt=0, le=1)] = 0.9  # "budget needed" keeps this share of the gap closed
+    positive_min: typing.Annotated[float, Field(gt=0, le=100)] = 90.0  # % of the gap the oracle must close
+    negative_max: typing.Annotated[float, Field(gt=0, le=100)] = 50.0  # % LoRA off the planted modules must stay under
 
 
 @dataclasses.dataclass(frozen=True)
 class PlantedConfig:
-    student: Any  # the method's validated settings
+    student: Any  # the AdaLoRA settings, validated
     tasks: dict[str, dict[str, int]]
+    tune_task: str
+    seeds: list[int]
     seed: int
     strength: float
-    label_directions: int
     n_train: int
     n_eval: int
     steps: int
     budgets: list[int]
     gain_kept: float
+    positive_min: float
+    negative_max: float
 
 
 @dataclass(config=STRICT)
@@ -428,12 +439,16 @@ def _parse_planted(raw: Any, where: str) -> PlantedConfig | None:
     if raw is None:
         return None
     section = validate(PlantedSection, raw, where)
+    if section.student.get("method") != "adalora":
+        raise HarnessError(f"{where}.student.method: {section.student.get('method')!r}; the benchmark judges the rank allocator: adalora")
     student = _parse_train({"student": section.student}, where)["student"]
-    if not section.tasks:
-        raise HarnessError(f"{where}.tasks: expected at least one task (name -> {{module suffix: rank}})")
-    for task, spec in section.tasks.items():
-        if not any(spec.values()):
-            raise HarnessError(f"{where}.tasks.{task}: plants no rank; give at least one module a rank > 0")
+    planting = [task for task, spec in section.tasks.items() if any(spec.values())]
+    if not planting:
+        raise HarnessError(f"{where}.tasks: no task plants rank; give at least one task a module with rank > 0")
+    if section.tune_task not in planting:
+        raise HarnessError(f"{where}.tune_task: {section.tune_task!r} is not a task that plants rank; tasks: {', '.join(planting)}")
+    if not section.seeds or len(set(section.seeds)) != len(section.seeds):
+        raise HarnessError(f"{where}.seeds: expected distinct seeds, at least one (got {section.seeds})")
     return PlantedConfig(**{**dataclasses.asdict(section), "student": student})
 
 

@@ -41,7 +41,7 @@ def shrink(raw: dict) -> dict:
             run["track_every"] = 3
         if run["method"] == "adalora":  # 4 -> 2; a fixed-budget run stays at 2
             run.update(init_r=4 if run.get("allocate", True) else 2, target_r=2, deltaT=1)
-    raw["planted"].update(n_train=64, n_eval=32, steps=6, budgets=[1, 2, 4])
+    raw["planted"].update(seeds=[0], n_train=64, n_eval=32, steps=6, budgets=[1, 2, 4])
     shrink_causal(raw["causal"])
     return raw
 

@@ -104,9 +104,15 @@ def test_sweep_runs_must_exist(tiny_raw):
 
 
 def test_planted_tasks_are_validated(tiny_raw):
-    tiny_raw["planted"]["tasks"]["empty"] = {"layer.1.attention.self.value": 0}
-    assert error_of(tiny_raw) == "params.yaml: planted.tasks.empty: plants no rank; give at least one module a rank > 0"
-    del tiny_raw["planted"]["tasks"]["empty"]
+    tiny_raw["planted"]["tune_task"] = "none"
+    assert error_of(tiny_raw) == "params.yaml: planted.tune_task: 'none' is not a task that plants rank; tasks: low, medium, high"
+    tiny_raw["planted"]["tune_task"] = "high"
+    tiny_raw["planted"]["tasks"] = {"none": {}, "empty": {"layer.1.attention.self.value": 0}}
+    assert error_of(tiny_raw) == "params.yaml: planted.tasks: no task plants rank; give at least one task a module with rank > 0"
+    tiny_raw["planted"]["tasks"] = {"high": {"layer.1.attention.self.value": 1}}
+    tiny_raw["planted"]["student"]["method"] = "lora"
+    assert error_of(tiny_raw).startswith("params.yaml: planted.student.method: 'lora'; the benchmark judges the rank allocator")
+    tiny_raw["planted"]["student"]["method"] = "adalora"
     tiny_raw["planted"]["student"]["init_r"] = "four"
     assert error_of(tiny_raw).startswith("params.yaml: planted.student.init_r:")
 

@@ -60,7 +60,7 @@ def test_combined_domain(a, b, of, expected):
 
 @pytest.mark.parametrize("field, domain", [
     ("metrics.accuracy", (0.0, 100.0)), ("metrics.matthews", (-100.0, 100.0)), ("metrics.word_perplexity", (1.0, math.inf)),
-    ("metrics.cider", (0.0, math.inf)), ("allocation.spearman", (-1.0, 1.0)), ("allocation.share_on_planted", (0.0, 1.0)),
+    ("metrics.cider", (0.0, math.inf)), ("adalora.gap_closed", (-math.inf, 100.0)), ("adalora.share_on_planted", (0.0, 1.0)),
     ("memory.peak_rss_delta_mb", ANY), ("trainable_params", (0.0, math.inf)),
 ])
 def test_field_domains(field, domain):

@@ -33,9 +33,9 @@ RUNS = ("lora", "adalora", "loraplus", "full", "lora_r2", "adalora_b2", "qlora",
 
 
 def shrink_runs(raw: dict, atlas: dict) -> None:
-    """The shrunk params and atlas spec keep :data:`RUNS`, one planted task and the causal LoRA and full runs."""
+    """The shrunk params and atlas spec keep :data:`RUNS`, the planted task the arms are tuned on and the no-plant control, and the causal LoRA and full runs."""
     set_runs(raw, {name: raw["train"][name] for name in RUNS})
-    raw["planted"]["tasks"] = dict(list(raw["planted"]["tasks"].items())[:1])
+    raw["planted"]["tasks"] = {task: raw["planted"]["tasks"][task] for task in (raw["planted"]["tune_task"], "none")}
     raw["causal"]["runs"] = {name: raw["causal"]["runs"][name] for name in ("lora", "full")}
     for row in atlas["rows"]:
         row["runs"] = [r for r in row["runs"] if r in RUNS]

@@ -8,6 +8,7 @@ from harness.config import parse_params
 from harness.errors import HarnessError
 from harness.io import read_json
 from harness.stages import prepare, train, tune
+from harness.tuning import choose
 from tests.conftest import set_runs
 
 
@@ -23,7 +24,7 @@ def test_tune_never_opens_the_test_split_and_feeds_train(workspace, tiny_raw):
     default = tiny_raw["loop"]["lr"]
     assert [p["lr"] for p in result["grid"]] == pytest.approx([default, 3 * default])
     assert all(0 <= p["validation"] <= 100 for p in result["grid"]) and result["split"] == "validation"
-    assert result["chosen_lr"] == result["grid"][tune.choose(result["grid"], [1.0, 3.0])]["lr"]
+    assert result["chosen_lr"] == result["grid"][choose(result["grid"], [1.0, 3.0])]["lr"]
     assert set(result["provenance"]["data"]) == {"train", "validation"}
     with pytest.raises(HarnessError, match="no test split"):  # the stages that report do need it
         train.run(params, "lora")
@@ -63,12 +64,12 @@ def point(score):
 
 def test_choice_best_score_then_the_factor_nearest_one():
     factors = [0.3, 1.0, 3.0, 10.0]
-    assert tune.choose([point(80), point(85), point(90), point(70)], factors) == 2
-    assert tune.choose([point(90), point(85), point(90), point(90)], factors) == 2  # 3 is nearer 1 than 0.3 or 10
-    assert tune.choose([point(85), point(85), point(80), point(80)], [1 / 3, 1.0, 3.0, 10.0]) == 1  # the default wins a tie
-    assert tune.choose([point(None), point(50), point(None), point(None)], factors) == 1  # diverged points never win
+    assert choose([point(80), point(85), point(90), point(70)], factors) == 2
+    assert choose([point(90), point(85), point(90), point(90)], factors) == 2  # 3 is nearer 1 than 0.3 or 10
+    assert choose([point(85), point(85), point(80), point(80)], [1 / 3, 1.0, 3.0, 10.0]) == 1  # the default wins a tie
+    assert choose([point(None), point(50), point(None), point(None)], factors) == 1  # diverged points never win
     with pytest.raises(HarnessError, match="every learning rate of the grid diverged"):
-        tune.choose([point(None)] * 4, factors)
+        choose([point(None)] * 4, factors)
 
 
 @pytest.mark.parametrize("factors, message", [

@@ -1,11 +1,13 @@
-"""Stage ``planted@<task>``: does the rank allocator find where rank was planted? (see ``harness/planted.py``)
+"""Stages ``planted_tune`` and ``planted@<task>``: the planted-rank benchmark (see ``harness/rankbench.py``).
 
-The teacher's inputs are the prepared texts (first ``planted.n_train`` / ``n_eval`` of each split), its
-labels replace the task's. Per seed the student adapter (``planted.student``, an AdaLoRA section) trains
-on them through the same loop as every run; then the allocated ranks and the ranks the learned updates
-really use are compared with the planted ranks, and a budget curve (agreement with the teacher when
-only the B largest singular values of all learned updates are kept) gives the budget the task needs.
-Writes ``results/planted/<task>.json``.
+``planted_tune`` gives every arm (oracle, negative, uniform LoRA; AdaLoRA) the same learning-rate budget: its
+default times each of ``tuning.factors``, trained on ``planted.tune_task`` at ``tuning.seed`` and scored by gap
+closed on the first ``planted.n_eval`` validation inputs. ``planted@<task>`` trains every arm at its chosen lr
+for every seed of ``planted.seeds`` on the first ``planted.n_train`` training inputs and measures it on the first
+``n_eval`` test inputs, where nothing was chosen. Each seed builds the teacher itself (it is deterministic in
+``planted.seed`` and cheap), so the stage process runs no kernel and the seeds can fork (harness/workers.py).
+
+Writes ``results/planted/tuning.json`` and ``results/planted/<task>.json``.
 """
 
 from __future__ import annotations
@@ -17,52 +19,108 @@ import sys
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
-from transformers import DataCollatorWithPadding
+from peft import LoraConfig, get_peft_model
 
+from harness import rankbench as rb
 from harness.config import Params, load_params
 from harness.errors import HarnessError
-from harness.inference import predict, score
-from harness.lowrank import (
-    adapter_deltas,
-    effective_rank,
-    global_budget_ranks,
-    truncated,
-)
+from harness.io import read_json, write_json
+from harness.lowrank import adapter_deltas, global_budget_ranks, truncated
 from harness.measure import pick_device
 from harness.methods import METHODS
+from harness.methods.base import peft_task_type
 from harness.models import load_classifier
-from harness.planted import (
-    adapted_modules,
-    allocation_agreement,
-    budget_needed,
-    freeze_head,
-    head_features,
-    labels_of,
-    plant,
-    resolve_modules,
-    student_from,
-    teacher_head,
-)
-from harness.stages.common import load_prepared
+from harness.provenance import record
+from harness.stages.common import RESULTS, load_prepared
 from harness.stages.evaluate import write_run_result
+from harness.stages.prepare import PREPARED
 from harness.training import seed_everything, train, train_loader
+from harness.tuning import choose
 from harness.workers import run_seeds
 
 log = logging.getLogger("harness.planted")
+TUNING = RESULTS / "planted" / "tuning.json"
 
 
-def relabel(ds, labels) -> Any:
-    return ds.remove_columns("labels").add_column("labels", [int(x) for x in labels])
+@dataclasses.dataclass
+class Bench:
+    """One planted task, built in the process that trains on it: the base encoder, the teacher, their
+    distance on the inputs, and the inputs themselves."""
+
+    params: Params
+    task: str
+    tokenizer: Any
+    encoder: torch.nn.Module
+    teacher: torch.nn.Module
+    planted: dict[str, int]  # every adapted module's path in the encoder -> planted rank (0: none)
+    deltas: dict[str, torch.Tensor]
+    train_ds: Any
+    eval_loader: Any
+    inputs_seen: dict[str, torch.Tensor]  # the planted modules' inputs in the teacher on the scored inputs (recovery)
+    scale: float  # the base encoder's distance to the teacher on the training inputs (the loss's unit)
+    base_error: float  # ... and on the scored inputs
+    device: torch.device
 
 
-def features(model, ds, tokenizer, batch_size: int) -> torch.Tensor:
-    loader = DataLoader(ds.remove_columns("labels"), batch_size=batch_size, collate_fn=DataCollatorWithPadding(tokenizer))
-    return head_features(model, loader)
+def inputs(splits, split: str, n: int):
+    """The first ``n`` examples of a prepared split, labels dropped: the teacher labels them by its states."""
+    ds = splits[split]
+    return ds.select(range(min(n, len(ds)))).remove_columns([c for c in ("labels",) if c in ds.column_names])
 
 
-def budget_curve(model, budgets: list[int], agreement) -> dict[int, float]:
-    """Agreement when each learned update keeps only its share of the B largest singular values overall."""
+def build(params: Params, task: str, splits, tokenizer, scored: str) -> Bench:
+    cfg = params.planted
+    device = pick_device(params.loop.device)
+    seed_everything(cfg.seed)
+    encoder = rb.without_dropout(load_classifier(params.model.name, 2, params.model.dtype).base_model)
+    candidates = rb.adapted_modules(encoder, list(cfg.student.target_modules))
+    planted = rb.resolve_modules(encoder, cfg.tasks[task], candidates, f"params.yaml: planted.tasks.{task}")
+    teacher = copy.deepcopy(encoder)
+    deltas = rb.plant(teacher, planted, cfg.strength, cfg.seed)
+    batch = params.loop.eval_batch_size
+    train_ds = inputs(splits, "train", cfg.n_train)
+    loader = rb.eval_loader(inputs(splits, scored, cfg.n_eval), tokenizer, batch)
+    base = rb.HiddenStateMatch(encoder, teacher.to(device))
+    # the loss's unit, from as many training inputs as are scored (all of them would cost a pass over n_train)
+    scale = rb.match_error(base, rb.eval_loader(train_ds.select(range(min(cfg.n_eval, len(train_ds)))), tokenizer, batch), device)
+    seen = rb.module_inputs(teacher, list(deltas), loader, device)
+    return Bench(params, task, tokenizer, encoder, teacher, planted, deltas, train_ds, loader, seen,
+                 scale=scale or 1.0, base_error=rb.match_error(base, loader, device), device=device)
+
+
+def adapt(bench: Bench, arm: str):
+    """The arm's adapted student (from a fresh copy of the base encoder) and the method that trains it."""
+    cfg = bench.params.planted
+    match = rb.HiddenStateMatch(copy.deepcopy(bench.encoder), bench.teacher, bench.scale)
+    if arm == "adalora":
+        method = METHODS.get(cfg.student.method)()
+        return method.prepare(match, cfg.student, total_steps=cfg.steps), method, cfg.student
+    ranks = {rb.STUDENT + name: r for name, r in rb.arm_ranks(arm, bench.planted, cfg.student.target_r).items()}
+    lora = LoraConfig(task_type=peft_task_type(match), r=max(ranks.values()), rank_pattern=ranks, target_modules=list(ranks),
+                      lora_alpha=cfg.student.alpha, lora_dropout=cfg.student.dropout)
+    method = METHODS.get("lora")()
+    return get_peft_model(match, lora), method, method.Config(method="lora")
+
+
+def train_arm(bench: Bench, arm: str, lr: float, seed: int):
+    """Train one arm at ``lr`` with the shared loop (AdaLoRA's allocator runs from its ``before_zero_grad``)."""
+    cfg = bench.params.planted
+    seed_everything(seed)
+    model, method, settings = adapt(bench, arm)
+    loop = dataclasses.replace(bench.params.loop, max_steps=cfg.steps, epochs=0.0, track_every=0, target=None)
+    loader = train_loader(bench.train_ds, bench.tokenizer, loop.batch_size, seed, loop.group_by_length)
+    stats = train(model, method, dataclasses.replace(settings, lr=lr), loader, loop, cfg.steps, bench.device,
+                  label=f"planted@{bench.task} {arm} seed {seed} lr {lr:g}")
+    return model, method, settings, stats
+
+
+def gap_of(bench: Bench, model) -> float | None:
+    return rb.gap_closed(rb.match_error(model, bench.eval_loader, bench.device), bench.base_error)
+
+
+def budget_curve(bench: Bench, model, budgets: list[int]) -> dict[int, float | None]:
+    """Gap closed when the learned updates keep only the B largest singular values over all modules (merges
+    the adapters: call last)."""
     deltas = adapter_deltas(model)
     merged = model.merge_and_unload()
     modules = dict(merged.named_modules())
@@ -72,118 +130,139 @@ def budget_curve(model, budgets: list[int], agreement) -> dict[int, float]:
         for b in budgets:
             for name, k in global_budget_ranks(deltas, b).items():
                 modules[name].weight.copy_(base[name] + truncated(deltas[name], k))
-            curve[b] = agreement(merged)
+            curve[b] = gap_of(bench, merged)
     return curve
 
 
-def teacher_labels(params: Params, task: str, splits, tokenizer) -> dict[str, Any]:
-    """Plant the task's updates into a copy of the base model and label the benchmark's inputs with it."""
-    cfg = params.planted
-    train_in, eval_in = inputs(cfg, splits)
-    batch = params.loop.eval_batch_size
-    base = student_base(params)
-    candidates = adapted_modules(base, list(cfg.student.target_modules))
-    planted = resolve_modules(base, cfg.tasks[task], candidates, f"params.yaml: planted.tasks.{task}")
-    teacher = copy.deepcopy(base)
-    deltas = plant(teacher, planted, cfg.strength, cfg.seed)
-    h_teacher, h_base = features(teacher, train_in, tokenizer, batch), features(base, train_in, tokenizer, batch)
-    weight, bias = teacher_head(h_teacher, h_base, cfg.label_directions)
-    eval_labels = labels_of(features(teacher, eval_in, tokenizer, batch), weight, bias)
-    return {
-        "planted": planted,
-        # the SVD check the test also makes: each planted update has exactly its planted rank
-        "teacher_delta_ranks": {name: int(torch.linalg.matrix_rank(d)) for name, d in deltas.items()},
-        "weight": weight,
-        "bias": bias,
-        "train_labels": labels_of(h_teacher, weight, bias),
-        "eval_labels": eval_labels,
-        "base_agreement": 100.0 * float((labels_of(features(base, eval_in, tokenizer, batch), weight, bias) == eval_labels).mean()),
+def measure_arm(bench: Bench, arm: str, lr: float, seed: int) -> dict[str, Any]:
+    model, method, settings, stats = train_arm(bench, arm, lr, seed)
+    cfg = bench.params.planted
+    learned = {name.removeprefix(rb.STUDENT): d for name, d in adapter_deltas(model).items()}
+    if arm == "adalora":
+        ranks = {name.removeprefix(rb.STUDENT): r for name, r in method.report(model, settings)["rank_pattern"].items()}
+    else:
+        ranks = rb.arm_ranks(arm, bench.planted, cfg.student.target_r)
+    energy = {name: float(d.double().square().sum()) for name, d in learned.items()}
+    gap = gap_of(bench, model)
+    figures = {
+        "lr": lr,
+        "gap_closed": gap,
+        "ranks": ranks,
+        "total_rank": sum(ranks.values()),
+        "share_on_planted": rb.share_on(ranks, bench.planted) if bench.deltas else None,
+        "energy_on_planted": rb.share_on(energy, bench.planted) if bench.deltas else None,
+        "recovery": rb.recovery(learned, bench.deltas, bench.planted, bench.inputs_seen) if bench.deltas else None,
+        "final_loss": stats.final_loss,
+        "train_seconds": stats.train_seconds,
     }
+    if arm in ("oracle", "adalora") and bench.deltas:
+        curve = budget_curve(bench, model, cfg.budgets)
+        figures["budget_curve"] = {str(b): v for b, v in curve.items()}
+        figures["budget_needed"] = rb.budget_needed(curve, gap, cfg.gain_kept)
+    log.info("planted@%s %s seed %d: gap closed %s, rank share on planted %s", bench.task, arm, seed,
+             "n/a" if gap is None else f"{gap:.1f}%", figures["share_on_planted"])
+    return figures
 
 
-def inputs(cfg, splits) -> tuple[Any, Any]:
-    """The first ``n_train`` / ``n_eval`` prepared examples: the benchmark's inputs."""
-    return (splits["train"].select(range(min(cfg.n_train, len(splits["train"])))),
-            splits["test"].select(range(min(cfg.n_eval, len(splits["test"])))))
+def check(params: Params, task: str | None = None) -> None:
+    if params.planted is None:
+        raise HarnessError("params.yaml: planted: section missing; the planted-rank stages need it")
+    if task is not None and task not in params.planted.tasks:
+        raise HarnessError(f"params.yaml: planted.tasks.{task}: no such task; tasks: {', '.join(params.planted.tasks)}")
 
 
-def student_base(params: Params):
-    """The base model with a head of the benchmark's 2**d classes (the teacher's head replaces it)."""
-    seed_everything(params.planted.seed)
-    return load_classifier(params.model.name, 2**params.planted.label_directions, params.model.dtype)
+def defaults(params: Params) -> dict[str, float]:
+    """Each arm's default learning rate, the one the tuning grid scales: AdaLoRA its section's (else loop.lr),
+    the LoRA arms ``loop.lr`` (LoRA's own)."""
+    student_lr = params.planted.student.lr or params.loop.lr
+    return {arm: student_lr if arm == "adalora" else params.loop.lr for arm in rb.ARMS}
+
+
+def tune(params: Params) -> dict[str, Any]:
+    check(params)
+    cfg, factors = params.planted, params.tuning.factors
+    splits, tokenizer = load_prepared(("train", "validation"))  # never the test split
+    points = [(arm, f) for arm in rb.ARMS for f in factors]
+    default = defaults(params)
+
+    def one_point(i: int) -> dict[str, Any]:
+        arm, factor = points[i]
+        bench = build(params, cfg.tune_task, splits, tokenizer, scored="validation")
+        try:
+            model, *_ = train_arm(bench, arm, default[arm] * factor, params.tuning.seed)
+        except HarnessError as err:  # a diverged point is a result of the grid
+            if "diverged" not in str(err):
+                raise
+            return {"lr": default[arm] * factor, "factor": factor, "validation": None, "diverged": str(err)}
+        return {"lr": default[arm] * factor, "factor": factor, "validation": gap_of(bench, model)}
+
+    if len(factors) == 1:  # nothing to choose (a paper profile's own lr): train nothing here
+        done = {i: {"lr": default[arm], "factor": 1.0, "validation": None, "not_trained": "the only grid point"} for i, (arm, _) in enumerate(points)}
+    else:
+        done = run_seeds(one_point, list(range(len(points))), threads=params.loop.threads, device=pick_device(params.loop.device),
+                         log=log, label="planted_tune (grid points)")
+    arms = {}
+    for arm in rb.ARMS:
+        grid = [done[i] for i, (a, _) in enumerate(points) if a == arm]
+        arms[arm] = {"default_lr": default[arm], "grid": grid, "chosen_lr": grid[0]["lr"] if len(grid) == 1 else grid[choose(grid, factors)]["lr"]}
+        log.info("planted_tune %s: %s -> %g", arm, ", ".join(f"{p['lr']:g}: {p['validation']}" for p in grid), arms[arm]["chosen_lr"])
+    result = {"task": cfg.tune_task, "split": "validation", "score": "gap_closed", "seed": params.tuning.seed, "arms": arms,
+              "provenance": record(seeds=[params.tuning.seed],
+                                   data_hashes={s: read_json(PREPARED / "meta.json")["content_sha256"][s] for s in ("train", "validation")})}
+    write_json(TUNING, result)
+    return result
+
+
+def chosen_lrs(params: Params) -> dict[str, float]:
+    if not TUNING.is_file():
+        raise HarnessError(f"{TUNING}: missing; run the planted_tune stage first (dvc repro planted_tune)")
+    arms = read_json(TUNING)["arms"]
+    missing = [arm for arm in rb.ARMS if arm not in arms]
+    if missing:
+        raise HarnessError(f"{TUNING}: no choice for arm {missing[0]}; rerun dvc repro planted_tune")
+    return {arm: arms[arm]["chosen_lr"] for arm in rb.ARMS}
 
 
 def run(params: Params, task: str) -> dict[str, Any]:
+    check(params, task)
     cfg = params.planted
-    if cfg is None:
-        raise HarnessError("params.yaml: planted: section missing; the planted-rank stage needs it")
-    if task not in cfg.tasks:
-        raise HarnessError(f"params.yaml: planted.tasks.{task}: no such task; tasks: {', '.join(cfg.tasks)}")
-    method = METHODS.get(cfg.student.method)()
-    device = pick_device(params.loop.device)
-    splits, tokenizer = load_prepared()
-    batch = params.loop.eval_batch_size
-    # the teacher runs kernels, so it gets a process of its own too: the seeds fork from this one after it
-    teacher = run_seeds(lambda _: teacher_labels(params, task, splits, tokenizer), [cfg.seed], threads=params.loop.threads,
-                        device=device, log=log, label=f"planted@{task} teacher")[cfg.seed]
-    planted = teacher["planted"]
-    train_in, eval_in = inputs(cfg, splits)
-    train_ds = relabel(train_in, teacher["train_labels"])
-    eval_ds = relabel(eval_in, teacher["eval_labels"])
-
-    def agreement(model) -> float:
-        preds, labels, _ = predict(model, eval_ds, tokenizer, batch, device)
-        return score(preds, labels, ["accuracy"])["accuracy"]
-
-    loop = dataclasses.replace(params.loop, max_steps=cfg.steps, epochs=0.0, track_every=0, target=None)
+    lrs = chosen_lrs(params)
+    splits, tokenizer = load_prepared(("train", "test"))
+    arms = rb.ARMS if any(cfg.tasks[task].values()) else rb.CONTROL_ARMS
 
     def one_seed(seed: int) -> dict[str, Any]:
-        base = student_base(params)
-        seed_everything(seed)
-        model = method.prepare(student_from(base, teacher["weight"], teacher["bias"]), cfg.student, total_steps=cfg.steps)
-        freeze_head(model)
-        loader = train_loader(train_ds, tokenizer, loop.batch_size, seed, loop.group_by_length)
-        stats = train(model, method, cfg.student, loader, loop, cfg.steps, device, label=f"planted@{task} seed {seed}")
-        allocated = method.report(model, cfg.student).get("rank_pattern", {})
-        updates = adapter_deltas(model)
-        learned = {name: effective_rank(d) for name, d in updates.items()}
-        energy = {name: float(d.double().square().sum()) for name, d in updates.items()}
-        full = agreement(model)
-        curve = budget_curve(model, cfg.budgets, agreement)
-        figures = {
-            "agreement": full,
-            "allocated_ranks": allocated,
-            "learned_ranks": learned,
-            "allocation": allocation_agreement(allocated, planted),
-            "learned": allocation_agreement(learned, planted),
-            # share of the learned update's squared Frobenius norm on planted modules (chance: module share)
-            "energy_on_planted": sum(e for n, e in energy.items() if planted.get(n)) / sum(energy.values()),
-            "budget_curve": {str(b): v for b, v in curve.items()},
-            "budget_needed": budget_needed(curve, teacher["base_agreement"], full, cfg.gain_kept),
-            "train_seconds": stats.train_seconds,
-        }
-        log.info("planted@%s seed %d: agreement %.2f (base %.2f), spearman allocated %.2f learned %.2f, budget needed %s",
-                 task, seed, full, teacher["base_agreement"], figures["allocation"]["spearman"], figures["learned"]["spearman"], figures["budget_needed"])
-        return figures
+        bench = build(params, task, splits, tokenizer, scored="test")
+        figures = {arm: measure_arm(bench, arm, lrs[arm], seed) for arm in arms}
+        return {"figures": figures, "planted": bench.planted, "deltas": {n: int(torch.linalg.matrix_rank(d)) for n, d in bench.deltas.items()},
+                "base_error": bench.base_error}
 
-    per_seed = {str(seed): figures for seed, figures in run_seeds(
-        one_seed, params.seeds, threads=params.loop.threads, device=device, log=log, label=f"planted@{task}").items()}
-    eval_labels = teacher["eval_labels"]
+    done = run_seeds(one_seed, cfg.seeds, threads=params.loop.threads, device=pick_device(params.loop.device), log=log, label=f"planted@{task}")
+    first = done[cfg.seeds[0]]
+    planted = first["planted"]
+    per_seed = {str(seed): out["figures"] for seed, out in done.items()}
     body = {
         "task": task,
-        "method": method.name,
+        "arms": list(arms),
         "planted": {name: r for name, r in planted.items() if r},
         "planted_total_rank": sum(planted.values()),
-        "teacher_delta_ranks": teacher["teacher_delta_ranks"],
-        "base_agreement": teacher["base_agreement"],
-        "label_shares": [float((eval_labels == c).mean()) for c in range(2**cfg.label_directions)],
-        "sizes": {"train": len(train_ds), "eval": len(eval_ds)},
+        "modules": len(planted),
+        "budget": cfg.student.target_r * len(planted),
+        # the SVD check the tests also make: each planted update has exactly its planted rank
+        "teacher_delta_ranks": first["deltas"],
+        "base_error": first["base_error"],
+        "share_by_chance": sum(r > 0 for r in planted.values()) / len(planted),
+        "validity": rb.task_validity(per_seed, cfg.positive_min, cfg.negative_max) if "oracle" in arms
+        else {"valid": None, "why": "no-plant control: nothing to learn, no controls to pass"},
+        "sizes": {"train": len(inputs(splits, "train", cfg.n_train)), "test": len(inputs(splits, "test", cfg.n_eval))},
         "seeds": per_seed,
     }
-    return write_run_result("planted", task, params.seeds, body)
+    return write_run_result("planted", task, cfg.seeds, body)
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 1:
-        sys.exit("usage: harness planted <task>")
-    run(load_params(), argv[0])
+    if argv == ["--tune"]:
+        tune(load_params())
+    elif len(argv) == 1:
+        run(load_params(), argv[0])
+    else:
+        sys.exit("usage: harness planted <task> | harness planted --tune")

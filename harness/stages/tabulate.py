@@ -25,8 +25,8 @@ from harness import taskcheck
 from harness.config import Params, load_params, seeds_of
 from harness.errors import HarnessError
 from harness.io import read_json, write_json, write_text
-from harness.planted import render_summary, summary_rows
 from harness.provenance import record
+from harness.rankbench import render_summary, summarize_benchmark
 from harness.rankmaps import write_rank_map
 from harness.stages.common import RESULTS
 from harness.stats import summarize
@@ -125,7 +125,8 @@ def render(status: dict[str, Any]) -> str:
     lines += render_task_checks(status["task_checks"], metric)
     lines += render_sweep(status["sweep"], metric, "plots/budget_sweep.png")
     lines += render_truncation(status["truncation"])
-    lines += render_summary(status["planted"], status["planted_rank_maps"])
+    lines += render_summary(status["planted"], status["planted_rank_maps"], "generated inputs (the prepared default task)")
+    lines += render_planted_reference(status["planted_sst2"])
     lines += render_causal(status["causal_setup"], status["causal"])
     lines += render_claims(status["claims"])
     ranks = [(r["run"], s, rep["rank_pattern"]) for r in status["runs"] for s, rep in r["method_report"].items() if "rank_pattern" in rep]
@@ -266,11 +267,36 @@ def planted_results(params: Params, ctx: Context) -> dict[str, dict[str, Any]]:
     return {task: ctx.runs[task]["planted"] for task in tasks}
 
 
+# The benchmark on real sentences: the same stages run in the SST-2 configuration (data.source: local), their
+# results/planted files committed here as the classification reference run's are (results/reference/sst2/README.md).
+PLANTED_SST2 = RESULTS / "reference" / "sst2" / "planted"
+PLANTED_SST2_COMMAND = ("dvc exp run -S data.source=local planted@<each task> (with planted_tune); "
+                        f"then copy results/planted/*.json to {PLANTED_SST2}")
+
+
+def planted_reference(params: Params) -> dict[str, Any]:
+    """The benchmark's figures on SST-2 sentences, or why there are none and the command that makes them."""
+    tasks = list(params.planted.tasks) if params.planted else []
+    missing = [t for t in tasks if not (PLANTED_SST2 / f"{t}.json").is_file()]
+    if not tasks or missing:
+        return {"not_run": f"no committed results at {PLANTED_SST2} for task(s) {', '.join(missing or ['(none configured)'])}",
+                "command": PLANTED_SST2_COMMAND}
+    return summarize_benchmark({t: read_json(PLANTED_SST2 / f"{t}.json") for t in tasks})
+
+
+def render_planted_reference(reference: dict[str, Any] | None) -> list[str]:
+    if reference is None:
+        return []
+    if "not_run" in reference:
+        return ["", f"Planted-rank benchmark on SST-2 sentences: not run ({reference['not_run']}); command: `{reference['command']}`"]
+    return render_summary(reference, {}, f"SST-2 sentences ({PLANTED_SST2})", preamble=False)
+
+
 def planted_rank_maps(params: Params, results: dict[str, dict[str, Any]], provenance: dict[str, Any]) -> dict[str, str]:
     """Allocated ranks of the planted-rank students, as heatmaps beside the ones of the runs."""
     written = {}
     for task, res in results.items():
-        per_seed = {s: v["allocated_ranks"] for s, v in res["seeds"].items() if v["allocated_ranks"]}
+        per_seed = {s: v["adalora"]["ranks"] for s, v in res["seeds"].items()}
         if per_seed:
             name = f"planted_{task}"
             write_rank_map(name, per_seed, params.planted.student.init_r, RANK_MAPS, RANK_MAP_IMAGES, provenance)
@@ -373,7 +399,8 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     if status["sweep"]:
         plot_sweep(status["sweep"], params.data.metrics[0], PLOTS / "budget_sweep.png")
     planted = planted_results(params, ctx)
-    status["planted"] = summary_rows(planted)
+    status["planted"] = summarize_benchmark(planted) if planted else None
+    status["planted_sst2"] = planted_reference(params) if planted else None
     status["planted_rank_maps"] = planted_rank_maps(params, planted, status["provenance"])
     status["causal"] = causal_rows(params.causal, ctx)
     status["causal_setup"] = {"model": params.causal.model, "task": params.causal.task} if params.causal else None

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import sys
 
 from harness.config import Params, load_params
@@ -32,6 +31,7 @@ from harness.provenance import record
 from harness.stages.common import load_prepared, run_method
 from harness.stages.prepare import PREPARED
 from harness.stages.train import TUNED, fit_seed
+from harness.tuning import choose
 from harness.workers import run_seeds
 
 log = logging.getLogger("harness.tune")
@@ -43,15 +43,6 @@ def grid(params: Params, run: str) -> list[float]:
     cfg = params.train[run]
     default = cfg.lr or params.loop.lr
     return [default * f for f in params.tuning.factors]
-
-
-def choose(points: list[dict], factors: list[float]) -> int:
-    """Index of the best point: highest validation score; ties go to the factor nearest 1 (the published
-    default), then to the smaller factor. A point that diverged (no score) never wins."""
-    scored = [i for i, p in enumerate(points) if p["validation"] is not None]
-    if not scored:
-        raise HarnessError("tune: every learning rate of the grid diverged; lower the run's lr or the tuning factors")
-    return max(scored, key=lambda i: (points[i]["validation"], -abs(math.log(factors[i])), -factors[i]))
 
 
 def run(params: Params, run: str) -> dict:
