@@ -29,7 +29,7 @@ from transformers import (
     GPT2LMHeadModel,
 )
 
-from harness.measure import PeakMemory
+from harness.resources import PeakMemory
 from harness.methods.qlora import keep_training_layout
 from harness.models import DTYPES
 from harness.provenance import hardware, package_versions

@@ -20,7 +20,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import get_scheduler
 
-from harness.cli import configure_logging
+from harness.commands import configure_logging
 from harness.config import load_params
 from harness.models import load_classifier
 from harness.stages.common import load_prepared, run_method

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from harness.cli import configure_logging
+from harness.commands import configure_logging
 from harness.config import load_params
 from harness.stages.common import load_prepared
 from harness.stages.train import train_seed

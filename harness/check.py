@@ -26,9 +26,8 @@ import yaml
 from harness.claims.judges import ORDER
 from harness.errors import HarnessError
 from harness.io import read_json
+from harness.paths import EXPECTED_VERDICTS, STATUS
 
-EXPECTED = Path("experiments/expected_verdicts.yaml")
-STATUS = Path("results/status.json")
 HEADER = ("# What CI holds the pipeline to (harness check): per gated claim its verdict, estimate and 95% interval;\n"
           "# gated claims that did not run are listed apart. Update with: harness check --update\n")
 
@@ -66,7 +65,7 @@ def compare(expected: dict[str, Any], fresh_rows: list[dict[str, Any]]) -> tuple
     worse, better = [], []
     for cid, want in sorted(expected.get("held", {}).items()):
         if want["verdict"] not in ORDER:
-            raise HarnessError(f"{EXPECTED}: held.{cid}.verdict: unknown {want['verdict']!r}; allowed: {', '.join(ORDER)}")
+            raise HarnessError(f"{EXPECTED_VERDICTS}: held.{cid}.verdict: unknown {want['verdict']!r}; allowed: {', '.join(ORDER)}")
         got = fresh.get(cid)
         if got is None:
             worse.append(f"{cid}: expected {want['verdict']}, missing from the results")
@@ -91,7 +90,7 @@ def fresh_rows(status_path: Path = STATUS) -> list[dict[str, Any]]:
     return read_json(status_path).get("claims", [])
 
 
-def load_expected(path: Path = EXPECTED) -> dict[str, Any]:
+def load_expected(path: Path = EXPECTED_VERDICTS) -> dict[str, Any]:
     if not path.is_file():
         raise HarnessError(f"{path}: not found; create it with harness check --update")
     data = yaml.safe_load(path.read_text()) or {}
@@ -131,8 +130,8 @@ def main(argv: list[str]) -> None:
         lines = changes(old, new, rows)
         for line in lines:
             print(f"changed: {line}")
-        EXPECTED.write_text(HEADER + yaml.safe_dump(new, sort_keys=False))
-        print(f"{EXPECTED}: {len(new['held'])} held claims, {len(new['not_run'])} not run; {len(lines)} changed")
+        EXPECTED_VERDICTS.write_text(HEADER + yaml.safe_dump(new, sort_keys=False))
+        print(f"{EXPECTED_VERDICTS}: {len(new['held'])} held claims, {len(new['not_run'])} not run; {len(lines)} changed")
         return
     expected = load_expected()
     worse, better = compare(expected, rows)

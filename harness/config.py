@@ -17,15 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from harness.errors import HarnessError
-
-STRICT = ConfigDict(extra="forbid")
-PositiveInt = typing.Annotated[int, Field(gt=0)]
-NonNegInt = typing.Annotated[int, Field(ge=0)]
-NonNegFloat = typing.Annotated[float, Field(ge=0)]
+from harness.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, validate
 
 
 @dataclass(config=STRICT)
@@ -39,7 +35,16 @@ class ModelConfig:
 
 @dataclass(config=STRICT)
 class LoopConfig:
-    """Optimisation settings shared by every run; a run may override ``lr`` in its own section."""
+    """Optimisation settings shared by every run; a run may override ``lr`` (and ``track_every``) in its own section::
+
+        loop:
+          max_steps: 600          # or epochs: 3 (exactly one of the two is positive)
+          batch_size: 32
+          lr: 1.0e-3              # the default lr; the tune stage tries it times each tuning.factors
+          warmup_ratio: 0.06
+          scheduler: linear
+          track_every: 50         # a validation point every 50 steps (steps_to_target reads the curve)
+    """
 
     max_steps: NonNegInt = 0
     epochs: NonNegFloat = 0.0
@@ -284,44 +289,8 @@ class Params:
 TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "tuning", "truncate", "sweep", "planted", "causal"}
 
 
-def _format_error(where: str, err: ValidationError, cls: type | None) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    key = f"{where}.{loc}" if loc else where
-    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument") and cls is not None:
-        allowed = ", ".join(_allowed_keys(cls, first["loc"][:-1]))
-        return f"{key}: unknown key; allowed: {allowed}"
-    if first["type"] == "missing":
-        return f"{key}: required key is missing"
-    msg = first["msg"].removeprefix("Value error, ")
-    got = first.get("input")
-    shown = "" if isinstance(got, dict) else f" (got {got!r})"
-    return f"{key}: {msg}{shown}"
-
-
-def _allowed_keys(cls: type, loc: tuple) -> list[str]:
-    for part in loc:
-        if not dataclasses.is_dataclass(cls):
-            break
-        hint = typing.get_type_hints(cls).get(str(part))
-        cls = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
-    return [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
-
-
-def validate(cls: type, raw: Any, where: str) -> Any:
-    """Validate ``raw`` into ``cls``; raise a one-line :class:`HarnessError` naming the key on failure."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise HarnessError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    try:
-        return TypeAdapter(cls).validate_python(raw)
-    except ValidationError as err:
-        raise HarnessError(_format_error(where, err, cls)) from None
-
-
 def _parse_data(raw: Any, where: str) -> DataConfig:
-    from harness.data import SOURCES
+    from harness.registry import SOURCES
 
     raw = dict(raw or {})
     common_keys = {f.name for f in dataclasses.fields(DataCommon)}
@@ -335,7 +304,7 @@ def _parse_data(raw: Any, where: str) -> DataConfig:
     options = {name: validate(SOURCES.get(name).Config, opts, f"{where}.{name}") for name, opts in options_raw.items()}
     if common.source not in options:
         options[common.source] = validate(SOURCES.get(common.source).Config, {}, f"{where}.{common.source}")
-    from harness.metrics import METRICS
+    from harness.registry import METRICS
 
     for m in common.metrics:
         METRICS.get(m)
@@ -343,7 +312,7 @@ def _parse_data(raw: Any, where: str) -> DataConfig:
 
 
 def _parse_train(raw: Any, where: str) -> dict[str, Any]:
-    from harness.methods import METHODS
+    from harness.registry import METHODS
 
     if not isinstance(raw, dict) or not raw:
         raise HarnessError(f"{where}: expected a mapping of run name -> method settings with at least one run")
@@ -405,11 +374,11 @@ def track_every(loop: LoopConfig, run: Any) -> int:
 def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
     if raw is None:
         return None
-    from harness.causal.tasks import TASKS
-    from harness.methods import METHODS
+    from harness.registry import CAUSAL_TASKS
+    from harness.registry import METHODS
 
     section = validate(CausalSection, raw, where)
-    task = TASKS.get(section.task)
+    task = CAUSAL_TASKS.get(section.task)
     runs = _parse_train(section.runs, f"{where}.runs")
     if "icl" in runs:
         raise HarnessError(f"{where}.runs.icl: the name icl is the in-context row (causal.icl_shots); rename the run")

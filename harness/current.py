@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.paths import RESULTS
 
-RESULTS = Path("results")
 
 
 def stale_stages(root: str | Path = ".") -> list[str]:

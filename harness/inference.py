@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 
-from harness.metrics import METRICS
+from harness.registry import METRICS
 
 
 @torch.no_grad()

@@ -9,9 +9,8 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from harness.errors import HarnessError, first_line
-from harness.registry import Registry
+from harness.registry import EMBEDDED
 
-EMBEDDED: Registry = Registry("embedded model")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 

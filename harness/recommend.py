@@ -12,7 +12,6 @@ measured at smoke scale (gap to full fine-tuning, paired by seed). Each line say
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,18 +21,17 @@ from transformers import AutoConfig, AutoModel
 from harness.config import load_params
 from harness.errors import HarnessError, first_line
 from harness.io import read_json
+from harness.paths import ATLAS, PAPERSCALE_SPEC
 from harness.memory import NF4_BITS, quant_constant_bits, training_bytes
-from harness.methods import METHODS
+from harness.registry import METHODS
 from harness.methods.base import total_parameters, trainable_parameters
 from harness.models import resolve
-from harness.stages.paperscale import SPEC as PAPERSCALE
 
-ATLAS = Path("results/atlas.json")
 QUANTIZED_BASE_BITS = {"qlora": NF4_BITS + quant_constant_bits(True)}
 
 
 def model_config(name: str):
-    archs = yaml.safe_load(PAPERSCALE.read_text()).get("architectures", {}) if PAPERSCALE.is_file() else {}
+    archs = yaml.safe_load(PAPERSCALE_SPEC.read_text()).get("architectures", {}) if PAPERSCALE_SPEC.is_file() else {}
     if name in archs:
         arch = dict(archs[name])
         return AutoConfig.for_model(arch.pop("model_type"), **arch)

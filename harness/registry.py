@@ -1,13 +1,15 @@
-"""Name -> implementation registries, in the style of peft's tuner mapping and lm-eval's task registry.
+"""Every name -> implementation registry, in one leaf module (lm-eval's ``lm_eval/api/registry.py``, peft's
+``PEFT_TYPE_TO_CONFIG_MAPPING``): members register themselves from their own module, so adding one never
+edits core code, and nothing here imports them back.
 
-Methods, data sources, metrics and base models register themselves from their own module, so adding
-one never edits core code: a new method is a new file in ``harness/methods`` (the package imports
-every module in it); a data source or metric is a new file plus its import line in the package
-``__init__``.
+A registry fills itself on first lookup by importing the package that holds its members (that package's
+``__init__`` imports every member module), so a caller asks ``METHODS.get("lora")`` without knowing which
+import registers what. ``docs/extending.md`` walks through adding one of each.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -17,9 +19,17 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, package: str):
         self.kind = kind
+        self.package = package
         self._items: dict[str, T] = {}
+        self._loaded = False
+
+    def _load(self) -> None:
+        # Marked first: a member module that looks a name up while the package imports must not re-enter.
+        if not self._loaded:
+            self._loaded = True
+            importlib.import_module(self.package)
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(item: T) -> T:
@@ -31,13 +41,26 @@ class Registry(Generic[T]):
         return add
 
     def get(self, name: str) -> T:
+        self._load()
         try:
             return self._items[name]
         except KeyError:
             raise HarnessError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
+        self._load()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self._load()
         return name in self._items
+
+
+METHODS: Registry = Registry("method", "harness.methods")  # fine-tuning methods, one module each
+METRICS: Registry = Registry("metric", "harness.metrics")  # classification/regression task metrics
+SOURCES: Registry = Registry("data source", "harness.data")  # generated, local files, hub
+EMBEDDED: Registry = Registry("embedded model", "harness.models")  # weights shipped inside a package
+CAUSAL_TASKS: Registry = Registry("causal task", "harness.causal.tasks")
+GENERATION_METRICS: Registry = Registry("generation metric", "harness.causal.metrics")
+MEASURES: Registry = Registry("measure kind", "harness.claims")  # what of ours a claim reads
+JUDGES: Registry = Registry("judge kind", "harness.claims")  # how a claim is judged

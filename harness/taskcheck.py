@@ -17,12 +17,12 @@ import yaml
 from pydantic.dataclasses import dataclass
 from scipy.stats import spearmanr
 
-from harness.config import STRICT, validate
+from harness.paths import TASK_CHECKS
+from harness.schema import STRICT, validate
 from harness.errors import HarnessError
 from harness.io import read_json
 from harness.stats import summarize
 
-SPEC = Path("experiments/task_checks.yaml")
 
 
 @dataclass(config=STRICT)
@@ -42,7 +42,7 @@ class TaskChecks:
     reference: Reference
 
 
-def load_spec(path: Path = SPEC) -> TaskChecks:
+def load_spec(path: Path = TASK_CHECKS) -> TaskChecks:
     if not path.is_file():
         raise HarnessError(f"{path}: not found")
     return validate(TaskChecks, yaml.safe_load(path.read_text()), str(path))
@@ -105,7 +105,7 @@ def rank_check(runs: dict[str, dict[str, Any]], spec: TaskChecks, metric: str, r
 
 
 def run_checks(runs: dict[str, dict[str, Any]], metric: str, spec: TaskChecks | None = None, root: Path = Path(".")) -> dict[str, Any]:
-    spec = spec or load_spec(root / SPEC)
+    spec = spec or load_spec(root / TASK_CHECKS)
     return {
         "ceiling": ceiling_check(runs, spec, metric),
         "separated": [separation_check(runs, a, b, metric) for a, b in spec.separated],

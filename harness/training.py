@@ -23,7 +23,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from harness.config import LoopConfig
 from harness.errors import HarnessError
-from harness.measure import PeakMemory
+from harness.resources import PeakMemory
 from harness.methods.base import Method
 
 log = logging.getLogger("harness.training")

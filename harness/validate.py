@@ -6,7 +6,8 @@ typo in a claim fails here, naming the closest names, instead of reading "not ru
 
 from __future__ import annotations
 
-from harness.claims import CLAIMS_DIR, load_claims
+from harness.paths import CLAIMS_DIR
+from harness.claims.loading import load_claims
 from harness.config import load_params
 
 

@@ -74,6 +74,17 @@ def workspace(tmp_path, monkeypatch, tiny_raw):
     return tmp_path
 
 
+@pytest.fixture
+def prepared(workspace, tiny_raw):
+    """The shrunk config's data, prepared in the workspace: (splits, tokenizer)."""
+    from harness.config import parse_params
+    from harness.stages import prepare
+    from harness.stages.common import load_prepared
+
+    prepare.run(parse_params(tiny_raw))
+    return load_prepared()
+
+
 def write_params(where: Path, raw: dict) -> Path:
     path = where / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))

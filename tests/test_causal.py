@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from harness.causal.evaluation import evaluate
-from harness.causal.metrics import GENERATION_METRICS
+from harness.registry import GENERATION_METRICS
 from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
-from harness.causal.tasks import TASKS
+from harness.registry import CAUSAL_TASKS
 from harness.config import DecodingConfig, StandinConfig, parse_params
 from harness.errors import HarnessError
 from harness.io import read_json
@@ -58,7 +58,7 @@ def direct_word_perplexity(model, tokenizer, texts):
 
 def test_lm_eval_perplexity_matches_direct_computation(tiny_lm, tmp_path):
     root, peft_model, tokenizer = tiny_lm
-    task = TASKS.get("lm")()
+    task = CAUSAL_TASKS.get("lm")()
     rows = task.generate(task.Generated(n_train_docs=3, n_test_docs=4, sentences_per_doc=1))
     assert all(len(tokenizer(r["text"])["input_ids"]) < 255 for r in rows["test"])  # one window each
     write_rows(tmp_path, rows)
@@ -73,7 +73,7 @@ def test_lm_eval_perplexity_matches_direct_computation(tiny_lm, tmp_path):
 
 
 def test_e2e_generator_is_deterministic_and_keeps_test_mrs_unseen():
-    task = TASKS.get("e2e")()
+    task = CAUSAL_TASKS.get("e2e")()
     cfg = task.Generated(n_train_mrs=30, n_test_mrs=10, references=3, seed=5)
     a, b = task.generate(cfg), task.generate(cfg)
     assert a == b
@@ -94,7 +94,7 @@ def test_generated_and_e2e_references_go_through_the_same_metric_code(tmp_path):
     schema, and a system that outputs a reference scores as E2E's scripts would score it."""
     import sacrebleu
 
-    task = TASKS.get("e2e")()
+    task = CAUSAL_TASKS.get("e2e")()
     csv = tmp_path / "testset_w_refs.csv"
     csv.write_text('mr,ref\n"name[The Vaults], eatType[pub], priceRange[more than £30]","The Vaults pub is expensive."\n'
                    '"name[The Vaults], eatType[pub], priceRange[more than £30]","The Vaults is a pub with prices above £30."\n'
@@ -142,7 +142,7 @@ def test_causal_config_errors_name_the_key(tiny_raw, edit, message):
 
 
 def test_local_file_errors_are_one_line(tmp_path):
-    task = TASKS.get("e2e")()
+    task = CAUSAL_TASKS.get("e2e")()
     bad = tmp_path / "rows.csv"
     bad.write_text("meaning,sentence\nx,y\n")
     with pytest.raises(HarnessError, match="column 'mr' missing or empty; columns: meaning, sentence"):

@@ -8,9 +8,9 @@ import yaml
 
 from harness import check
 from harness.check import compare, load_expected, state
-from harness.claims import load_claims
+from harness.claims.loading import load_claims
 from harness.claims.engine import judge_all
-from harness.cli import run as cli_run
+from harness.commands import run as cli_run
 from harness.io import read_json
 from tests.conftest import ROOT
 

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.claims import MEASURES, load_claims, parse_claim, parse_published
+from harness.claims.claim import parse_published
+from harness.claims.loading import load_claims, parse_claim
 from harness.claims.engine import judge_all, judge_claim
-from harness.claims.judges import JUDGES, ORDER, classify
+from harness.claims.judges import ORDER, classify
+from harness.registry import JUDGES, MEASURES
 from harness.claims.measures import Context, PairMeasure, combined_domain
 from harness.errors import HarnessError
 from tests.conftest import ROOT
@@ -330,7 +332,7 @@ def test_an_equivalence_without_rounding_or_margin_is_exact_and_a_target_has_no_
 
 
 def test_profiles_are_found_by_the_name_they_declare():
-    from harness.claims import known_profiles, profile_runs
+    from harness.claims.loading import known_profiles, profile_runs
 
     names = known_profiles(ROOT)
     assert names[0] == "smoke" and "paper-adalora-debertav3-base-sst2-b144" in names and len(names) == len(set(names))
@@ -341,7 +343,7 @@ def test_profiles_are_found_by_the_name_they_declare():
 
 
 def test_closest_names_or_the_known_ones():
-    from harness.claims import closest
+    from harness.claims.loading import closest
 
     assert closest("lorra", ["lora", "full"]) == "closest: lora"
     assert closest("zzz", [f"r{i:02d}" for i in range(14)]) == "known: " + ", ".join(f"r{i:02d}" for i in range(12)) + " ..."
@@ -424,7 +426,7 @@ def test_bound_edges_and_fmt_at_a_thousand():
 
 
 def test_closest_edges():
-    from harness.claims import closest
+    from harness.claims.loading import closest
 
     assert closest("zzz", [f"r{i:02d}" for i in range(12)]).endswith("r11")  # exactly 12 names: no ellipsis
     assert closest("zzz", [f"r{i:02d}" for i in range(13)]).endswith("r11 ...")
@@ -433,7 +435,7 @@ def test_closest_edges():
 
 
 def test_profiles_without_a_name_are_smoke_and_stages_tolerate_fewer_runs(tmp_path, monkeypatch):
-    from harness.claims import known_profiles
+    from harness.claims.loading import known_profiles
 
     shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -5,7 +5,7 @@ import pytest
 
 from harness.config import load_params, parse_params
 from harness.errors import HarnessError
-from harness.methods import METHODS
+from harness.registry import METHODS
 from tests.conftest import ROOT
 
 

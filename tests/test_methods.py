@@ -4,23 +4,15 @@ import pytest
 import torch
 
 from harness.check import compare
-from harness.claims import load_claims
+from harness.claims.loading import load_claims
 from harness.claims.engine import judge_all
 from harness.claims.measures import Context
 from harness.config import parse_params
 from harness.inference import predict
-from harness.methods import METHODS
+from harness.registry import METHODS
 from harness.methods.adalora import AdaLora
-from harness.stages import prepare
-from harness.stages.common import load_prepared
 from harness.stages.train import train_seed
 from tests.conftest import ROOT, set_runs
-
-
-@pytest.fixture
-def prepared(workspace, tiny_raw):
-    prepare.run(parse_params(tiny_raw))
-    return load_prepared()
 
 
 def with_run(tiny_raw, run: str, settings: dict):
@@ -29,21 +21,23 @@ def with_run(tiny_raw, run: str, settings: dict):
 
 @pytest.mark.parametrize("name", METHODS.names())
 def test_method_contract(name, tiny_raw, prepared, tmp_path):
-    """Every method trains a few steps to a finite loss (retrieval: none, and trains nothing), trains a
+    check_method_contract(with_run(tiny_raw, name, {"method": name}), name, prepared, tmp_path / "artifact")
+
+
+def check_method_contract(params, name: str, prepared, out) -> None:
+    """Run ``name`` trains a few steps to a finite loss (retrieval: none, and trains nothing), trains a
     strict subset of the weights (full fine-tuning: all of them), and reloads from disk to the same
     predictions; a method that merges predicts the same merged."""
     splits, tokenizer = prepared
-    params = with_run(tiny_raw, name, {"method": name})
-    out = tmp_path / "artifact"
     result, model = train_seed(params, name, 0, splits, tokenizer, out)
-    method, cfg = METHODS.get(name)(), params.train[name]
+    method, cfg = METHODS.get(params.train[name].method)(), params.train[name]
     if method.trains:
         assert torch.isfinite(torch.tensor(result["final_loss"]))
         assert 0 < result["trainable_params"] <= result["total_params"]
         assert [step for step, _ in result["val_curve"]] == [3, 6]  # tracked every 3 of 6 steps
     else:
         assert result["final_loss"] is None and result["trainable_params"] == 0
-    if name != "full":
+    if cfg.method != "full":
         assert result["trainable_params"] < 0.2 * result["total_params"]
     trained, _, _ = predict(model, splits["test"], tokenizer, 16, torch.device("cpu"))
     torch.manual_seed(123)  # the reloaded model's fresh head must be replaced by the saved one, whatever its init

@@ -9,7 +9,7 @@ import yaml
 
 from harness import use_profile
 from harness.causal.report import causal_rows
-from harness.claims import load_claims
+from harness.claims.loading import load_claims
 from harness.claims.engine import judge_all, pipeline_context
 from harness.config import load_params
 from harness.errors import HarnessError

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.causal.metrics import GENERATION_METRICS
+from harness.registry import GENERATION_METRICS
 from harness.causal.tasks.base import CausalTask
 from harness.config import DecodingConfig
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from harness.claims import COMPONENTS, STATUS_KINDS
+from harness.claims.claim import STATUS_KINDS
+from harness.paths import COMPONENTS
 from harness.errors import HarnessError
 
 HOLDS = ("reproduced", "exceeded")

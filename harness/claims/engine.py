@@ -13,27 +13,27 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.claims import JUDGES, MEASURES, Claim
+from harness.claims.claim import Claim
 from harness.claims.judges import Region, Verdict, assess, classify, quantity
 from harness.claims.measures import Context, NotRun
 from harness.errors import HarnessError
 from harness.io import read_json
+from harness.paths import PAPERSCALE, RESULTS, result_file
+from harness.registry import JUDGES, MEASURES
 from harness.stats import Evidence, adjust
 
 FAMILIES = {True: ("gated", "holm"), False: ("table", "fdr_bh")}
 
-# results file kind -> its folder under results/; a file is <folder>/<name>.json, name a run, a planted
-# task or a causal run
-KINDS = {"train": "train", "eval": "eval", "truncate": "truncate", "planted": "planted",
-         "causal_train": "causal/train", "causal_eval": "causal/eval"}
+# the result files a claim may read, by stage kind (harness.paths.RESULT_FOLDERS); tuning records are not judged
+READ = ("train", "eval", "truncate", "planted", "causal_train", "causal_eval")
 
 
 def load_context(results: Path, profile: str, runs: list[str]) -> Context:
     loaded: dict[str, dict[str, Any]] = {}
     for run in runs:
-        files = {kind: results / folder / f"{run}.json" for kind, folder in KINDS.items()}
+        files = {kind: result_file(kind, run, results) for kind in READ}
         loaded[run] = {kind: read_json(path) for kind, path in files.items() if path.is_file()}
-    paperscale = results / "paperscale.json"
+    paperscale = results / PAPERSCALE.relative_to(RESULTS)
     return Context(profile=profile, runs=loaded, paperscale=read_json(paperscale) if paperscale.is_file() else None)
 
 

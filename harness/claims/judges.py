@@ -33,10 +33,11 @@ from typing import Literal
 
 from pydantic.dataclasses import dataclass
 
-from harness.claims import JUDGES, Published
-from harness.claims.measures import Sample
-from harness.config import STRICT, NonNegFloat
+from harness.claims.claim import Published
+from harness.claims.measures import Sample, combine
 from harness.errors import HarnessError
+from harness.registry import JUDGES
+from harness.schema import STRICT, NonNegFloat
 from harness.stats import ALPHA, Evidence, evidence, seeds_needed
 
 # how far a verdict stands from "the claim holds"; the CI gate fails when a claim moves down
@@ -77,22 +78,6 @@ class Verdict:
 
 def fmt(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
-
-
-def combine(a: Sample, b: Sample, of: Literal["difference", "ratio"]) -> Sample:
-    """Per-seed a - b or a / b: paired by seed where both vary by seed, broadcast where one is exact."""
-    fn = (lambda x, y: x - y) if of == "difference" else (lambda x, y: x / y if y else math.inf)
-    if a.deterministic and b.deterministic:
-        return Sample([fn(a.values[0], b.values[0])], None, True)
-    if b.deterministic:
-        return Sample([fn(x, b.values[0]) for x in a.values], a.seeds, False)
-    if a.deterministic:
-        return Sample([fn(a.values[0], y) for y in b.values], b.seeds, False)
-    common = [s for s in a.seeds if s in set(b.seeds)]
-    if not common:
-        raise HarnessError("the two measures share no seed to pair on")
-    av, bv = dict(zip(a.seeds, a.values)), dict(zip(b.seeds, b.values))
-    return Sample([fn(av[s], bv[s]) for s in common], common, False)
 
 
 def quantity(of: str | None, measured: Sample | tuple[Sample, Sample]) -> Sample:

@@ -9,8 +9,10 @@ from typing import Any, Literal
 
 from pydantic.dataclasses import dataclass
 
-from harness.claims import MEASURES
-from harness.config import STRICT
+from harness.claims.claim import typed_measure
+from harness.errors import HarnessError
+from harness.registry import MEASURES
+from harness.schema import STRICT
 
 
 class NotRun(Exception):
@@ -22,6 +24,22 @@ class Sample:
     values: list[float]
     seeds: list[str] | None  # per-seed values pair up across samples by seed
     deterministic: bool  # a count computed exactly: one value is the whole truth
+
+
+def combine(a: Sample, b: Sample, of: Literal["difference", "ratio"]) -> Sample:
+    """Per-seed a - b or a / b: paired by seed where both vary by seed, broadcast where one is exact."""
+    fn = (lambda x, y: x - y) if of == "difference" else (lambda x, y: x / y if y else math.inf)
+    if a.deterministic and b.deterministic:
+        return Sample([fn(a.values[0], b.values[0])], None, True)
+    if b.deterministic:
+        return Sample([fn(x, b.values[0]) for x in a.values], a.seeds, False)
+    if a.deterministic:
+        return Sample([fn(a.values[0], y) for y in b.values], b.seeds, False)
+    common = [s for s in a.seeds if s in set(b.seeds)]
+    if not common:
+        raise HarnessError("the two measures share no seed to pair on")
+    av, bv = dict(zip(a.seeds, a.values)), dict(zip(b.seeds, b.values))
+    return Sample([fn(av[s], bv[s]) for s in common], common, False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +114,7 @@ def metric_names(file: str) -> list[str]:
         from harness.causal.evaluation import METRICS as CAUSAL
 
         return sorted({m for names in CAUSAL.values() for m in names})
-    from harness.metrics import METRICS
+    from harness.registry import METRICS
 
     return METRICS.names()
 
@@ -205,8 +223,6 @@ class PairMeasure(Measure):
 
     @staticmethod
     def prepare(cfg: PairSettings, where: str) -> PairSettings:
-        from harness.claims import typed_measure
-
         return PairSettings(kind=cfg.kind, a=typed_measure(cfg.a, f"{where}.a"), b=typed_measure(cfg.b, f"{where}.b"))
 
     @staticmethod
@@ -288,8 +304,6 @@ class DifferenceMeasure(Measure):
 
     @staticmethod
     def sample(cfg: PairSettings, ctx: Context) -> Sample:
-        from harness.claims.judges import combine
-
         return combine(*PairMeasure.sample(cfg, ctx), "difference")
 
     @staticmethod

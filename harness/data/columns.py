@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datasets import DatasetDict
 
-from harness.data import LABEL, PAIR, TEXT
+from harness.data.base import LABEL, PAIR, TEXT
 from harness.errors import HarnessError
 
 

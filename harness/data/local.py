@@ -13,8 +13,9 @@ from typing import Literal
 from datasets import load_dataset
 from pydantic.dataclasses import dataclass
 
-from harness.config import STRICT
-from harness.data import SOURCES, Source
+from harness.schema import STRICT
+from harness.data.base import Source
+from harness.registry import SOURCES
 from harness.data.columns import standardize
 from harness.errors import HarnessError, first_line
 

@@ -18,9 +18,9 @@ from peft import AdaLoraConfig, get_peft_model
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.config import STRICT
+from harness.schema import STRICT
 from harness.errors import HarnessError
-from harness.methods import METHODS
+from harness.registry import METHODS
 from harness.methods.base import Method, MethodSettings, peft_task_type
 
 Unit = Annotated[float, Field(gt=0, lt=1)]
@@ -28,6 +28,24 @@ Unit = Annotated[float, Field(gt=0, lt=1)]
 
 @dataclass(config=STRICT)
 class AdaLoraSettings(MethodSettings):
+    """AdaLoRA under ``train.<run>`` (peft's ``AdaLoraConfig``; the schedule in steps or fractions of the run).
+
+    Every adapted module starts at rank ``init_r``; after ``tinit`` warm-up steps the allocator prunes the
+    least important singular values every ``deltaT`` steps until, ``tfinal`` steps before the end, the model
+    holds ``target_r`` per module on average (the budget), then keeps that allocation::
+
+        train:
+          adalora:
+            method: adalora
+            init_r: 12                  # every module starts here ...
+            target_r: 8                 # ... and the model ends at 8 per module on average
+            target_modules: [query, value]
+            tinit: 0.1                  # 10% of the steps at full rank
+            tfinal: 0.3                 # the last 30% at the final allocation
+            deltaT: 10                  # reallocate every 10 steps in between
+            lr: 8.0e-4                  # the default the tune stage's grid multiplies
+    """
+
     init_r: Annotated[int, Field(gt=0)] = 12
     target_r: Annotated[int, Field(gt=0)] = 8
     alpha: Annotated[float, Field(gt=0)] = 16

@@ -10,7 +10,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 from torch import nn
 
-from harness.config import STRICT
+from harness.schema import STRICT
 
 
 @dataclass(config=STRICT)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.methods import METHODS
+from harness.registry import METHODS
 from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
 
 HEADS = ("classifier", "score")  # task heads of sequence-classification models: trained as in the paper

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from transformers import AutoModelForSequenceClassification
 
-from harness.methods import METHODS
+from harness.registry import METHODS
 from harness.methods.base import Method, MethodSettings
 
 

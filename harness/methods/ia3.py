@@ -8,8 +8,8 @@ from __future__ import annotations
 from peft import IA3Config, TaskType, get_peft_model
 from pydantic.dataclasses import dataclass
 
-from harness.config import STRICT
-from harness.methods import METHODS
+from harness.schema import STRICT
+from harness.registry import METHODS
 from harness.methods.base import Method, MethodSettings
 
 

@@ -18,9 +18,9 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from harness.config import STRICT
+from harness.schema import STRICT
 from harness.errors import HarnessError
-from harness.methods import METHODS
+from harness.registry import METHODS
 from harness.methods.base import Method, MethodSettings
 
 INDEX_FILE = "index.safetensors"

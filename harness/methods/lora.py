@@ -9,8 +9,8 @@ from peft import LoraConfig, get_peft_model
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.config import STRICT
-from harness.methods import METHODS
+from harness.schema import STRICT
+from harness.registry import METHODS
 from harness.methods.base import Method, MethodSettings, peft_task_type
 
 

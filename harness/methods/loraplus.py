@@ -9,8 +9,8 @@ from peft.optimizers import create_loraplus_optimizer
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.config import STRICT
-from harness.methods import METHODS
+from harness.schema import STRICT
+from harness.registry import METHODS
 from harness.methods.lora import Lora, LoraSettings
 
 

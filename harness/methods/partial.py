@@ -9,9 +9,9 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 from torch import nn
 
-from harness.config import STRICT
+from harness.schema import STRICT
 from harness.errors import HarnessError
-from harness.methods import METHODS
+from harness.registry import METHODS
 from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
 
 

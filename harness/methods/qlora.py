@@ -15,8 +15,8 @@ from peft import TaskType, get_peft_model, prepare_model_for_kbit_training
 from pydantic.dataclasses import dataclass
 from transformers import BitsAndBytesConfig
 
-from harness.config import STRICT
-from harness.methods import METHODS
+from harness.schema import STRICT
+from harness.registry import METHODS
 from harness.methods.base import Method
 from harness.methods.lora import LoraSettings, lora_config
 from harness.models import DTYPES, load_classifier

@@ -1,6 +1,6 @@
 """Accuracy (SST-2, MNLI, QNLI, RTE, ...)."""
 
-from harness.metrics import METRICS
+from harness.registry import METRICS
 
 
 @METRICS.register("accuracy")

@@ -1,6 +1,6 @@
 """Matthews correlation coefficient (CoLA)."""
 
-from harness.metrics import METRICS
+from harness.registry import METRICS
 
 
 @METRICS.register("matthews")

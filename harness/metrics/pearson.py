@@ -1,6 +1,6 @@
 """Pearson correlation (STS-B, the figure LoRA's Table 2 reports)."""
 
-from harness.metrics import METRICS
+from harness.registry import METRICS
 
 
 @METRICS.register("pearson")

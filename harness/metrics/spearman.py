@@ -1,6 +1,6 @@
 """Spearman rank correlation (STS-B; AdaLoRA averages it with Pearson)."""
 
-from harness.metrics import METRICS
+from harness.registry import METRICS
 
 
 @METRICS.register("spearman")

@@ -16,18 +16,17 @@ from typing import Any
 import yaml
 from pydantic.dataclasses import dataclass
 
-from harness.claims import load_claims
+from harness.claims.loading import load_claims
 from harness.claims.engine import judge_all, pipeline_context
-from harness.config import STRICT, Params, load_params, validate
+from harness.config import Params, load_params
+from harness.schema import STRICT, validate
 from harness.errors import HarnessError
 from harness.io import write_json, write_text
+from harness.paths import ATLAS, ATLAS_MD, ATLAS_PLOTS, ATLAS_SPEC, RESULTS, result_file
 from harness.provenance import record
-from harness.stages.common import RESULTS
 from harness.stats import summarize
 
 log = logging.getLogger("harness.atlas")
-SPEC = Path("experiments/atlas.yaml")
-PLOTS = RESULTS / "atlas_plots"
 COLUMNS = ("memory", "speed", "quality")
 MARK = {"reproduced": "agrees", "exceeded": "agrees", "not reproduced": "disagrees", "inconclusive": "inconclusive",
         "insufficient runs": "too few seeds", "not run": "not run"}
@@ -47,7 +46,7 @@ class AtlasSpec:
     rows: list[AtlasRow]
 
 
-def load_spec(params: Params, path: Path = SPEC) -> AtlasSpec:
+def load_spec(params: Params, path: Path = ATLAS_SPEC) -> AtlasSpec:
     if not path.is_file():
         raise HarnessError(f"{path}: not found")
     spec = validate(AtlasSpec, yaml.safe_load(path.read_text()), str(path))
@@ -213,12 +212,12 @@ def run(params: Params) -> dict[str, Any]:
     for r in runs:
         for kind in ("train", "eval"):
             if kind not in ctx.runs.get(r, {}):
-                raise HarnessError(f"{RESULTS / kind / f'{r}.json'}: missing; run dvc repro {kind}@{r}")
+                raise HarnessError(f"{result_file(kind, r)}: missing; run dvc repro {kind}@{r}")
     rows = {r: {**measured(r, ctx.runs[r], metric), "memory_ratio": memory_spread(ctx.runs[r], ctx.runs[spec.reference])} for r in runs}
     verdicts = {v["id"]: v for v in judge_all(load_claims(check_runs=False), ctx) if v["id"].startswith("atlas.")}
-    write_text(RESULTS / "atlas.md", render(spec, rows, verdicts, metric))
-    plot_pareto(list(rows.values()), "trainable_params", "trainable parameters (log; retrieval plotted at 1)", metric, PLOTS / "pareto_params.png", True)
-    plot_pareto(list(rows.values()), "training_mb", "training memory, MB (weights + peak RSS growth)", metric, PLOTS / "pareto_memory.png", False)
+    write_text(ATLAS_MD, render(spec, rows, verdicts, metric))
+    plot_pareto(list(rows.values()), "trainable_params", "trainable parameters (log; retrieval plotted at 1)", metric, ATLAS_PLOTS / "pareto_params.png", True)
+    plot_pareto(list(rows.values()), "training_mb", "training memory, MB (weights + peak RSS growth)", metric, ATLAS_PLOTS / "pareto_memory.png", False)
     result = {
         "profile": params.profile,
         "model": params.model.name,
@@ -229,7 +228,7 @@ def run(params: Params) -> dict[str, Any]:
         "verdicts": {k: {"verdict": v["verdict"], "estimate": v["estimate"], "detail": v["detail"]} for k, v in verdicts.items()},
         "provenance": record(seeds=params.seeds),
     }
-    write_json(RESULTS / "atlas.json", result)
+    write_json(ATLAS, result)
     log.info("atlas: %d runs, %s", len(rows), ", ".join(f"{k}: {v['verdict']}" for k, v in list(verdicts.items())[:4]))
     return result
 

@@ -19,18 +19,17 @@ from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
 from harness.config import CausalConfig, LoopConfig, Params, load_params
 from harness.errors import HarnessError, first_line
 from harness.io import atomic_dir, write_json
-from harness.measure import pick_device
-from harness.methods import METHODS
+from harness.resources import pick_device
+from harness.registry import METHODS
 from harness.methods.base import total_parameters
 from harness.models import DTYPES
 from harness.provenance import record
 from harness.stages.causal_data import causal_section
-from harness.stages.common import MODELS, RESULTS, set_threads
+from harness.paths import CAUSAL_BASE, CAUSAL_BASE_SUMMARY
+from harness.stages.common import set_threads
 from harness.training import seed_everything, train, train_loader
 
 log = logging.getLogger("harness.causal_base")
-BASE = MODELS / "causal" / "base"
-SUMMARY = RESULTS / "causal" / "base.json"
 
 
 def build_standin(causal: CausalConfig, loop: LoopConfig, out: Path) -> dict[str, Any]:
@@ -81,7 +80,7 @@ def fetch(causal: CausalConfig, out: Path) -> dict[str, Any]:
 def run(params: Params) -> dict[str, Any]:
     causal = causal_section(params)
     set_threads(causal.loop)
-    with atomic_dir(BASE) as out:
+    with atomic_dir(CAUSAL_BASE) as out:
         figures = build_standin(causal, causal.loop, out) if causal.model == "standin" else fetch(causal, out)
     summary = {
         "model": causal.model,
@@ -89,7 +88,7 @@ def run(params: Params) -> dict[str, Any]:
         **figures,
         "provenance": record(seeds=[causal.standin.seed]),
     }
-    write_json(SUMMARY, summary)
+    write_json(CAUSAL_BASE_SUMMARY, summary)
     return summary
 
 

@@ -11,17 +11,15 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harness.causal.tasks import TASKS
+from harness.registry import CAUSAL_TASKS
 from harness.causal.tasks.base import SPLITS, CausalTask, Rows
 from harness.config import CausalConfig, Params, load_params
 from harness.errors import HarnessError, first_line
 from harness.io import atomic_dir, write_json
 from harness.provenance import record
-from harness.stages.common import RESULTS
+from harness.paths import CAUSAL_DATA, CAUSAL_DATA_SUMMARY
 
 log = logging.getLogger("harness.causal_data")
-DATA = Path("data/causal")
-SUMMARY = RESULTS / "causal" / "data.json"
 WHERE = "params.yaml: causal.data"
 
 
@@ -65,7 +63,7 @@ def jsonl(rows: Rows) -> str:
 
 def run(params: Params) -> dict[str, Any]:
     causal = causal_section(params)
-    task = TASKS.get(causal.task)()
+    task = CAUSAL_TASKS.get(causal.task)()
     rows = load_rows(causal, task)
     sizes = {"train": causal.data.train_size, "test": causal.data.test_size}
     rows = {split: subset(rows[split], sizes[split], causal.data.subset_seed) for split in SPLITS}
@@ -74,7 +72,7 @@ def run(params: Params) -> dict[str, Any]:
             raise HarnessError(f"{WHERE}: the {split} split of source {causal.data.source!r} is empty")
     texts = {split: jsonl(r) for split, r in rows.items()}
     hashes = {split: hashlib.sha256(t.encode()).hexdigest() for split, t in texts.items()}
-    with atomic_dir(DATA) as out:
+    with atomic_dir(CAUSAL_DATA) as out:
         for split, text in texts.items():
             (out / f"{split}.jsonl").write_text(text, encoding="utf-8")
     summary = {
@@ -85,7 +83,7 @@ def run(params: Params) -> dict[str, Any]:
         "content_sha256": hashes,
         "provenance": record(data_hashes=hashes),
     }
-    write_json(SUMMARY, summary)
+    write_json(CAUSAL_DATA_SUMMARY, summary)
     log.info("causal data: task %s from %s, %s rows", causal.task, causal.data.source, summary["sizes"])
     return summary
 

@@ -18,16 +18,15 @@ from typing import Any
 import torch
 
 from harness.causal.evaluation import ICL, evaluate
-from harness.causal.tasks import TASKS
+from harness.registry import CAUSAL_TASKS
 from harness.config import Params, load_params
 from harness.io import read_json, write_json
-from harness.measure import pick_device
+from harness.resources import pick_device
+from harness.paths import CAUSAL_BASE, CAUSAL_DATA, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
 from harness.provenance import record
-from harness.stages.causal_base import BASE
-from harness.stages.causal_data import DATA, SUMMARY, causal_section
+from harness.stages.causal_data import causal_section
 from harness.stages.causal_train import causal_run
-from harness.stages.common import MODELS, RESULTS
-from harness.stages.evaluate import size_on_disk
+from harness.stages.common import size_on_disk
 from harness.workers import run_seeds
 
 log = logging.getLogger("harness.causal_evaluate")
@@ -40,15 +39,15 @@ def run(params: Params, name: str) -> dict[str, Any]:
     else:
         _, m, cfg = causal_run(params, name)
         method, shots, seeds = m.name, 0, cfg.seeds or params.seeds
-    task = TASKS.get(causal.task)()
+    task = CAUSAL_TASKS.get(causal.task)()
     device = pick_device(causal.loop.device)
 
     def one_seed(seed: int) -> dict[str, Any]:
-        artifact = None if name == ICL else MODELS / "causal" / name / f"seed_{seed}"
+        artifact = None if name == ICL else causal_model_dir(name) / seed_subdir(seed)
         is_adapter = artifact is not None and (artifact / "adapter_config.json").is_file()
         start = time.perf_counter()
         result = evaluate(
-            base=BASE, task=task, data_dir=DATA, decoding=causal.decoding, seed=seed, batch_size=causal.eval_batch_size,
+            base=CAUSAL_BASE, task=task, data_dir=CAUSAL_DATA, decoding=causal.decoding, seed=seed, batch_size=causal.eval_batch_size,
             max_length=causal.max_length, dtype=causal.dtype, device=device.type, shots=shots,
             peft=artifact if is_adapter else None, pretrained=artifact if artifact is not None and not is_adapter else None,
         )
@@ -67,9 +66,9 @@ def run(params: Params, name: str) -> dict[str, Any]:
         "shots": shots,
         "decoding": dataclasses.asdict(causal.decoding),
         "seeds": per_seed,
-        "provenance": record(seeds=seeds, data_hashes=read_json(SUMMARY)["content_sha256"]),
+        "provenance": record(seeds=seeds, data_hashes=read_json(CAUSAL_DATA_SUMMARY)["content_sha256"]),
     }
-    write_json(RESULTS / "causal" / "eval" / f"{name}.json", out)
+    write_json(result_file("causal_eval", name), out)
     return out
 
 

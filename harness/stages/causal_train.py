@@ -15,22 +15,17 @@ from typing import Any
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.causal.data import collator, tokenize_pairs
-from harness.causal.tasks import TASKS
+from harness.registry import CAUSAL_TASKS
 from harness.config import Params, load_params
 from harness.errors import HarnessError
 from harness.io import atomic_dir, read_json, write_json
-from harness.measure import pick_device
-from harness.methods import METHODS
+from harness.resources import pick_device
+from harness.registry import METHODS
 from harness.models import DTYPES
+from harness.paths import CAUSAL_BASE, CAUSAL_DATA, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
 from harness.provenance import record
-from harness.stages.causal_base import BASE
-from harness.stages.causal_data import DATA, SUMMARY, causal_section
-from harness.stages.common import (
-    MODELS,
-    RESULTS,
-    config_dict,
-    train_figures,
-)
+from harness.stages.causal_data import causal_section
+from harness.stages.common import config_dict, train_figures
 from harness.training import seed_everything, total_steps, train, train_loader
 from harness.workers import run_seeds
 
@@ -38,7 +33,7 @@ log = logging.getLogger("harness.causal_train")
 
 
 def read_rows(split: str) -> list[dict[str, Any]]:
-    path = DATA / f"{split}.jsonl"
+    path = CAUSAL_DATA / f"{split}.jsonl"
     if not path.is_file():
         raise HarnessError(f"{path}: causal data not found; run the causal_data stage first (dvc repro causal_data)")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
@@ -54,21 +49,21 @@ def causal_run(params: Params, run: str):
 
 def run(params: Params, run: str) -> dict:
     causal, method, cfg = causal_run(params, run)
-    if not (BASE / "config.json").is_file():
-        raise HarnessError(f"{BASE}: causal base model not found; run the causal_base stage first")
-    tokenizer = AutoTokenizer.from_pretrained(BASE)
-    task = TASKS.get(causal.task)()
+    if not (CAUSAL_BASE / "config.json").is_file():
+        raise HarnessError(f"{CAUSAL_BASE}: causal base model not found; run the causal_base stage first")
+    tokenizer = AutoTokenizer.from_pretrained(CAUSAL_BASE)
+    task = CAUSAL_TASKS.get(causal.task)()
     data = tokenize_pairs([task.training_pair(r) for r in read_rows("train")], tokenizer, causal.max_length)
     steps = total_steps(causal.loop, len(data))
     device = pick_device(causal.loop.device)
-    with atomic_dir(MODELS / "causal" / run) as out:
+    with atomic_dir(causal_model_dir(run)) as out:
         def one_seed(seed: int) -> dict:
             seed_everything(seed)  # before the adapter is initialised
-            model = AutoModelForCausalLM.from_pretrained(BASE, dtype=DTYPES[causal.dtype])
+            model = AutoModelForCausalLM.from_pretrained(CAUSAL_BASE, dtype=DTYPES[causal.dtype])
             model = method.prepare(model, cfg, total_steps=steps)
             loader = train_loader(data, tokenizer, causal.loop.batch_size, seed, causal.loop.group_by_length, collate_fn=collator(tokenizer))
             stats = train(model, method, cfg, loader, causal.loop, steps, device, label=f"causal_train@{run} seed {seed}")
-            method.save(model, out / f"seed_{seed}")
+            method.save(model, out / seed_subdir(seed))
             log.info("causal_train@%s seed %d: loss %.4f, %.1f s, %.0f tokens/s", run, seed, stats.final_loss, stats.train_seconds, stats.tokens_per_s)
             return train_figures(model, method, cfg, stats, device)
 
@@ -80,9 +75,9 @@ def run(params: Params, run: str) -> dict:
         "task": causal.task,
         "config": config_dict(cfg),
         "seeds": per_seed,
-        "provenance": record(seeds=cfg.seeds or params.seeds, data_hashes=read_json(SUMMARY)["content_sha256"]),
+        "provenance": record(seeds=cfg.seeds or params.seeds, data_hashes=read_json(CAUSAL_DATA_SUMMARY)["content_sha256"]),
     }
-    write_json(RESULTS / "causal" / "train" / f"{run}.json", result)
+    write_json(result_file("causal_train", run), result)
     return result
 
 

@@ -1,5 +1,5 @@
-"""What the train and evaluate stages (of both tracks) share: the prepared data, the method of a run, run
-paths, the per-seed training record."""
+"""What the stages of both tracks share: the prepared data, the method of a run, the per-seed training record,
+writing a run's result with its provenance."""
 
 from __future__ import annotations
 
@@ -12,26 +12,25 @@ from datasets import DatasetDict, load_from_disk
 from transformers import AutoTokenizer
 
 from harness.config import LoopConfig, Params
-from harness.data import SPLITS
+from harness.data.base import SPLITS
 from harness.errors import HarnessError
-from harness.measure import tensor_bytes
-from harness.methods import METHODS
+from harness.io import read_json, write_json
+from harness.resources import tensor_bytes
+from harness.registry import METHODS
 from harness.methods.base import total_parameters, trainable_parameters
-from harness.stages.prepare import PREPARED
-
-MODELS = Path("models")
-RESULTS = Path("results")
+from harness.paths import META_FILE, PREPARED, SPLITS_DIR, TOKENIZER_DIR, result_file
+from harness.provenance import record
 
 
 def load_prepared(splits: tuple[str, ...] = SPLITS):
     """The prepared ``splits`` (only those: the tune stage never opens the test split) and the tokenizer."""
-    if not (PREPARED / "splits").is_dir():
+    if not (PREPARED / SPLITS_DIR).is_dir():
         raise HarnessError(f"{PREPARED}: prepared data not found; run the prepare stage first (dvc repro prepare)")
-    missing = [s for s in splits if not (PREPARED / "splits" / s).is_dir()]
+    missing = [s for s in splits if not (PREPARED / SPLITS_DIR / s).is_dir()]
     if missing:
-        raise HarnessError(f"{PREPARED}/splits: no {missing[0]} split (prepared by an older version?); rerun dvc repro prepare")
-    loaded = DatasetDict({s: load_from_disk(str(PREPARED / "splits" / s)) for s in splits})
-    return loaded, AutoTokenizer.from_pretrained(PREPARED / "tokenizer")
+        raise HarnessError(f"{PREPARED / SPLITS_DIR}: no {missing[0]} split (prepared by an older version?); rerun dvc repro prepare")
+    loaded = DatasetDict({s: load_from_disk(str(PREPARED / SPLITS_DIR / s)) for s in splits})
+    return loaded, AutoTokenizer.from_pretrained(PREPARED / TOKENIZER_DIR)
 
 
 def run_method(params: Params, run: str):
@@ -46,8 +45,25 @@ def set_threads(loop: LoopConfig) -> None:
         torch.set_num_threads(loop.threads)
 
 
-def seed_dir(run: str, seed: int) -> Path:
-    return MODELS / run / f"seed_{seed}"
+def data_hashes(splits: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The prepared splits' content hashes (all, or ``splits``: a stage records only what it read)."""
+    hashes = read_json(PREPARED / META_FILE)["content_sha256"]
+    return hashes if splits is None else {s: hashes[s] for s in splits}
+
+
+def write_run_result(kind: str, run: str, seeds: list[int], body: dict) -> dict:
+    """``results/<kind>/<run>.json``: the stage's figures plus the provenance every result carries."""
+    result = {
+        "run": run,
+        **body,
+        "provenance": record(seeds=seeds, data_hashes=data_hashes()),
+    }
+    write_json(result_file(kind, run), result)
+    return result
+
+
+def size_on_disk(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def config_dict(cfg) -> dict:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import logging
 import sys
-from pathlib import Path
 
 import torch
 from transformers import DataCollatorWithPadding
@@ -21,36 +20,14 @@ from transformers import DataCollatorWithPadding
 from harness.config import Params, load_params, seeds_of
 from harness.errors import HarnessError
 from harness.inference import predict, score
-from harness.io import read_json, write_json
-from harness.measure import latency_ms, pick_device
+from harness.resources import latency_ms, pick_device
 from harness.models import load_classifier
-from harness.provenance import record
-from harness.stages.common import (
-    RESULTS,
-    load_prepared,
-    run_method,
-    seed_dir,
-)
-from harness.stages.prepare import PREPARED
+from harness.paths import seed_model_dir
+from harness.stages.common import load_prepared, run_method, size_on_disk, write_run_result
 from harness.training import seed_everything
 from harness.workers import run_seeds
 
 log = logging.getLogger("harness.evaluate")
-
-
-def write_run_result(kind: str, run: str, seeds: list[int], body: dict) -> dict:
-    """``results/<kind>/<run>.json``: the stage's figures plus the provenance every result carries."""
-    result = {
-        "run": run,
-        **body,
-        "provenance": record(seeds=seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
-    }
-    write_json(RESULTS / kind / f"{run}.json", result)
-    return result
-
-
-def size_on_disk(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def latency(params: Params, method, model, base, dataset, tokenizer, device) -> dict:
@@ -78,18 +55,18 @@ def run(params: Params, run: str) -> dict:
     splits, tokenizer = load_prepared()
     seeds = seeds_of(params, run)
     for seed in seeds:
-        if not seed_dir(run, seed).is_dir():
-            raise HarnessError(f"{seed_dir(run, seed)}: no trained model for seed {seed}; run the train stage (dvc repro train@{run})")
+        if not seed_model_dir(run, seed).is_dir():
+            raise HarnessError(f"{seed_model_dir(run, seed)}: no trained model for seed {seed}; run the train stage (dvc repro train@{run})")
 
     def reload(seed: int):
         seed_everything(seed)  # the throwaway head the adapter's saved head replaces is drawn from the RNG
-        return method.load(method.base_model(params.model, len(params.data.labels), cfg), seed_dir(run, seed), cfg)
+        return method.load(method.base_model(params.model, len(params.data.labels), cfg), seed_model_dir(run, seed), cfg)
 
     def scores(seed: int) -> dict:
         preds, labels, speed = predict(reload(seed), splits["test"], tokenizer, params.loop.eval_batch_size, device)
         figures = {
             "metrics": score(preds, labels, params.data.metrics),
-            "artifact_bytes": size_on_disk(seed_dir(run, seed)),
+            "artifact_bytes": size_on_disk(seed_model_dir(run, seed)),
             **speed,
             "threads": torch.get_num_threads(),
         }

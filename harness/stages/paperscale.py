@@ -9,25 +9,23 @@ Writes ``results/paperscale.json`` (one entry per name, plus its provenance).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 from transformers import AutoConfig, AutoModel
 
-from harness.config import validate
+from harness.schema import validate
 from harness.errors import HarnessError
 from harness.io import write_json
+from harness.paths import PAPERSCALE, PAPERSCALE_SPEC
 from harness.provenance import record
 from harness.memory import NF4_BITS, quant_constant_bits, training_bytes
-from harness.methods import METHODS
+from harness.registry import METHODS
 from harness.methods.adalora import final_adapter_params
 from harness.methods.base import total_parameters, trainable_parameters
 
 log = logging.getLogger("harness.paperscale")
-SPEC = Path("experiments/paperscale.yaml")
-OUT = Path("results/paperscale.json")
 
 
 def build(arch: dict[str, Any]):
@@ -68,7 +66,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     archs = spec.get("architectures", {})
     results: dict[str, Any] = {}
     for name, entry in spec.get("entries", {}).items():
-        where = f"{SPEC}: entries.{name}"
+        where = f"{PAPERSCALE_SPEC}: entries.{name}"
         if entry.get("architecture") not in archs:
             raise HarnessError(f"{where}.architecture: unknown {entry.get('architecture')!r}; known: {', '.join(archs)}")
         results[name] = count(archs[entry["architecture"]], entry.get("method", {}), f"{where}.method")
@@ -83,6 +81,6 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    if not SPEC.is_file():
-        raise HarnessError(f"{SPEC}: not found")
-    write_json(OUT, {**run(yaml.safe_load(SPEC.read_text())), "provenance": record()})
+    if not PAPERSCALE_SPEC.is_file():
+        raise HarnessError(f"{PAPERSCALE_SPEC}: not found")
+    write_json(PAPERSCALE, {**run(yaml.safe_load(PAPERSCALE_SPEC.read_text())), "provenance": record()})

@@ -26,20 +26,18 @@ from harness.config import Params, load_params
 from harness.errors import HarnessError
 from harness.io import read_json, write_json
 from harness.lowrank import adapter_deltas, global_budget_ranks, truncated
-from harness.measure import pick_device
-from harness.methods import METHODS
+from harness.resources import pick_device
+from harness.registry import METHODS
 from harness.methods.base import peft_task_type
 from harness.models import load_classifier
+from harness.paths import PLANTED_TUNING
 from harness.provenance import record
-from harness.stages.common import RESULTS, load_prepared
-from harness.stages.evaluate import write_run_result
-from harness.stages.prepare import PREPARED
+from harness.stages.common import data_hashes, load_prepared, write_run_result
 from harness.training import seed_everything, train, train_loader
 from harness.tuning import choose
 from harness.workers import run_seeds
 
 log = logging.getLogger("harness.planted")
-TUNING = RESULTS / "planted" / "tuning.json"
 
 
 @dataclasses.dataclass
@@ -208,18 +206,18 @@ def tune(params: Params) -> dict[str, Any]:
         log.info("planted_tune %s: %s -> %g", arm, ", ".join(f"{p['lr']:g}: {p['validation']}" for p in grid), arms[arm]["chosen_lr"])
     result = {"task": cfg.tune_task, "split": "validation", "score": "gap_closed", "seed": params.tuning.seed, "arms": arms,
               "provenance": record(seeds=[params.tuning.seed],
-                                   data_hashes={s: read_json(PREPARED / "meta.json")["content_sha256"][s] for s in ("train", "validation")})}
-    write_json(TUNING, result)
+                                   data_hashes=data_hashes(("train", "validation")))}
+    write_json(PLANTED_TUNING, result)
     return result
 
 
 def chosen_lrs(params: Params) -> dict[str, float]:
-    if not TUNING.is_file():
-        raise HarnessError(f"{TUNING}: missing; run the planted_tune stage first (dvc repro planted_tune)")
-    arms = read_json(TUNING)["arms"]
+    if not PLANTED_TUNING.is_file():
+        raise HarnessError(f"{PLANTED_TUNING}: missing; run the planted_tune stage first (dvc repro planted_tune)")
+    arms = read_json(PLANTED_TUNING)["arms"]
     missing = [arm for arm in rb.ARMS if arm not in arms]
     if missing:
-        raise HarnessError(f"{TUNING}: no choice for arm {missing[0]}; rerun dvc repro planted_tune")
+        raise HarnessError(f"{PLANTED_TUNING}: no choice for arm {missing[0]}; rerun dvc repro planted_tune")
     return {arm: arms[arm]["chosen_lr"] for arm in rb.ARMS}
 
 

@@ -14,21 +14,20 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from datasets import DatasetDict
 
 from harness.config import DataConfig, Params, load_params
-from harness.data import LABEL, PAIR, REQUIRED, SOURCES, SPLITS, TEXT
+from harness.data.base import LABEL, PAIR, REQUIRED, SPLITS, TEXT
+from harness.registry import SOURCES
 from harness.errors import HarnessError
 from harness.io import atomic_dir, write_json
 from harness.models import load_tokenizer
+from harness.paths import META_FILE, PREPARE_SUMMARY, PREPARED, SPLITS_DIR, TOKENIZER_DIR
 from harness.provenance import record, sha256_file
 
 log = logging.getLogger("harness.prepare")
-PREPARED = Path("data/prepared")
-SUMMARY = Path("results/prepare.json")
 
 
 def check_splits(splits: DatasetDict, data: DataConfig, where: str) -> None:
@@ -139,10 +138,10 @@ def run(params: Params) -> dict[str, Any]:
     summary = summarize(splits, data, validation_from, hashes, files)
     summary["provenance"] = record(data_hashes=hashes)
     with atomic_dir(PREPARED) as out:
-        tokenized.save_to_disk(str(out / "splits"))
-        tokenizer.save_pretrained(out / "tokenizer")
-        write_json(out / "meta.json", {"content_sha256": hashes, "labels": data.labels})
-    write_json(SUMMARY, summary)
+        tokenized.save_to_disk(str(out / SPLITS_DIR))
+        tokenizer.save_pretrained(out / TOKENIZER_DIR)
+        write_json(out / META_FILE, {"content_sha256": hashes, "labels": data.labels})
+    write_json(PREPARE_SUMMARY, summary)
     log.info("prepare: %s examples, content %s", summary["sizes"], {s: h[:12] for s, h in hashes.items()})
     return summary
 

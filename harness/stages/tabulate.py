@@ -16,7 +16,8 @@ from collections import Counter
 from typing import Any
 
 from harness.causal.report import causal_rows, render_causal
-from harness.claims import KINDS, STATUS_KINDS, load_claims
+from harness.claims.claim import KINDS, STATUS_KINDS
+from harness.claims.loading import load_claims
 from harness.claims.components import load_components, summarize_components
 from harness.claims.engine import judge_all, pipeline_context
 from harness.claims.judges import fmt
@@ -25,17 +26,14 @@ from harness import taskcheck
 from harness.config import Params, load_params, seeds_of
 from harness.errors import HarnessError
 from harness.io import read_json, write_json, write_text
+from harness.paths import PLANTED_SST2, PLOTS, PREPARE_SUMMARY, RANK_MAP_IMAGES, RANK_MAPS, RESULTS, STATUS, STATUS_MD, result_file
 from harness.provenance import record
 from harness.rankbench import render_summary, summarize_benchmark
 from harness.rankmaps import write_rank_map
-from harness.stages.common import RESULTS
 from harness.stats import summarize
 from harness.sweep import plot_sweep, render_sweep, sweep_table
 
 log = logging.getLogger("harness.tabulate")
-RANK_MAPS = RESULTS / "rankmaps"
-RANK_MAP_IMAGES = RESULTS / "rankmap_images"
-PLOTS = RESULTS / "plots"
 
 
 def load_results(params: Params, ctx: Context) -> dict[str, dict[str, Any]]:
@@ -43,7 +41,7 @@ def load_results(params: Params, ctx: Context) -> dict[str, dict[str, Any]]:
     for run in params.train:
         for kind in ("train", "eval"):
             if kind not in ctx.runs.get(run, {}):
-                raise HarnessError(f"{RESULTS / kind / f'{run}.json'}: missing; run the {kind} stage for run {run!r} (dvc repro {kind}@{run})")
+                raise HarnessError(f"{result_file(kind, run)}: missing; run the {kind} stage for run {run!r} (dvc repro {kind}@{run})")
     return {run: ctx.runs[run] for run in params.train}
 
 
@@ -238,7 +236,7 @@ def truncation_rows(params: Params) -> dict[str, dict[str, Any]]:
     """Mean metric over seeds at every truncated rank k, for each run in ``truncate.runs``."""
     rows = {}
     for run in params.truncate.runs:
-        path = RESULTS / "truncate" / f"{run}.json"
+        path = result_file("truncate", run)
         if not path.is_file():
             raise HarnessError(f"{path}: missing; run the truncate stage (dvc repro truncate@{run})")
         seeds = read_json(path)["seeds"]
@@ -263,13 +261,12 @@ def planted_results(params: Params, ctx: Context) -> dict[str, dict[str, Any]]:
     tasks = list(params.planted.tasks) if params.planted else []
     for task in tasks:
         if "planted" not in ctx.runs.get(task, {}):
-            raise HarnessError(f"{RESULTS / 'planted' / f'{task}.json'}: missing; run the planted stage (dvc repro planted@{task})")
+            raise HarnessError(f"{result_file('planted', task)}: missing; run the planted stage (dvc repro planted@{task})")
     return {task: ctx.runs[task]["planted"] for task in tasks}
 
 
 # The benchmark on real sentences: the same stages run in the SST-2 configuration (data.source: local), their
 # results/planted files committed here as the classification reference run's are (results/reference/sst2/README.md).
-PLANTED_SST2 = RESULTS / "reference" / "sst2" / "planted"
 PLANTED_SST2_COMMAND = ("dvc exp run -S data.source=local planted@<each task> (with planted_tune); "
                         f"then copy results/planted/*.json to {PLANTED_SST2}")
 
@@ -308,7 +305,7 @@ def tuning_rows(params: Params) -> dict[str, dict[str, Any]]:
     """Each run's tuning record (results/tune/<run>.json) as the Protocol section shows it."""
     rows = {}
     for run in params.train:
-        path = RESULTS / "tune" / f"{run}.json"
+        path = result_file("tune", run)
         if not path.is_file():
             raise HarnessError(f"{path}: missing; run the tune stage for run {run!r} (dvc repro tune@{run})")
         t = read_json(path)
@@ -371,7 +368,7 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     if provenance["git"]["dirty"] and not allow_dirty:
         raise HarnessError("tabulate: tracked inputs differ from the commit (git status); commit them, or pass --allow-dirty "
                            "to write a table marked dirty")
-    prepared = read_json(RESULTS / "prepare.json")
+    prepared = read_json(PREPARE_SUMMARY)
     ctx = pipeline_context(params, RESULTS)
     results = load_results(params, ctx)
     rows = [run_row(run, res, params.data.metrics[0]) for run, res in results.items()]
@@ -407,9 +404,9 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     claims = judge_all(load_claims(check_runs=False), ctx)
     status["claims"] = claims
     status["components"] = summarize_components(claims, load_components())
-    write_json(RESULTS / "status.json", status)
-    status = read_json(RESULTS / "status.json")  # the table renders exactly what the JSON holds, nothing more
-    write_text(RESULTS / "status.md", render(status))
+    write_json(STATUS, status)
+    status = read_json(STATUS)  # the table renders exactly what the JSON holds, nothing more
+    write_text(STATUS_MD, render(status))
     log.info("tabulate: %s", ", ".join(f"{c['component']}: {c['status']}" for c in status["components"]))
     return status
 

@@ -16,17 +16,10 @@ from harness.config import Params, load_params, seeds_of, track_every
 from harness.errors import HarnessError
 from harness.inference import predict, score
 from harness.io import atomic_dir, read_json, write_json, write_text
-from harness.measure import pick_device
+from harness.resources import pick_device
+from harness.paths import curve_file, model_dir, result_file, seed_subdir
 from harness.provenance import record
-from harness.stages.common import (
-    MODELS,
-    RESULTS,
-    config_dict,
-    load_prepared,
-    run_method,
-    train_figures,
-)
-from harness.stages.prepare import PREPARED
+from harness.stages.common import config_dict, data_hashes, load_prepared, run_method, train_figures
 from harness.training import (
     fit_without_steps,
     seed_everything,
@@ -37,7 +30,6 @@ from harness.training import (
 from harness.workers import run_seeds
 
 log = logging.getLogger("harness.train")
-TUNED = RESULTS / "tune"
 
 
 def validation_tracker(params: Params, splits, tokenizer, device):
@@ -54,7 +46,7 @@ def validation_tracker(params: Params, splits, tokenizer, device):
 
 def tuned_lr(run: str) -> float | None:
     """The learning rate the tune stage chose for ``run`` (None for a method without gradient steps)."""
-    path = TUNED / f"{run}.json"
+    path = result_file("tune", run)
     if not path.is_file():
         raise HarnessError(f"{path}: no tuning result for run {run}; run the tune stage first (dvc repro tune@{run})")
     return read_json(path)["chosen_lr"]
@@ -96,9 +88,9 @@ def run(params: Params, run: str) -> dict:
     seeds = seeds_of(params, run)
     lr = tuned_lr(run)
 
-    with atomic_dir(MODELS / run) as out:
+    with atomic_dir(model_dir(run)) as out:
         def one_seed(seed: int) -> dict:
-            figures, _ = train_seed(params, run, seed, splits, tokenizer, out / f"seed_{seed}", lr)
+            figures, _ = train_seed(params, run, seed, splits, tokenizer, out / seed_subdir(seed), lr)
             loss = "n/a" if figures["final_loss"] is None else f"{figures['final_loss']:.4f}"
             log.info("train@%s seed %d: loss %s, %.1f s, %.0f tokens/s", run, seed, loss, figures["train_seconds"], figures["tokens_per_s"])
             return figures
@@ -111,11 +103,11 @@ def run(params: Params, run: str) -> dict:
         "config": config_dict(cfg),
         "lr": lr,  # chosen on the validation split by the tune stage (None: no gradient steps)
         "seeds": per_seed,
-        "provenance": record(seeds=seeds, data_hashes=read_json(PREPARED / "meta.json")["content_sha256"]),
+        "provenance": record(seeds=seeds, data_hashes=data_hashes()),
     }
-    write_json(RESULTS / "train" / f"{run}.json", result)
+    write_json(result_file("train", run), result)
     rows = ["seed,step,loss"] + [f"{seed},{step},{loss:.6f}" for seed, s in per_seed.items() for step, loss in s["loss_curve"]]
-    write_text(RESULTS / "curves" / f"{run}.csv", "\n".join(rows) + "\n")
+    write_text(curve_file(run), "\n".join(rows) + "\n")
     return result
 
 

@@ -19,14 +19,9 @@ from harness.config import Params, load_params, seeds_of
 from harness.inference import predict, score
 from harness.io import read_json
 from harness.lowrank import adapter_deltas, ranks_of, truncated
-from harness.measure import pick_device
-from harness.stages.common import (
-    RESULTS,
-    load_prepared,
-    run_method,
-    seed_dir,
-)
-from harness.stages.evaluate import write_run_result
+from harness.resources import pick_device
+from harness.paths import PREPARE_SUMMARY, seed_model_dir
+from harness.stages.common import load_prepared, run_method, write_run_result
 from harness.training import seed_everything
 from harness.workers import run_seeds
 
@@ -52,7 +47,7 @@ def run(params: Params, run: str) -> dict[str, Any]:
     device = pick_device(params.loop.device)
     splits, tokenizer = load_prepared()
     metric = params.data.metrics[0]
-    majority = read_json(RESULTS / "prepare.json")["majority_class_test_accuracy"]
+    majority = read_json(PREPARE_SUMMARY)["majority_class_test_accuracy"]
 
     def evaluate(model) -> dict[str, float]:
         preds, labels, _ = predict(model, splits["test"], tokenizer, params.loop.eval_batch_size, device)
@@ -60,7 +55,7 @@ def run(params: Params, run: str) -> dict[str, Any]:
 
     def one_seed(seed: int) -> dict[str, Any]:
         seed_everything(seed)
-        model = method.load(method.base_model(params.model, len(params.data.labels), cfg), seed_dir(run, seed), cfg)
+        model = method.load(method.base_model(params.model, len(params.data.labels), cfg), seed_model_dir(run, seed), cfg)
         deltas = adapter_deltas(model)
         top = ranks_of(deltas)
         curve = truncation_curve(model, deltas, range(1, top + 1), evaluate)

@@ -25,12 +25,12 @@ import sys
 from harness.config import Params, load_params
 from harness.errors import HarnessError
 from harness.inference import predict, score
-from harness.io import read_json, write_json
-from harness.measure import pick_device
+from harness.io import write_json
+from harness.resources import pick_device
+from harness.paths import result_file
 from harness.provenance import record
-from harness.stages.common import load_prepared, run_method
-from harness.stages.prepare import PREPARED
-from harness.stages.train import TUNED, fit_seed
+from harness.stages.common import data_hashes, load_prepared, run_method
+from harness.stages.train import fit_seed
 from harness.tuning import choose
 from harness.workers import run_seeds
 
@@ -87,9 +87,9 @@ def run(params: Params, run: str) -> dict:
         "grid": points,
         "chosen_lr": chosen,
         "note": None if method.trains else "no gradient steps: nothing to tune",
-        "provenance": record(seeds=[params.tuning.seed], data_hashes={s: read_json(PREPARED / "meta.json")["content_sha256"][s] for s in SPLITS_READ}),
+        "provenance": record(seeds=[params.tuning.seed], data_hashes=data_hashes(SPLITS_READ)),
     }
-    write_json(TUNED / f"{run}.json", result)
+    write_json(result_file("tune", run), result)
     return result
 
 

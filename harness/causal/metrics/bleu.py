@@ -1,7 +1,8 @@
 """BLEU-4 with multiple references: sacrebleu's corpus BLEU (13a tokenisation = mteval-v13a, the script
 the E2E challenge scores BLEU with)."""
 
-from harness.causal.metrics import GENERATION_METRICS, GenerationMetric
+from harness.causal.metrics.base import GenerationMetric
+from harness.registry import GENERATION_METRICS
 
 
 @GENERATION_METRICS.register("bleu")

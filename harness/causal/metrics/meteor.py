@@ -2,7 +2,8 @@
 
 import shutil
 
-from harness.causal.metrics import GENERATION_METRICS, GenerationMetric, coco_inputs
+from harness.causal.metrics.base import GenerationMetric, coco_inputs
+from harness.registry import GENERATION_METRICS
 
 
 @GENERATION_METRICS.register("meteor")

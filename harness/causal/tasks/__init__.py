@@ -1,12 +1,7 @@
-"""Registered causal-LM tasks: every module in this package registers one."""
+"""Causal-LM tasks, one module each; importing the package registers them all (``harness.registry.CAUSAL_TASKS``)."""
 
 import importlib
 import pkgutil
 
-from harness.registry import Registry
-
-TASKS: Registry = Registry("causal task")
-
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
-        importlib.import_module(f"{__name__}.{_module.name}")
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -19,9 +19,9 @@ from typing import Annotated
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.causal.tasks import TASKS
+from harness.registry import CAUSAL_TASKS
 from harness.causal.tasks.base import CausalTask, Rows, require
-from harness.config import STRICT
+from harness.schema import STRICT
 from harness.errors import HarnessError
 
 SEPARATOR = " ||"  # between the MR and the sentence, as in the LoRA paper's E2E data
@@ -118,7 +118,7 @@ def rows_from_pairs(pairs: list[tuple[str, str]], split: str) -> Rows:
     return [{"mr": mr, "ref": refs[0], "refs": refs, "text": f"{mr}{SEPARATOR} {refs[0]}"} for mr, refs in grouped.items()]
 
 
-@TASKS.register("e2e")
+@CAUSAL_TASKS.register("e2e")
 class E2E(CausalTask):
     name = "e2e"
     kind = "data_to_text"

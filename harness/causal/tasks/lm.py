@@ -14,10 +14,10 @@ from typing import Annotated
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.causal.tasks import TASKS
+from harness.registry import CAUSAL_TASKS
 from harness.causal.tasks.base import CausalTask, Rows, require
 from harness.causal.tasks.e2e import random_mr, realise
-from harness.config import STRICT
+from harness.schema import STRICT
 from harness.errors import HarnessError
 
 
@@ -29,7 +29,7 @@ class LMGenerated:
     seed: int = 103
 
 
-@TASKS.register("lm")
+@CAUSAL_TASKS.register("lm")
 class LanguageModelling(CausalTask):
     name = "lm"
     kind = "language_modeling"

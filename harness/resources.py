@@ -1,4 +1,5 @@
-"""Peak memory and wall time of a block of work: CPU resident set (sampled) and CUDA max allocated."""
+"""What a block of work costs and where it runs: peak memory (CPU resident set, sampled; CUDA max allocated),
+forward latency, tensor bytes, the device. (``harness/claims/measures.py`` is a different thing: what a claim reads.)"""
 
 from __future__ import annotations
 
