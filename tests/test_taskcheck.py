@@ -6,6 +6,7 @@ import pytest
 
 from harness import taskcheck
 from harness.config import parse_params
+from harness.paths import TASK_CHECKS
 from tests.conftest import ROOT
 
 
@@ -59,7 +60,7 @@ def test_missing_reference_says_not_run_and_the_command(tmp_path):
 
 def test_committed_spec_names_configured_runs(repo_params):
     params = parse_params(repo_params)
-    checks = taskcheck.load_spec(ROOT / taskcheck.SPEC)
+    checks = taskcheck.load_spec(ROOT / TASK_CHECKS)
     named = set(checks.peft_runs) | {r for pair in checks.separated for r in pair} | set(checks.reference.runs)
     assert named <= set(params.train), named - set(params.train)
     assert "full" not in checks.peft_runs and "knn" not in checks.peft_runs
