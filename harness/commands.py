@@ -25,6 +25,7 @@ COMMANDS = {
     "causal-base": "harness.stages.causal_base",
     "causal-train": "harness.stages.causal_train",
     "causal-evaluate": "harness.stages.causal_evaluate",
+    "causal-align": "harness.stages.causal_align",
     "recommend": "harness.recommend",
     "check": "harness.check",
     "current": "harness.current",

@@ -238,6 +238,36 @@ class CausalDataConfig:
 
 
 @dataclass(config=STRICT)
+class AlignRun:
+    """One SFT-then-DPO row: supervised fine-tuning with causal run ``sft_run``'s method, adapter and
+    learning rate (``causal.loop``'s steps and batch, as that run trains), then DPO from that model::
+
+        sft_dpo_lora:
+          sft_run: lora_all     # SFT as causal.runs.lora_all (LoRA r=8 on every linear layer, lr 5e-3)
+          dpo_lr: 5.0e-4        # DPO continues the same adapter against a frozen copy of it
+    """
+
+    sft_run: str
+    dpo_lr: typing.Annotated[float, Field(gt=0)]
+    seeds: typing.Annotated[list[int], Field(min_length=1)] | None = None
+
+
+@dataclass(config=STRICT)
+class AlignConfig:
+    """SFT, then DPO from the SFT model, through trl (``causal.align``; the atlas's "SFT / RLHF / DPO" row).
+    Preference pairs come from the task's own training MRs (harness/causal/preference.py): ``pairs_per_mr``
+    per MR, alternately one attribute dropped and one contradicted; the test MRs give the held-out pairs."""
+
+    runs: dict[str, AlignRun]
+    dpo_steps: PositiveInt = 150
+    dpo_batch_size: PositiveInt = 16
+    beta: typing.Annotated[float, Field(gt=0)] = 0.1  # the DPO paper's default KL strength
+    pairs_per_mr: PositiveInt = 2
+    pairs_seed: int = 0
+    max_new_tokens: PositiveInt = 64  # greedy outputs the attribute judge reads
+
+
+@dataclass(config=STRICT)
 class CausalSection:
     """The causal-LM track: one base model, one task, runs of causal-capable methods, and the in-context
     (no-training) row, evaluated through lm-eval."""
@@ -253,6 +283,7 @@ class CausalSection:
     decoding: DecodingConfig = dataclasses.field(default_factory=DecodingConfig)
     icl_shots: NonNegInt = 3  # demonstrations from the training split in the in-context row
     eval_batch_size: PositiveInt = 16
+    align: AlignConfig | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,6 +300,7 @@ class CausalConfig:
     decoding: DecodingConfig
     icl_shots: int
     eval_batch_size: int
+    align: AlignConfig | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -361,6 +393,12 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
     )
 
 
+def causal_section(params: Params) -> CausalConfig:
+    if params.causal is None:
+        raise HarnessError("params.yaml: causal: section missing (the causal-LM track's model, task and runs)")
+    return params.causal
+
+
 def seeds_of(params: Params, run: str) -> list[int]:
     """The seeds ``train.<run>`` runs on: its own list if it has one, else the top-level ``seeds``."""
     return params.train[run].seeds or params.seeds
@@ -388,6 +426,8 @@ def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
             raise HarnessError(f"{where}.runs.{run}.method: {cfg.method!r} has no causal-LM support; supported: {supported}")
     if section.data.source == "local" and not (section.data.local.train and section.data.local.test):
         raise HarnessError(f"{where}.data.local: source local needs both train and test files")
+    if section.align is not None:
+        _check_align(section.align, runs, section.task, f"{where}.align")
     return CausalConfig(
         runs=runs,
         loop=validate(LoopConfig, section.loop, f"{where}.loop"),
@@ -401,7 +441,18 @@ def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
         decoding=section.decoding,
         icl_shots=section.icl_shots,
         eval_batch_size=section.eval_batch_size,
+        align=section.align,
     )
+
+
+def _check_align(align: AlignConfig, runs: dict[str, Any], task: str, where: str) -> None:
+    if task != "e2e":
+        raise HarnessError(f"{where}: preference pairs are built from E2E meaning representations; causal.task is {task!r}, allowed: e2e")
+    for name, run in align.runs.items():
+        if name in runs or name == "icl":
+            raise HarnessError(f"{where}.runs.{name}: the name is taken by a causal run (or the in-context row); rename it")
+        if run.sft_run not in runs:
+            raise HarnessError(f"{where}.runs.{name}.sft_run: {run.sft_run!r} is not a run under causal.runs; runs: {', '.join(runs)}")
 
 
 def _parse_planted(raw: Any, where: str) -> PlantedConfig | None:

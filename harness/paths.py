@@ -44,7 +44,7 @@ CAUSAL_BASE_SUMMARY = RESULTS / "causal" / "base.json"
 
 # One JSON per run (or planted task) and stage: <results>/<folder>/<name>.json.
 RESULT_FOLDERS = {"tune": "tune", "train": "train", "eval": "eval", "truncate": "truncate", "planted": "planted",
-                  "causal_train": "causal/train", "causal_eval": "causal/eval"}
+                  "causal_train": "causal/train", "causal_eval": "causal/eval", "causal_align": "causal/align"}
 
 
 def result_file(kind: str, name: str, results: Path = RESULTS) -> Path:
@@ -64,6 +64,11 @@ def model_dir(run: str) -> Path:
 
 def causal_model_dir(run: str) -> Path:
     return MODELS / "causal" / run
+
+
+def causal_align_dir(run: str) -> Path:
+    """An SFT-then-DPO run's models: ``seed_<s>/sft`` and ``seed_<s>/dpo`` (one DVC output per run)."""
+    return MODELS / "causal_align" / run
 
 
 def seed_subdir(seed: int) -> str:

@@ -3,10 +3,24 @@ and the collator that pads them (labels padded with -100, ignored by the loss)."
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from datasets import Dataset
 from transformers import DataCollatorForSeq2Seq
 
+from harness.errors import HarnessError
+from harness.paths import CAUSAL_DATA
+
 IGNORE = -100
+
+
+def read_rows(split: str) -> list[dict[str, Any]]:
+    """The prepared rows of one split (``data/causal/<split>.jsonl``, written by the causal_data stage)."""
+    path = CAUSAL_DATA / f"{split}.jsonl"
+    if not path.is_file():
+        raise HarnessError(f"{path}: causal data not found; run the causal_data stage first (dvc repro causal_data)")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def tokenize_pairs(pairs: list[tuple[str, str]], tokenizer, max_length: int) -> Dataset:

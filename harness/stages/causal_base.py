@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.causal.data import collator, tokenize_pairs
 from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
-from harness.config import CausalConfig, LoopConfig, Params, load_params
+from harness.config import CausalConfig, LoopConfig, Params, causal_section, load_params
 from harness.errors import HarnessError, first_line
 from harness.io import atomic_dir, write_json
 from harness.resources import pick_device
@@ -24,7 +24,6 @@ from harness.registry import METHODS
 from harness.methods.base import total_parameters
 from harness.models import DTYPES
 from harness.provenance import record
-from harness.stages.causal_data import causal_section
 from harness.paths import CAUSAL_BASE, CAUSAL_BASE_SUMMARY
 from harness.stages.common import set_threads
 from harness.training import seed_everything, train, train_loader

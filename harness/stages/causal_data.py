@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.registry import CAUSAL_TASKS
 from harness.causal.tasks.base import SPLITS, CausalTask, Rows
-from harness.config import CausalConfig, Params, load_params
+from harness.config import CausalConfig, Params, causal_section, load_params
 from harness.errors import HarnessError, first_line
 from harness.io import atomic_dir, write_json
 from harness.provenance import record
@@ -21,12 +21,6 @@ from harness.paths import CAUSAL_DATA, CAUSAL_DATA_SUMMARY
 
 log = logging.getLogger("harness.causal_data")
 WHERE = "params.yaml: causal.data"
-
-
-def causal_section(params: Params) -> CausalConfig:
-    if params.causal is None:
-        raise HarnessError("params.yaml: causal: section missing (the causal-LM track's model, task and runs)")
-    return params.causal
 
 
 def load_rows(causal: CausalConfig, task: CausalTask) -> dict[str, Rows]:

@@ -18,15 +18,13 @@ from typing import Any
 import torch
 
 from harness.causal.evaluation import ICL, evaluate
-from harness.registry import CAUSAL_TASKS
-from harness.config import Params, load_params
+from harness.config import Params, causal_section, load_params
 from harness.io import read_json, write_json
-from harness.resources import pick_device
 from harness.paths import CAUSAL_BASE, CAUSAL_DATA, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
 from harness.provenance import record
-from harness.stages.causal_data import causal_section
-from harness.stages.causal_train import causal_run
-from harness.stages.common import size_on_disk
+from harness.registry import CAUSAL_TASKS
+from harness.resources import pick_device
+from harness.stages.common import causal_run, size_on_disk
 from harness.workers import run_seeds
 
 log = logging.getLogger("harness.causal_evaluate")

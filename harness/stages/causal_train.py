@@ -7,44 +7,25 @@ record as the classification track's train stage, plus provenance).
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from typing import Any
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from harness.causal.data import collator, tokenize_pairs
-from harness.registry import CAUSAL_TASKS
+from harness.causal.data import collator, read_rows, tokenize_pairs
 from harness.config import Params, load_params
 from harness.errors import HarnessError
 from harness.io import atomic_dir, read_json, write_json
-from harness.resources import pick_device
-from harness.registry import METHODS
 from harness.models import DTYPES
-from harness.paths import CAUSAL_BASE, CAUSAL_DATA, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
+from harness.paths import CAUSAL_BASE, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
 from harness.provenance import record
-from harness.stages.causal_data import causal_section
-from harness.stages.common import config_dict, train_figures
+from harness.registry import CAUSAL_TASKS
+from harness.resources import pick_device
+from harness.stages.common import causal_run, config_dict, train_figures
 from harness.training import seed_everything, total_steps, train, train_loader
 from harness.workers import run_seeds
 
 log = logging.getLogger("harness.causal_train")
-
-
-def read_rows(split: str) -> list[dict[str, Any]]:
-    path = CAUSAL_DATA / f"{split}.jsonl"
-    if not path.is_file():
-        raise HarnessError(f"{path}: causal data not found; run the causal_data stage first (dvc repro causal_data)")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def causal_run(params: Params, run: str):
-    causal = causal_section(params)
-    if run not in causal.runs:
-        raise HarnessError(f"params.yaml: causal.runs.{run}: no such run; runs: {', '.join(causal.runs)}")
-    cfg = causal.runs[run]
-    return causal, METHODS.get(cfg.method)(), cfg
 
 
 def run(params: Params, run: str) -> dict:
