@@ -69,3 +69,56 @@ def render_causal(setup: dict[str, str] | None, rows: list[dict[str, Any]]) -> l
     reasons = {m: why for r in rows for m, why in r["not_run"].items()}
     lines += ["", *(f"- {m}: not run — {why}" for m, why in reasons.items())] if reasons else []
     return lines
+
+
+ALIGN_COLUMNS = [("preference_accuracy", "preference acc. %"), ("coverage", "coverage %"), ("contradiction_rate", "contradicts %"),
+                 ("complete", "complete %"), ("bleu", "BLEU (greedy)"), ("reward_accuracy", "trl reward acc. %"), ("reward_margin", "trl reward margin")]
+ALIGN_COSTS = [("train_seconds", "train s"), ("tokens_per_s", "tokens/s")]
+
+
+def align_rows(causal: CausalConfig | None, ctx: Context) -> list[dict[str, Any]]:
+    """One row per SFT-then-DPO run and phase: held-out quality and the phase's cost, mean ± std over seeds."""
+    if causal is None or causal.align is None:
+        return []
+    rows = []
+    for name, spec in causal.align.runs.items():
+        res = ctx.runs.get(name, {}).get("causal_align")
+        if res is None:
+            raise HarnessError(f"results/causal/align/{name}.json: missing; run dvc repro causal_align@{name}")
+        seeds = sorted(res["seeds"], key=int)
+        for phase in ("sft", "dpo"):
+            figures = [res["seeds"][s][phase] for s in seeds]
+            rows.append({
+                "run": name, "sft_run": spec.sft_run, "phase": phase, "n_seeds": len(seeds),
+                "trainable_params": res["seeds"][seeds[0]]["trainable_params"],
+                "eval": {k: summarize(f["eval"][k] for f in figures) for k, _ in ALIGN_COLUMNS if k in figures[0]["eval"]},
+                "cost": {k: summarize(f[k] for f in figures)["mean"] for k, _ in ALIGN_COSTS},
+                "training_mb": summarize(f["memory"]["training_mb"] for f in figures)["mean"],
+                "example": figures[0]["eval"]["examples"][0],
+            })
+    return rows
+
+
+def render_align(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["", "## SFT then DPO (trl, causal track; mean ± std over seeds)", "",
+             "Both phases are scored on preference pairs and greedy outputs built from the test MRs (never trained on). "
+             "Preference acc. = pairs whose chosen response the policy gives the higher log-probability; coverage = "
+             "attributes of the MR the output realises; contradicts = outputs stating another value of some attribute; "
+             "complete = outputs covering every attribute without contradiction (harness/causal/preference.py's judge). "
+             "trl's reward accuracy and margin are DPO's implicit reward against the frozen SFT model.", "",
+             "| run | phase | " + " | ".join(label for _, label in ALIGN_COLUMNS) + " | trainable params | training MB | "
+             + " | ".join(label for _, label in ALIGN_COSTS) + " |",
+             "|---|---|" + "---|" * (len(ALIGN_COLUMNS) + 2 + len(ALIGN_COSTS))]
+    for r in rows:
+        cells = []
+        for k, _ in ALIGN_COLUMNS:
+            s = r["eval"].get(k)
+            cells.append("—" if s is None else f"{s['mean']:.2f}" + ("" if s["std"] is None else f" ± {s['std']:.2f}"))
+        phase = f"SFT ({r['sft_run']})" if r["phase"] == "sft" else "+ DPO"
+        costs = " | ".join(f"{r['cost'][k]:.1f}" if k == "train_seconds" else f"{r['cost'][k]:.0f}" for k, _ in ALIGN_COSTS)
+        lines.append(f"| {r['run']} | {phase} | " + " | ".join(cells) + f" | {r['trainable_params']:,} | {r['training_mb']:.0f} | {costs} |")
+    lines += ["", "A greedy output of each phase (seed 0, first test MR):", ""]
+    lines += [f"- {r['run']} {r['phase'].upper()}: `{r['example']['output']}`" for r in rows]
+    return lines

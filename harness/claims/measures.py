@@ -64,6 +64,10 @@ DOMAINS: list[tuple[str, Domain]] = [
     ("*.gap_closed", (-math.inf, 100.0)), ("*.share_on_planted", (0.0, 1.0)), ("*.energy_on_planted", (0.0, 1.0)),
     ("*.recovery", (0.0, 1.0)),
     ("memory.peak_rss_delta_mb", ANY), ("rank_half_retention", ANY), ("gain_kept_at_k*", ANY),
+    # the SFT-then-DPO record (harness/causal/alignment.py): percentages, and log-probability / reward margins
+    ("*.eval.preference_accuracy", (0.0, 100.0)), ("*.eval.reward_accuracy", (0.0, 100.0)), ("*.eval.coverage", (0.0, 100.0)),
+    ("*.eval.contradiction_rate", (0.0, 100.0)), ("*.eval.complete", (0.0, 100.0)), ("*.eval.bleu", (0.0, 100.0)),
+    ("*.eval.*_margin", ANY), ("*.memory.peak_rss_delta_mb", ANY),
     ("*", NON_NEGATIVE),  # counts, bytes, seconds, memory, ratios of them, steps, ranks
 ]
 
@@ -94,7 +98,8 @@ def dig(obj: Any, dotted: str) -> Any:
 
 
 # What a seed's record holds, per results file (the producers: stages/train.py, stages/evaluate.py,
-# stages/truncate.py, stages/planted.py and, for the causal track, stages/causal_train.py and causal_evaluate.py).
+# stages/truncate.py, stages/planted.py and, for the causal track, stages/causal_train.py, causal_evaluate.py
+# and causal_align.py).
 TRAIN_FIELDS = {"trainable_params", "effective_params", "total_params", "steps", "train_seconds", "train_tokens",
                 "tokens_per_s", "train_cpu_seconds", "tokens_per_cpu_s", "final_loss", "memory", "device", "threads",
                 "method_report", "steps_to_target"}
@@ -105,6 +110,7 @@ FIELDS = {
     "planted": {"oracle", "negative", "uniform", "adalora"},  # each arm's figures (harness/rankbench.py ARMS)
     "causal_train": TRAIN_FIELDS,
     "causal_eval": {"metrics", "artifact_bytes", "eval_seconds", "threads", "n_test"},
+    "causal_align": {"trainable_params", "sft", "dpo", "train_seconds", "memory", "artifact_bytes"},
 }
 
 
@@ -124,8 +130,9 @@ class RunSettings:
     kind: str
     run: str
     field: str  # dotted path inside one seed's record, e.g. metrics.accuracy, memory.peak_rss_mb
-    # planted: ``run`` names a planted task; causal_*: ``run`` names a causal run (or icl, the in-context row)
-    file: Literal["train", "eval", "truncate", "planted", "causal_train", "causal_eval"] = "eval"
+    # planted: ``run`` names a planted task; causal_*: ``run`` names a causal run (or icl, the in-context row);
+    # causal_align: an SFT-then-DPO run (causal.align.runs)
+    file: Literal["train", "eval", "truncate", "planted", "causal_train", "causal_eval", "causal_align"] = "eval"
     profile: str = "smoke"
 
     def __post_init__(self) -> None:

@@ -9,6 +9,7 @@ with the printed rating. Writes ``results/atlas.md``, ``results/atlas.json`` (al
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ class AtlasRow:
     runs: list[str]
     printed: dict[str, str]
     not_run: str | None = None
+    # SFT-then-DPO runs (causal.align.runs) measuring the row on the causal track, judged by the same
+    # atlas.<run>.<column> claims against full fine-tuning by SFT in the same stage
+    align_runs: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(config=STRICT)
@@ -54,6 +58,11 @@ def load_spec(params: Params, path: Path = ATLAS_SPEC) -> AtlasSpec:
         for run in row.runs:
             if run not in params.train:
                 raise HarnessError(f"{path}: rows.{i}.runs: {run!r} is not a run under train in params.yaml; runs: {', '.join(params.train)}")
+    align = params.causal.align.runs if params.causal and params.causal.align else {}
+    for i, row in enumerate(spec.rows):
+        for run in row.align_runs:
+            if run not in align:
+                raise HarnessError(f"{path}: rows.{i}.align_runs: {run!r} is not a run under causal.align.runs in params.yaml; runs: {', '.join(align) or 'none'}")
     if spec.reference not in params.train:
         raise HarnessError(f"{path}: reference: {spec.reference!r} is not a run under train in params.yaml")
     return spec
@@ -129,12 +138,20 @@ def render(spec: AtlasSpec, rows: dict[str, dict[str, Any]], verdicts: dict[str,
         "|---|---|---|---|---|---|",
     ]
     for row in spec.rows:
-        if not row.runs:
+        if not row.runs and not row.align_runs:
             lines.append(f"| {row.row} | — | " + " | ".join(f"{row.printed.get(c, '—')} — not run" for c in COLUMNS) + f" | {row.printed.get('when', '')} ({row.not_run or 'no runs'}) |")
             continue
         for run in row.runs:
             cells = [cell(verdicts.get(f"atlas.{run}.{c}"), c, row.printed.get(c, "—"), run == spec.reference) for c in COLUMNS]
             lines.append(f"| {row.row} | {run} | " + " | ".join(cells) + f" | {row.printed.get('when', '')} |")
+        for run in row.align_runs:
+            cells = [cell(verdicts.get(f"atlas.{run}.{c}"), c, row.printed.get(c, "—"), False) for c in COLUMNS]
+            lines.append(f"| {row.row} | {run} (causal) | " + " | ".join(cells) + f" | {row.printed.get('when', '')} |")
+    if any(row.align_runs for row in spec.rows):
+        lines += ["", "Rows marked (causal) are SFT then DPO through trl on the causal track (stage causal_align), judged against "
+                  "full fine-tuning by SFT in the same stage and engine on the same seeds: memory = the larger phase's training "
+                  "memory, speed = SFT + DPO time (more steps than the reference's SFT alone), quality = BLEU of greedy outputs. "
+                  "Their figures are in status.md (SFT then DPO)."]
     lines += [
         "",
         "## Measurements (means over seeds)",
@@ -223,7 +240,7 @@ def run(params: Params) -> dict[str, Any]:
         "model": params.model.name,
         "metric": metric,
         "reference": spec.reference,
-        "rows": [{"row": row.row, "runs": row.runs, "printed": row.printed, "not_run": row.not_run} for row in spec.rows],
+        "rows": [{"row": row.row, "runs": row.runs, "align_runs": row.align_runs, "printed": row.printed, "not_run": row.not_run} for row in spec.rows],
         "runs": rows,
         "verdicts": {k: {"verdict": v["verdict"], "estimate": v["estimate"], "detail": v["detail"]} for k, v in verdicts.items()},
         "provenance": record(seeds=params.seeds),

@@ -15,7 +15,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from harness.causal.report import causal_rows, render_causal
+from harness.causal.report import align_rows, causal_rows, render_align, render_causal
 from harness.claims.claim import KINDS, STATUS_KINDS
 from harness.claims.loading import load_claims
 from harness.claims.components import load_components, summarize_components
@@ -126,6 +126,7 @@ def render(status: dict[str, Any]) -> str:
     lines += render_summary(status["planted"], status["planted_rank_maps"], "generated inputs (the prepared default task)")
     lines += render_planted_reference(status["planted_sst2"])
     lines += render_causal(status["causal_setup"], status["causal"])
+    lines += render_align(status["align"])
     lines += render_claims(status["claims"])
     ranks = [(r["run"], s, rep["rank_pattern"]) for r in status["runs"] for s, rep in r["method_report"].items() if "rank_pattern" in rep]
     if ranks:
@@ -401,6 +402,7 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     status["planted_rank_maps"] = planted_rank_maps(params, planted, status["provenance"])
     status["causal"] = causal_rows(params.causal, ctx)
     status["causal_setup"] = {"model": params.causal.model, "task": params.causal.task} if params.causal else None
+    status["align"] = align_rows(params.causal, ctx)
     claims = judge_all(load_claims(check_runs=False), ctx)
     status["claims"] = claims
     status["components"] = summarize_components(claims, load_components())
