@@ -7,6 +7,7 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 import harness.paths as paths
@@ -200,3 +201,15 @@ def test_each_stage_lists_exactly_the_code_it_runs():
         if missing or extra:
             wrong[stage] = {"missing": missing, "extra": extra}
     assert wrong == {}
+
+
+def test_a_registry_whose_package_fails_to_import_fails_again_on_the_next_lookup(tmp_path, monkeypatch):
+    """Not "unknown name" the second time: the import error is the cause, and it must stay visible."""
+    from harness.registry import Registry
+
+    (tmp_path / "broken_members.py").write_text("raise ImportError('needs a package that is not installed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry("widget", "broken_members")
+    for _ in range(2):
+        with pytest.raises(ImportError, match="needs a package that is not installed"):
+            registry.get("anything")
