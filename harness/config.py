@@ -412,8 +412,7 @@ def track_every(loop: LoopConfig, run: Any) -> int:
 def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
     if raw is None:
         return None
-    from harness.registry import CAUSAL_TASKS
-    from harness.registry import METHODS
+    from harness.registry import CAUSAL_TASKS, METHODS
 
     section = validate(CausalSection, raw, where)
     task = CAUSAL_TASKS.get(section.task)

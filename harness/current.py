@@ -20,7 +20,6 @@ from harness.errors import HarnessError
 from harness.paths import RESULTS
 
 
-
 def stale_stages(root: str | Path = ".") -> list[str]:
     """Stages whose recorded dependencies or outputs changed, by their dvc.yaml names (``train@lora``), in
     pipeline order: what ``dvc repro --dry --allow-missing`` decides stage by stage, asked of each stage

@@ -21,11 +21,11 @@ from transformers import AutoConfig, AutoModel
 from harness.config import load_params
 from harness.errors import HarnessError, first_line
 from harness.io import read_json
-from harness.paths import ATLAS, PAPERSCALE_SPEC
 from harness.memory import NF4_BITS, quant_constant_bits, training_bytes
-from harness.registry import METHODS
 from harness.methods.base import total_parameters, trainable_parameters
 from harness.models import resolve
+from harness.paths import ATLAS, PAPERSCALE_SPEC
+from harness.registry import METHODS
 
 QUANTIZED_BASE_BITS = {"qlora": NF4_BITS + quant_constant_bits(True)}
 

@@ -23,8 +23,8 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from harness.config import LoopConfig
 from harness.errors import HarnessError
-from harness.resources import PeakMemory
 from harness.methods.base import Method
+from harness.resources import PeakMemory
 
 log = logging.getLogger("harness.training")
 

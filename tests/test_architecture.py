@@ -213,3 +213,12 @@ def test_a_registry_whose_package_fails_to_import_fails_again_on_the_next_lookup
     for _ in range(2):
         with pytest.raises(ImportError, match="needs a package that is not installed"):
             registry.get("anything")
+
+
+def test_imports_are_sorted_one_way():
+    """isort's order (standard library, third party, harness), as ruff checks it: `ruff check --select I --fix .`."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "I", "--output-format", "concise", "."], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -9,12 +9,11 @@ import pytest
 import torch
 
 from harness.causal.evaluation import evaluate
-from harness.registry import GENERATION_METRICS
 from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
-from harness.registry import CAUSAL_TASKS
 from harness.config import DecodingConfig, StandinConfig, parse_params
 from harness.errors import HarnessError
 from harness.io import read_json
+from harness.registry import CAUSAL_TASKS, GENERATION_METRICS
 from harness.stages.causal_data import jsonl
 from tests.conftest import write_params
 

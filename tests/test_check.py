@@ -8,8 +8,8 @@ import yaml
 
 from harness import check
 from harness.check import compare, load_expected, state
-from harness.claims.loading import load_claims
 from harness.claims.engine import judge_all
+from harness.claims.loading import load_claims
 from harness.commands import run as cli_run
 from harness.io import read_json
 from tests.conftest import ROOT

@@ -8,12 +8,12 @@ import pytest
 import yaml
 
 from harness.claims.claim import parse_published
-from harness.claims.loading import load_claims, parse_claim
 from harness.claims.engine import judge_all, judge_claim
 from harness.claims.judges import ORDER, classify
-from harness.registry import JUDGES, MEASURES
+from harness.claims.loading import load_claims, parse_claim
 from harness.claims.measures import Context, PairMeasure, combined_domain
 from harness.errors import HarnessError
+from harness.registry import JUDGES, MEASURES
 from tests.conftest import ROOT
 
 CLAIMS = ROOT / "experiments" / "claims"

@@ -5,10 +5,10 @@ import pytest
 
 from harness.config import parse_params
 from harness.data.base import LABEL, TEXT
-from harness.registry import SOURCES
 from harness.data.synthetic_sentiment import SyntheticSentimentSettings, generate
 from harness.errors import HarnessError
 from harness.provenance import sha256_file
+from harness.registry import SOURCES
 from harness.stages import prepare
 
 

@@ -9,8 +9,8 @@ import torch
 
 from harness.config import parse_params
 from harness.io import read_json
-from harness.registry import METHODS
 from harness.models import load_classifier
+from harness.registry import METHODS
 from harness.training import seed_everything
 from tests.conftest import set_runs, write_params
 

@@ -9,8 +9,8 @@ import yaml
 
 from harness import use_profile
 from harness.causal.report import causal_rows
-from harness.claims.loading import load_claims
 from harness.claims.engine import judge_all, pipeline_context
+from harness.claims.loading import load_claims
 from harness.config import load_params
 from harness.errors import HarnessError
 from harness.io import read_json

@@ -22,6 +22,7 @@ from harness.paths import CLAIMS_DIR, COMPONENTS
 from harness.registry import JUDGES
 from harness.schema import validate
 
+
 def _check_kind(head: ClaimHead, measure: Any, judge: Any, where: str) -> None:
     """What each kind may hold: a published number only where a paper printed it, a paper's relation
     only in its direction, a margin of ours only with its reason."""

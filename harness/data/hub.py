@@ -9,11 +9,11 @@ from __future__ import annotations
 from datasets import DatasetDict, load_dataset
 from pydantic.dataclasses import dataclass
 
-from harness.schema import STRICT
 from harness.data.base import Source
-from harness.registry import SOURCES
 from harness.data.columns import standardize
 from harness.errors import HarnessError, first_line
+from harness.registry import SOURCES
+from harness.schema import STRICT
 
 
 @dataclass(config=STRICT)

@@ -17,14 +17,14 @@ from typing import Any
 import yaml
 from pydantic.dataclasses import dataclass
 
-from harness.claims.loading import load_claims
 from harness.claims.engine import judge_all, pipeline_context
+from harness.claims.loading import load_claims
 from harness.config import Params, load_params
-from harness.schema import STRICT, validate
 from harness.errors import HarnessError
 from harness.io import write_json, write_text
 from harness.paths import ATLAS, ATLAS_MD, ATLAS_PLOTS, ATLAS_SPEC, RESULTS, result_file
 from harness.provenance import record
+from harness.schema import STRICT, validate
 from harness.stats import summarize
 
 log = logging.getLogger("harness.atlas")

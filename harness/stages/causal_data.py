@@ -11,13 +11,13 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harness.registry import CAUSAL_TASKS
 from harness.causal.tasks.base import SPLITS, CausalTask, Rows
 from harness.config import CausalConfig, Params, causal_section, load_params
 from harness.errors import HarnessError, first_line
 from harness.io import atomic_dir, write_json
-from harness.provenance import record
 from harness.paths import CAUSAL_DATA, CAUSAL_DATA_SUMMARY
+from harness.provenance import record
+from harness.registry import CAUSAL_TASKS
 
 log = logging.getLogger("harness.causal_data")
 WHERE = "params.yaml: causal.data"

@@ -20,9 +20,9 @@ from transformers import DataCollatorWithPadding
 from harness.config import Params, load_params, seeds_of
 from harness.errors import HarnessError
 from harness.inference import predict, score
-from harness.resources import latency_ms, pick_device
 from harness.models import load_classifier
 from harness.paths import seed_model_dir
+from harness.resources import latency_ms, pick_device
 from harness.stages.common import load_prepared, run_method, size_on_disk, write_run_result
 from harness.training import seed_everything
 from harness.workers import run_seeds

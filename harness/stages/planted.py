@@ -26,12 +26,12 @@ from harness.config import Params, load_params
 from harness.errors import HarnessError
 from harness.io import read_json, write_json
 from harness.lowrank import adapter_deltas, global_budget_ranks, truncated
-from harness.resources import pick_device
-from harness.registry import METHODS
 from harness.methods.base import peft_task_type
 from harness.models import load_classifier
 from harness.paths import PLANTED_TUNING
 from harness.provenance import record
+from harness.registry import METHODS
+from harness.resources import pick_device
 from harness.stages.common import data_hashes, load_prepared, write_run_result
 from harness.training import seed_everything, train, train_loader
 from harness.tuning import choose

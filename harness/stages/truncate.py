@@ -19,8 +19,8 @@ from harness.config import Params, load_params, seeds_of
 from harness.inference import predict, score
 from harness.io import read_json
 from harness.lowrank import adapter_deltas, ranks_of, truncated
-from harness.resources import pick_device
 from harness.paths import PREPARE_SUMMARY, seed_model_dir
+from harness.resources import pick_device
 from harness.stages.common import load_prepared, run_method, write_run_result
 from harness.training import seed_everything
 from harness.workers import run_seeds
