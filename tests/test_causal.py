@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from harness.causal.evaluation import evaluate
+from harness.causal.settings import DecodingConfig, StandinConfig
 from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
-from harness.config import DecodingConfig, StandinConfig, parse_params
+from harness.config import parse_params
 from harness.errors import HarnessError
 from harness.io import read_json
 from harness.registry import CAUSAL_TASKS, GENERATION_METRICS

@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from harness.causal.settings import DecodingConfig
 from harness.causal.tasks.base import CausalTask
-from harness.config import DecodingConfig
 from harness.registry import GENERATION_METRICS
 
 TASK_DIR = Path(__file__).parent / "lm_eval_tasks"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.causal.evaluation import ICL, METRICS
+from harness.causal.settings import CausalConfig
 from harness.claims.measures import Context
-from harness.config import CausalConfig
 from harness.errors import HarnessError
 from harness.stats import summarize
 

@@ -17,8 +17,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from harness.causal.alignment import assess, dpo, sft, trainer_settings
 from harness.causal.data import read_rows
 from harness.causal.preference import preference_pairs
+from harness.causal.settings import AlignConfig
 from harness.causal.tasks.e2e import SEPARATOR
-from harness.config import AlignConfig, Params, causal_section, load_params
+from harness.config import Params, causal_section, load_params
 from harness.errors import HarnessError
 from harness.io import atomic_dir, read_json, write_json
 from harness.methods.base import Method, trainable_parameters

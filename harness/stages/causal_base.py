@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.causal.data import collator, tokenize_pairs
+from harness.causal.settings import CausalConfig
 from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
-from harness.config import CausalConfig, LoopConfig, Params, causal_section, load_params
+from harness.config import LoopConfig, Params, causal_section, load_params
 from harness.errors import HarnessError, first_line
 from harness.io import atomic_dir, write_json
 from harness.methods.base import total_parameters

@@ -11,8 +11,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+from harness.causal.settings import CausalConfig
 from harness.causal.tasks.base import SPLITS, CausalTask, Rows
-from harness.config import CausalConfig, Params, causal_section, load_params
+from harness.config import Params, causal_section, load_params
 from harness.errors import HarnessError, first_line
 from harness.io import atomic_dir, write_json
 from harness.paths import CAUSAL_DATA, CAUSAL_DATA_SUMMARY
@@ -26,7 +27,7 @@ WHERE = "params.yaml: causal.data"
 def load_rows(causal: CausalConfig, task: CausalTask) -> dict[str, Rows]:
     data = causal.data
     if data.source == "generated":
-        return task.generate(causal.generated)
+        return task.generate(causal.data.generated)
     if data.source == "local":
         return {split: task.read_local(Path(getattr(data.local, split)), split, f"{WHERE}.local.{split}") for split in SPLITS}
     import datasets
