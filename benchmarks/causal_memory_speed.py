@@ -31,7 +31,7 @@ from transformers import (
 
 from harness.methods.qlora import keep_training_layout
 from harness.models import DTYPES
-from harness.provenance import hardware, package_versions
+from harness.core.provenance import hardware, package_versions
 from harness.resources import PeakMemory
 
 PRESETS = {  # GPT-2's published architectures (and a toy one for a CPU check)

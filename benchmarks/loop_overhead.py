@@ -21,8 +21,8 @@ from gemm_peak import gemm_peak_gflops  # benchmarks/gemm_peak.py (scripts run f
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import get_scheduler
 
-from harness.commands import configure_logging
-from harness.config import load_params
+from harness.core.commands import configure_logging
+from harness.core.config import load_params
 from harness.models import load_classifier
 from harness.stages.common import load_prepared, run_method
 from harness.training import seed_everything, train, train_loader

@@ -15,7 +15,7 @@ import time
 import torch
 
 from harness import rankbench as rb
-from harness.config import load_params
+from harness.core.config import load_params
 from harness.stages import planted as ps
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from harness.config import Params, track_every
+from harness.core.config import Params, track_every
 from harness.inference import predict, score
 from harness.methods.base import Method
 from harness.resources import pick_device

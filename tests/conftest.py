@@ -80,7 +80,7 @@ def workspace(tmp_path, monkeypatch, tiny_raw):
 @pytest.fixture
 def prepared(workspace, tiny_raw):
     """The shrunk config's data, prepared in the workspace: (splits, tokenizer)."""
-    from harness.config import parse_params
+    from harness.core.config import parse_params
     from harness.stages import prepare
     from harness.stages.common import load_prepared
 

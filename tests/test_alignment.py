@@ -9,9 +9,9 @@ import pytest
 
 from harness.causal.preference import corrupt, judge, parse_mr, preference_pairs
 from harness.causal.tasks.e2e import E2E, E2EGenerated, format_mr, random_mr
-from harness.config import parse_params
-from harness.errors import HarnessError
-from harness.io import read_json
+from harness.core.config import parse_params
+from harness.core.errors import HarnessError
+from harness.core.io import read_json
 from tests.conftest import write_params
 
 MRS = sorted({row["mr"] for row in E2E().generate(E2EGenerated(n_train_mrs=150, n_test_mrs=5))["train"]})
@@ -92,7 +92,7 @@ def test_align_needs_the_e2e_task(tiny_raw):
 def test_sft_then_two_dpo_steps_per_variant(workspace, tiny_raw):
     """The stage on the shrunk config: both variants train, save both phases and report every figure; an
     AdaLoRA SFT run is refused before any work (its schedule spans one run)."""
-    from harness.config import load_params
+    from harness.core.config import load_params
     from harness.stages import causal_align, causal_base, causal_data
 
     params = load_params()

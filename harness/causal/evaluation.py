@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.causal.settings import DecodingConfig
 from harness.causal.tasks.base import CausalTask
-from harness.registry import GENERATION_METRICS
+from harness.core.registry import GENERATION_METRICS
 
 TASK_DIR = Path(__file__).parent / "lm_eval_tasks"
 ICL = "icl"  # the in-context row's name: the untrained base model with k demonstrations

@@ -7,7 +7,7 @@ from typing import Any
 from harness.causal.evaluation import ICL, METRICS
 from harness.causal.settings import CausalConfig
 from harness.claims.measures import Context
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stats import summarize
 
 

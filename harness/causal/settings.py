@@ -1,6 +1,6 @@
 """The causal-LM track's settings (``params.yaml: causal``), beside the track that reads them: the base model
 (the offline stand-in's architecture and pretraining), the data, decoding, and the SFT-then-DPO runs.
-A leaf (pydantic and the shared schema only): ``harness.config`` validates ``causal`` into :class:`CausalConfig`.
+A leaf (pydantic and the shared schema only): ``harness.core.config`` validates ``causal`` into :class:`CausalConfig`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.schema import STRICT, NonNegInt, PositiveInt
+from harness.core.schema import STRICT, NonNegInt, PositiveInt
 
 
 @dataclass(config=STRICT)

@@ -11,9 +11,9 @@ from pydantic.dataclasses import dataclass
 
 from harness.data.base import Source
 from harness.data.columns import standardize
-from harness.errors import HarnessError, first_line
-from harness.registry import SOURCES
-from harness.schema import STRICT
+from harness.core.errors import HarnessError, first_line
+from harness.core.registry import SOURCES
+from harness.core.schema import STRICT
 
 
 @dataclass(config=STRICT)

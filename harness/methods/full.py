@@ -5,7 +5,7 @@ from __future__ import annotations
 from transformers import AutoModelForSequenceClassification
 
 from harness.methods.base import Method, MethodSettings
-from harness.registry import METHODS
+from harness.core.registry import METHODS
 
 
 @METHODS.register("full")

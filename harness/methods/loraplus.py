@@ -10,8 +10,8 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from harness.methods.lora import Lora, LoraSettings
-from harness.registry import METHODS
-from harness.schema import STRICT
+from harness.core.registry import METHODS
+from harness.core.schema import STRICT
 
 
 @dataclass(config=STRICT)

@@ -18,8 +18,8 @@ from transformers import BitsAndBytesConfig
 from harness.methods.base import Method
 from harness.methods.lora import LoraSettings, lora_config
 from harness.models import DTYPES, load_classifier
-from harness.registry import METHODS
-from harness.schema import STRICT
+from harness.core.registry import METHODS
+from harness.core.schema import STRICT
 
 HEAD_MODULES = ["classifier", "score"]  # task heads stay unquantised
 

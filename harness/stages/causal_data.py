@@ -13,12 +13,12 @@ from typing import Any
 
 from harness.causal.settings import CausalConfig
 from harness.causal.tasks.base import SPLITS, CausalTask, Rows
-from harness.config import Params, causal_section, load_params
-from harness.errors import HarnessError, first_line
-from harness.io import atomic_dir, write_json
-from harness.paths import CAUSAL_DATA, CAUSAL_DATA_SUMMARY
-from harness.provenance import record
-from harness.registry import CAUSAL_TASKS
+from harness.core.config import Params, causal_section, load_params
+from harness.core.errors import HarnessError, first_line
+from harness.core.io import atomic_dir, write_json
+from harness.core.paths import CAUSAL_DATA, CAUSAL_DATA_SUMMARY
+from harness.core.provenance import record
+from harness.core.registry import CAUSAL_TASKS
 
 log = logging.getLogger("harness.causal_data")
 WHERE = "params.yaml: causal.data"

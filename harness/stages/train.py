@@ -1,7 +1,7 @@
 """Stage ``train@<run>``: train one configured run for every seed, at the learning rate the tune stage chose
 on the validation split (``results/tune/<run>.json``), and save its adapters.
 
-Seeds run side by side in processes of their own (harness/workers.py). Outputs ``models/<run>/seed_<s>``
+Seeds run side by side in processes of their own (harness/core/workers.py). Outputs ``models/<run>/seed_<s>``
 (DVC cache), ``results/train/<run>.json`` (git: cost figures, method report such as AdaLoRA's rank
 pattern, provenance) and ``results/curves/<run>.csv`` (loss curves, a DVC plot).
 """
@@ -12,15 +12,15 @@ import dataclasses
 import logging
 import sys
 
-from harness.config import Params, load_params, seeds_of
-from harness.errors import HarnessError
+from harness.core.config import Params, load_params, seeds_of
+from harness.core.errors import HarnessError
 from harness.fitting import fit_seed
-from harness.io import atomic_dir, read_json, write_json, write_text
-from harness.paths import curve_file, model_dir, result_file, seed_subdir
-from harness.provenance import record
+from harness.core.io import atomic_dir, read_json, write_json, write_text
+from harness.core.paths import curve_file, model_dir, result_file, seed_subdir
+from harness.core.provenance import record
 from harness.resources import pick_device
 from harness.stages.common import config_dict, data_hashes, load_prepared, run_method, train_figures
-from harness.workers import run_seeds
+from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.train")
 

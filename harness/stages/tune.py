@@ -22,17 +22,17 @@ import dataclasses
 import logging
 import sys
 
-from harness.config import Params, load_params
-from harness.errors import HarnessError
+from harness.core.config import Params, load_params
+from harness.core.errors import HarnessError
 from harness.fitting import fit_seed
 from harness.inference import predict, score
-from harness.io import write_json
-from harness.paths import result_file
-from harness.provenance import record
+from harness.core.io import write_json
+from harness.core.paths import result_file
+from harness.core.provenance import record
 from harness.resources import pick_device
 from harness.stages.common import data_hashes, load_prepared, run_method
 from harness.tuning import choose
-from harness.workers import run_seeds
+from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.tune")
 SPLITS_READ = ("train", "validation")  # never the test split

@@ -20,9 +20,9 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from harness.causal.tasks.base import CausalTask, Rows, require
-from harness.errors import HarnessError
-from harness.registry import CAUSAL_TASKS
-from harness.schema import STRICT
+from harness.core.errors import HarnessError
+from harness.core.registry import CAUSAL_TASKS
+from harness.core.schema import STRICT
 
 SEPARATOR = " ||"  # between the MR and the sentence, as in the LoRA paper's E2E data
 

@@ -16,9 +16,9 @@ from pydantic.dataclasses import dataclass
 
 from harness.causal.tasks.base import CausalTask, Rows, require
 from harness.causal.tasks.e2e import random_mr, realise
-from harness.errors import HarnessError
-from harness.registry import CAUSAL_TASKS
-from harness.schema import STRICT
+from harness.core.errors import HarnessError
+from harness.core.registry import CAUSAL_TASKS
+from harness.core.schema import STRICT
 
 
 @dataclass(config=STRICT)

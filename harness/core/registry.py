@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 T = TypeVar("T")
 

@@ -22,8 +22,8 @@ from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from harness.causal.settings import AlignConfig, CausalConfig
-from harness.errors import HarnessError
-from harness.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, validate
+from harness.core.errors import HarnessError
+from harness.core.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, validate
 
 
 @dataclass(config=STRICT)
@@ -173,7 +173,7 @@ TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "tuning", "tr
 
 
 def _parse_data(raw: Any, where: str) -> DataConfig:
-    from harness.registry import SOURCES
+    from harness.core.registry import SOURCES
 
     raw = dict(raw or {})
     common_keys = {f.name for f in dataclasses.fields(DataConfig)} - {"options"}
@@ -187,7 +187,7 @@ def _parse_data(raw: Any, where: str) -> DataConfig:
     options = {name: validate(SOURCES.get(name).Config, opts, f"{where}.{name}") for name, opts in options_raw.items()}
     if data.source not in options:
         options[data.source] = validate(SOURCES.get(data.source).Config, {}, f"{where}.{data.source}")
-    from harness.registry import METRICS
+    from harness.core.registry import METRICS
 
     for m in data.metrics:
         METRICS.get(m)
@@ -195,7 +195,7 @@ def _parse_data(raw: Any, where: str) -> DataConfig:
 
 
 def _parse_train(raw: Any, where: str) -> dict[str, Any]:
-    from harness.registry import METHODS
+    from harness.core.registry import METHODS
 
     if not isinstance(raw, dict) or not raw:
         raise HarnessError(f"{where}: expected a mapping of run name -> method settings with at least one run")
@@ -263,7 +263,7 @@ def track_every(loop: LoopConfig, run: Any) -> int:
 def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
     if raw is None:
         return None
-    from harness.registry import CAUSAL_TASKS, METHODS
+    from harness.core.registry import CAUSAL_TASKS, METHODS
 
     section = validate(CausalConfig, raw, where)
     task = CAUSAL_TASKS.get(section.task)
