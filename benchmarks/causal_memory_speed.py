@@ -29,10 +29,10 @@ from transformers import (
     GPT2LMHeadModel,
 )
 
-from harness.resources import PeakMemory
 from harness.methods.qlora import keep_training_layout
 from harness.models import DTYPES
-from harness.provenance import hardware, package_versions
+from harness.core.provenance import hardware, package_versions
+from harness.resources import PeakMemory
 
 PRESETS = {  # GPT-2's published architectures (and a toy one for a CPU check)
     "tiny": {"n_layer": 2, "n_embd": 64, "n_head": 2},

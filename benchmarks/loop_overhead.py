@@ -17,16 +17,15 @@ import statistics
 import time
 
 import torch
+from gemm_peak import gemm_peak_gflops  # benchmarks/gemm_peak.py (scripts run from benchmarks/)
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import get_scheduler
 
-from harness.commands import configure_logging
-from harness.config import load_params
+from harness.core.commands import configure_logging
+from harness.core.config import load_params
 from harness.models import load_classifier
 from harness.stages.common import load_prepared, run_method
 from harness.training import seed_everything, train, train_loader
-
-from gemm_peak import gemm_peak_gflops  # benchmarks/gemm_peak.py (scripts run from benchmarks/)
 
 
 def fresh_model(params, run, steps):

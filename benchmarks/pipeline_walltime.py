@@ -21,7 +21,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-
 from gemm_peak import gemm_peak_gflops  # benchmarks/gemm_peak.py (scripts run from benchmarks/)
 
 

@@ -7,11 +7,17 @@ Run from the project root after `dvc repro prepare` (it reads data/prepared and 
 change of harness/rankbench.py (do the controls pass? how far apart are the arms?) in minutes, before the
 planted stages run; its figures are calibration, never results (the lrs are not the tuned ones).
 """
-import sys, time, dataclasses
-from harness.config import load_params
-from harness.stages import planted as ps
+import dataclasses
+import logging
+import sys
+import time
+
+import torch
+
 from harness import rankbench as rb
-import torch, logging
+from harness.core.config import load_params
+from harness.stages import planted as ps
+
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
 params = load_params()

@@ -1,5 +1,5 @@
 """How a stage's seeds should share the cores: one after the other on every core, side by side on one
-thread each in rounds of as many as there are cores, or all at once on one thread each (harness/workers.py's
+thread each in rounds of as many as there are cores, or all at once on one thread each (harness/core/workers.py's
 default schedule).
 
     python benchmarks/seed_parallelism.py [--run lora] [--steps 60] [--seeds 0 1 2] [--repeats 2]
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import torch
 
-from harness.commands import configure_logging
-from harness.config import load_params
+from harness.core.commands import configure_logging
+from harness.core.config import load_params
 from harness.stages.common import load_prepared
 from harness.stages.train import train_seed
-from harness.workers import Slot, available_cores, mark_pristine, run_slots, schedule
+from harness.core.workers import Slot, available_cores, mark_pristine, run_slots, schedule
 
 
 def main() -> None:

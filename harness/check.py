@@ -24,9 +24,9 @@ from typing import Any
 import yaml
 
 from harness.claims.judges import ORDER
-from harness.errors import HarnessError
-from harness.io import read_json
-from harness.paths import EXPECTED_VERDICTS, STATUS
+from harness.core.errors import HarnessError
+from harness.core.io import read_json
+from harness.core.paths import EXPECTED_VERDICTS, STATUS
 
 HEADER = ("# What CI holds the pipeline to (harness check): per gated claim its verdict, estimate and 95% interval;\n"
           "# gated claims that did not run are listed apart. Update with: harness check --update\n")

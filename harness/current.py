@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.errors import HarnessError
-from harness.paths import RESULTS
-
+from harness.core.errors import HarnessError
+from harness.core.paths import RESULTS
 
 
 def stale_stages(root: str | Path = ".") -> list[str]:

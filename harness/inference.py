@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 
-from harness.registry import METRICS
+from harness.core.registry import METRICS
 
 
 @torch.no_grad()

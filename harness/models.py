@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from harness.errors import HarnessError, first_line
-from harness.registry import EMBEDDED
+from harness.core.errors import HarnessError, first_line
+from harness.core.registry import EMBEDDED
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

@@ -92,7 +92,7 @@ def _run_child(request: dict, fds: list[int]) -> None:
         os.environ.update(request["env"])
         os.environ.pop(ENV, None)  # what this stage starts is not preloaded by us
         sys.argv = ["harness", *request["argv"]]
-        from harness.commands import run
+        from harness.core.commands import run
 
         code = run(request["argv"])
     except SystemExit as err:
@@ -137,8 +137,8 @@ def _serve_one(conn: socket.socket, key: str, listener: socket.socket) -> None:
 
 
 def preload_modules() -> None:
-    """Import what the stages import, without running anything (no torch kernel: see harness/workers.py)."""
-    from harness.commands import COMMANDS, configure_logging
+    """Import what the stages import, without running anything (no torch kernel: see harness/core/workers.py)."""
+    from harness.core.commands import COMMANDS, configure_logging
 
     configure_logging()  # before the libraries are imported: they read its switches then
     for name, module in COMMANDS.items():
@@ -147,7 +147,7 @@ def preload_modules() -> None:
 
 
 def main(argv: list[str]) -> None:
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
 
     command = argv[1:] if argv[:1] == ["--"] else argv
     if not command:

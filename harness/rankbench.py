@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 from transformers.utils import ModelOutput
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stats import summarize
 
 ARMS = ("oracle", "negative", "uniform", "adalora")

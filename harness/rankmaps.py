@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.io import write_json
+from harness.core.io import write_json
 
 LAYER = re.compile(r"\.(\d+)\.")
 

@@ -17,12 +17,11 @@ import yaml
 from pydantic.dataclasses import dataclass
 from scipy.stats import spearmanr
 
-from harness.paths import TASK_CHECKS
-from harness.schema import STRICT, validate
-from harness.errors import HarnessError
-from harness.io import read_json
+from harness.core.errors import HarnessError
+from harness.core.io import read_json
+from harness.core.paths import TASK_CHECKS
+from harness.core.schema import STRICT, validate
 from harness.stats import summarize
-
 
 
 @dataclass(config=STRICT)

@@ -21,10 +21,10 @@ from transformers import DataCollatorWithPadding, get_scheduler
 from transformers import set_seed as hf_set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from harness.config import LoopConfig
-from harness.errors import HarnessError
-from harness.resources import PeakMemory
+from harness.core.config import LoopConfig
+from harness.core.errors import HarnessError
 from harness.methods.base import Method
+from harness.resources import PeakMemory
 
 log = logging.getLogger("harness.training")
 
@@ -80,7 +80,7 @@ class TrainStats:
     tokens: int
     tokens_per_s: float
     # CPU time of the process over the same span: unlike wall time, it does not depend on how many seeds
-    # shared the cores (harness/workers.py), so tokens per CPU-second compare across schedules
+    # shared the cores (harness/core/workers.py), so tokens per CPU-second compare across schedules
     cpu_seconds: float
     final_loss: float | None  # None: the method takes no gradient steps
     loss_curve: list[tuple[int, float]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 def choose(points: list[dict], factors: list[float]) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness.config import load_params
-from harness.io import write_text
+from harness.core.config import load_params
+from harness.core.io import write_text
 
 
 def main(argv: list[str]) -> None:

@@ -6,9 +6,9 @@ typo in a claim fails here, naming the closest names, instead of reading "not ru
 
 from __future__ import annotations
 
-from harness.paths import CLAIMS_DIR
 from harness.claims.loading import load_claims
-from harness.config import load_params
+from harness.core.config import load_params
+from harness.core.paths import CLAIMS_DIR
 
 
 def main(argv: list[str]) -> None:

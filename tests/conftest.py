@@ -47,7 +47,7 @@ def shrink(raw: dict) -> dict:
 
 
 def shrink_causal(causal: dict) -> None:
-    """The causal track at toy size: a 2-layer stand-in, a dozen MRs, a few steps, beam 2."""
+    """The causal track at toy size: a 2-layer stand-in, a dozen MRs, a few steps, beam 2, two DPO steps."""
     causal["max_length"] = 128
     causal["standin"].update(n_layer=2, n_embd=32, n_head=2, n_positions=128, vocab_size=300, corpus_size=300,
                              pretrain_steps=20, pretrain_batch_size=8)
@@ -59,6 +59,9 @@ def shrink_causal(causal: dict) -> None:
         run.pop("seeds", None)
         if run["method"] == "adalora":
             run.update(init_r=4, target_r=2, deltaT=1)
+    causal["align"].update(dpo_steps=2, dpo_batch_size=4, max_new_tokens=8)
+    for run in causal["align"]["runs"].values():
+        run.pop("seeds", None)
 
 
 @pytest.fixture
@@ -77,7 +80,7 @@ def workspace(tmp_path, monkeypatch, tiny_raw):
 @pytest.fixture
 def prepared(workspace, tiny_raw):
     """The shrunk config's data, prepared in the workspace: (splits, tokenizer)."""
-    from harness.config import parse_params
+    from harness.core.config import parse_params
     from harness.stages import prepare
     from harness.stages.common import load_prepared
 

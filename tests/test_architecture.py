@@ -1,5 +1,5 @@
 """The package's shape, checked from its source: no import cycles, every registry in one leaf module,
-every pipeline path named once (in ``harness/paths.py``) and declared by ``dvc.yaml``."""
+every pipeline path named once (in ``harness/core/paths.py``) and declared by ``dvc.yaml``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
-import harness.paths as paths
+import harness.core.paths as paths
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "harness"
@@ -91,7 +92,7 @@ def test_no_import_cycles():
 def test_cycle_finder_sees_a_member_importing_its_registering_package():
     """The shape the registries had: a package's __init__ registers every member and each member imported
     the registry back from that __init__. The finder must call that a cycle, or the test above proves nothing."""
-    graph = {"harness.methods": {"harness.methods.lora"}, "harness.methods.lora": {"harness.methods"}, "harness.errors": set()}
+    graph = {"harness.methods": {"harness.methods.lora"}, "harness.methods.lora": {"harness.methods"}, "harness.core.errors": set()}
     assert cycles(graph) == [["harness.methods", "harness.methods.lora"]]
 
 
@@ -102,11 +103,11 @@ def test_registries_live_in_one_leaf_module():
         if p != registry and re.search(r"\bRegistry\(", p.read_text())
     ]
     assert made_elsewhere == []
-    assert import_graph()["harness.registry"] <= {"harness.errors"}
+    assert import_graph()["harness.core.registry"] <= {"harness.core.errors"}
 
 
 def test_every_pipeline_path_is_named_once():
-    """A path literal under results/, models/, data/ or experiments/ appears in harness/paths.py only."""
+    """A path literal under results/, models/, data/ or experiments/ appears in harness/core/paths.py only."""
     literal = re.compile(r"""["'](?:results|models|data|experiments)(?:/[\w.-]+)*["']""")
     elsewhere = []
     for p in PACKAGE.rglob("*.py"):
@@ -157,19 +158,19 @@ def registry_packages() -> dict[str, str]:
 
 def stage_code(module: str, graph: dict[str, set[str]], packages: dict[str, str]) -> set[str]:
     """The harness modules a stage's process runs: its module, the CLI, everything they import at any
-    depth, and the package a registry loads when the stage looks a name up in it (``harness.registry``)."""
+    depth, and the package a registry loads when the stage looks a name up in it (``harness.core.registry``)."""
     uses: dict[str, set[str]] = {}
     for path in PACKAGE.rglob("*.py"):
         tree = ast.parse(path.read_text())
-        names = {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "harness.registry" for a in node.names}
+        names = {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "harness.core.registry" for a in node.names}
         name = module_name(path)
         # A member registering itself does not load its package; any other user looks names up. The config
         # loader looks up every registry only to validate params.yaml's sections: that can refuse a params
         # file, never change what a stage writes, so it does not make every method every stage's code.
-        if name != "harness.config":
+        if name != "harness.core.config":
             uses[name] = {packages[n] for n in names if n in packages and not name.startswith(packages[n] + ".")}
     seen: set[str] = set()
-    todo = [module, "harness.cli", "harness.commands"]
+    todo = [module, "harness.core.cli", "harness.core.commands"]
     while todo:
         m = todo.pop()
         if m in seen or m == "harness.preload":  # preload only picks the process a stage runs in
@@ -186,7 +187,7 @@ RUNTIME_READ = {"harness/causal/lm_eval_tasks"}
 def test_each_stage_lists_exactly_the_code_it_runs():
     """dvc.yaml's code deps are what the stage imports: a missing one lets a code change leave stale results
     behind; an extra one reruns a stage for code it never runs."""
-    from harness.commands import COMMANDS
+    from harness.core.commands import COMMANDS
 
     graph, packages = import_graph(), registry_packages()
     files = {module_name(p): str(p.relative_to(ROOT)) for p in PACKAGE.rglob("*.py")}
@@ -200,3 +201,24 @@ def test_each_stage_lists_exactly_the_code_it_runs():
         if missing or extra:
             wrong[stage] = {"missing": missing, "extra": extra}
     assert wrong == {}
+
+
+def test_a_registry_whose_package_fails_to_import_fails_again_on_the_next_lookup(tmp_path, monkeypatch):
+    """Not "unknown name" the second time: the import error is the cause, and it must stay visible."""
+    from harness.core.registry import Registry
+
+    (tmp_path / "broken_members.py").write_text("raise ImportError('needs a package that is not installed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry("widget", "broken_members")
+    for _ in range(2):
+        with pytest.raises(ImportError, match="needs a package that is not installed"):
+            registry.get("anything")
+
+
+def test_imports_are_sorted_one_way():
+    """isort's order (standard library, third party, harness), as ruff checks it: `ruff check --select I --fix .`."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "I", "--output-format", "concise", "."], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -4,15 +4,15 @@ the validation curve's steps-to-target and the latency measurement."""
 import pytest
 import torch
 
-from harness.claims.loading import load_claims
-from harness.registry import JUDGES
 from harness.claims.engine import judge_claim
 from harness.claims.judges import assess, classify, quantity
+from harness.claims.loading import load_claims
 from harness.claims.measures import Context, Sample
-from harness.config import load_params, parse_params
-from harness.errors import HarnessError
-from harness.resources import latency_ms
+from harness.core.config import load_params, parse_params
+from harness.core.errors import HarnessError
 from harness.recommend import estimate, model_config
+from harness.core.registry import JUDGES
+from harness.resources import latency_ms
 from harness.stages.atlas import load_spec, pareto_front
 from harness.training import first_reaching
 from tests.conftest import ROOT

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from harness.causal.evaluation import evaluate
-from harness.registry import GENERATION_METRICS
+from harness.causal.settings import DecodingConfig, StandinConfig
 from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
-from harness.registry import CAUSAL_TASKS
-from harness.config import DecodingConfig, StandinConfig, parse_params
-from harness.errors import HarnessError
-from harness.io import read_json
+from harness.core.config import parse_params
+from harness.core.errors import HarnessError
+from harness.core.io import read_json
+from harness.core.registry import CAUSAL_TASKS, GENERATION_METRICS
 from harness.stages.causal_data import jsonl
 from tests.conftest import write_params
 
@@ -156,7 +156,7 @@ def test_local_file_errors_are_one_line(tmp_path):
 @pytest.mark.slow
 def test_causal_stages_end_to_end_and_deterministic(workspace, tiny_raw):
     """Every causal stage on the shrunk real config; retraining a seed reproduces its loss exactly."""
-    from harness.config import load_params
+    from harness.core.config import load_params
     from harness.stages import causal_base, causal_data, causal_evaluate, causal_train
 
     tiny_raw["causal"]["runs"].pop("lora_all")  # the same method as lora: every stage path is still covered

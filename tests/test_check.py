@@ -8,10 +8,10 @@ import yaml
 
 from harness import check
 from harness.check import compare, load_expected, state
-from harness.claims.loading import load_claims
 from harness.claims.engine import judge_all
-from harness.commands import run as cli_run
-from harness.io import read_json
+from harness.claims.loading import load_claims
+from harness.core.commands import run as cli_run
+from harness.core.io import read_json
 from tests.conftest import ROOT
 
 
@@ -65,7 +65,7 @@ def test_state_lists_not_run_claims_apart_and_holds_only_gated_ones():
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     # the CLI marks its process pristine (safe to fork seeds from); this pytest process has run kernels already
-    monkeypatch.setattr("harness.workers.mark_pristine", lambda: None)
+    monkeypatch.setattr("harness.core.workers.mark_pristine", lambda: None)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "experiments").mkdir()
     (tmp_path / "results").mkdir()

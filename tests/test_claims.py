@@ -8,12 +8,12 @@ import pytest
 import yaml
 
 from harness.claims.claim import parse_published
-from harness.claims.loading import load_claims, parse_claim
 from harness.claims.engine import judge_all, judge_claim
 from harness.claims.judges import ORDER, classify
-from harness.registry import JUDGES, MEASURES
+from harness.claims.loading import load_claims, parse_claim
 from harness.claims.measures import Context, PairMeasure, combined_domain
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.registry import JUDGES, MEASURES
 from tests.conftest import ROOT
 
 CLAIMS = ROOT / "experiments" / "claims"
@@ -485,7 +485,7 @@ def test_a_context_without_paperscale_and_a_profile_without_studies(tmp_path):
     import dataclasses
 
     from harness.claims.engine import load_context, pipeline_context
-    from harness.config import load_params
+    from harness.core.config import load_params
 
     assert load_context(tmp_path, "smoke", ["a"]) == Context("smoke", {"a": {}}, None)
     params = dataclasses.replace(load_params(ROOT / "params.yaml"), planted=None, causal=None)

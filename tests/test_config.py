@@ -3,9 +3,9 @@ import sys
 
 import pytest
 
-from harness.config import load_params, parse_params
-from harness.errors import HarnessError
-from harness.registry import METHODS
+from harness.core.config import load_params, parse_params
+from harness.core.errors import HarnessError
+from harness.core.registry import METHODS
 from tests.conftest import ROOT
 
 
@@ -87,7 +87,7 @@ def test_cli_bad_params_one_line_nonzero(tmp_path, tiny_raw):
 
     tiny_raw["seeds"] = "zero"
     path = write_params(tmp_path, tiny_raw)
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "validate", str(path)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "harness.core.cli", "validate", str(path)], capture_output=True, text=True)
     assert proc.returncode == 2
     lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
     assert lines == [f"error: {path}: seeds: expected a non-empty list of integers (got 'zero')"]

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import parse_params
+from harness.core.config import parse_params
 from harness.data.base import LABEL, TEXT
-from harness.registry import SOURCES
 from harness.data.synthetic_sentiment import SyntheticSentimentSettings, generate
-from harness.errors import HarnessError
-from harness.provenance import sha256_file
+from harness.core.errors import HarnessError
+from harness.core.provenance import sha256_file
+from harness.core.registry import SOURCES
 from harness.stages import prepare
 
 

@@ -7,17 +7,17 @@ import sys
 
 import torch
 
-from harness.config import parse_params
-from harness.io import read_json
-from harness.registry import METHODS
+from harness.core.config import parse_params
+from harness.core.io import read_json
 from harness.models import load_classifier
+from harness.core.registry import METHODS
 from harness.training import seed_everything
 from tests.conftest import set_runs, write_params
 
 
 def harness(cwd, *args):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-m", "harness.core.cli", *args], cwd=cwd, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 

@@ -13,8 +13,8 @@ import yaml
 from harness.claims.engine import judge_all
 from harness.claims.loading import load_claims
 from harness.claims.measures import Context
-from harness.config import parse_params
-from harness.registry import METHODS, METRICS, SOURCES
+from harness.core.config import parse_params
+from harness.core.registry import METHODS, METRICS, SOURCES
 from harness.stages import prepare as prepare_stage
 from harness.stages.common import load_prepared
 from tests.conftest import ROOT, set_runs, write_params
@@ -90,7 +90,7 @@ def test_a_metric_added_as_the_guide_says_is_computed_and_accepted_by_params(tin
 
 def test_a_profile_added_as_the_guide_says_validates_and_claims_can_name_it(repo_params, tmp_path):
     from harness.claims.loading import known_profiles, profile_runs
-    from harness.config import load_params
+    from harness.core.config import load_params
 
     profile = copy.deepcopy(repo_params)
     for key, value in yaml.safe_load(recipe("A profile", "yaml")).items():

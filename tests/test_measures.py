@@ -24,7 +24,7 @@ from harness.claims.measures import (
     dig,
     field_domain,
 )
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 def exact(v):

@@ -12,7 +12,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import DescrStatsW
 
 from harness.claims.judges import Region, classify
-from harness.registry import METRICS
+from harness.core.registry import METRICS
 from harness.stats import adjust, evidence, seeds_needed, summarize
 
 

@@ -3,9 +3,9 @@
 import pytest
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-from harness.config import parse_params
-from harness.errors import HarnessError
-from harness.io import read_json
+from harness.core.config import parse_params
+from harness.core.errors import HarnessError
+from harness.core.io import read_json
 from harness.models import load_classifier, load_tokenizer, resolve
 from harness.stages import evaluate, prepare, train, tune
 from tests.conftest import set_runs

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from harness.config import load_params
+from harness.core.config import load_params
 from tests.conftest import ROOT
 
 REFERENCE = ROOT.parent / "shared" / "reference" / "published-results.md"

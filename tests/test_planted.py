@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from harness import rankbench as rb
-from harness.config import parse_params
-from harness.errors import HarnessError
+from harness.core.config import parse_params
+from harness.core.errors import HarnessError
 from harness.models import load_classifier
 from harness.stages import planted as planted_stage
 from harness.stages import prepare

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from harness import preload
-from harness.config import parse_params
-from harness.io import read_json
+from harness.core.config import parse_params
+from harness.core.io import read_json
 from harness.stages import prepare, train, tune
 from tests.conftest import set_runs, write_params
 

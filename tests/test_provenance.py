@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from harness import provenance
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from tests.conftest import ROOT
 
 
@@ -67,7 +67,7 @@ def test_every_committed_result_carries_clean_provenance_from_this_history():
 
 
 def test_tabulate_refuses_a_dirty_tree_unless_told(monkeypatch):
-    from harness.config import load_params
+    from harness.core.config import load_params
     from harness.stages import tabulate
 
     monkeypatch.setattr(tabulate, "record", lambda **kw: {"git": {"sha": "x", "dirty": True}})

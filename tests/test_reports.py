@@ -9,11 +9,11 @@ import yaml
 
 from harness import use_profile
 from harness.causal.report import causal_rows
-from harness.claims.loading import load_claims
 from harness.claims.engine import judge_all, pipeline_context
-from harness.config import load_params
-from harness.errors import HarnessError
-from harness.io import read_json
+from harness.claims.loading import load_claims
+from harness.core.config import load_params
+from harness.core.errors import HarnessError
+from harness.core.io import read_json
 from harness.rankmaps import grid, write_rank_map
 from harness.stages import tabulate
 from harness.sweep import sweep_table

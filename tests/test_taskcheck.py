@@ -5,8 +5,8 @@ import json
 import pytest
 
 from harness import taskcheck
-from harness.config import parse_params
-from harness.paths import TASK_CHECKS
+from harness.core.config import parse_params
+from harness.core.paths import TASK_CHECKS
 from tests.conftest import ROOT
 
 

@@ -3,7 +3,7 @@
 import torch
 
 from harness import lowrank
-from harness.config import parse_params
+from harness.core.config import parse_params
 from harness.stages import evaluate, prepare, train, truncate, tune
 from tests.conftest import set_runs
 

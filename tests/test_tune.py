@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from harness.config import parse_params
-from harness.errors import HarnessError
-from harness.io import read_json
+from harness.core.config import parse_params
+from harness.core.errors import HarnessError
+from harness.core.io import read_json
 from harness.stages import prepare, train, tune
 from harness.tuning import choose
 from tests.conftest import set_runs

@@ -1,4 +1,4 @@
-"""Seeds side by side (harness/workers.py): the schedule, a process per seed, failures that name their seed.
+"""Seeds side by side (harness/core/workers.py): the schedule, a process per seed, failures that name their seed.
 The real train stage's forked seeds against the same seeds in one process: tests/test_preload.py."""
 
 import logging
@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from harness.errors import HarnessError
-from harness.workers import Progress, Slot, run_seeds, schedule
+from harness.core.errors import HarnessError
+from harness.core.workers import Progress, Slot, run_seeds, schedule
 
 LOG = logging.getLogger("test")
 CPU = torch.device("cpu")
@@ -24,7 +24,7 @@ def test_schedule_runs_seeds_at_once_on_fixed_threads_or_one_after_the_other_on_
 def test_eta_counts_rounds_not_seeds(monkeypatch, caplog):
     """Seeds of a round finish together: once one has, only the rounds not yet started are left."""
     clock = iter([0.0, 60.0, 61.0, 62.0, 0.0, 60.0, 120.0])
-    monkeypatch.setattr("harness.workers.time.perf_counter", lambda: next(clock))
+    monkeypatch.setattr("harness.core.workers.time.perf_counter", lambda: next(clock))
     caplog.set_level(logging.INFO, logger="test")
     together = Progress(LOG, "t", schedule([0, 1, 2], threads=1, cores=2))
     for slot in together.slots:
@@ -55,8 +55,8 @@ def test_a_failing_seed_names_itself():
 
 FORKED = """
 import sys, torch
-from harness.errors import HarnessError
-from harness.workers import mark_pristine, run_seeds
+from harness.core.errors import HarnessError
+from harness.core.workers import mark_pristine, run_seeds
 import logging
 mark_pristine()
 log = logging.getLogger("t")

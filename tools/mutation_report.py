@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import tomllib
 import yaml
 from mutmut.stats import status_by_exit_code
 

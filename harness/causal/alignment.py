@@ -23,8 +23,8 @@ from typing import Any
 import torch
 
 from harness.causal.preference import judge, parse_mr
-from harness.config import LoopConfig
-from harness.registry import GENERATION_METRICS
+from harness.core.config import LoopConfig
+from harness.core.registry import GENERATION_METRICS
 from harness.resources import PeakMemory, tensor_bytes
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from datasets import Dataset
 from transformers import DataCollatorForSeq2Seq
 
-from harness.errors import HarnessError
-from harness.paths import CAUSAL_DATA
+from harness.core.errors import HarnessError
+from harness.core.paths import CAUSAL_DATA
 
 IGNORE = -100
 

@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.registry import GENERATION_METRICS
+from harness.causal.settings import DecodingConfig
 from harness.causal.tasks.base import CausalTask
-from harness.config import DecodingConfig
+from harness.core.registry import GENERATION_METRICS
 
 TASK_DIR = Path(__file__).parent / "lm_eval_tasks"
 ICL = "icl"  # the in-context row's name: the untrained base model with k demonstrations

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.causal.tasks.e2e import NAMES, NEAR, ORDER, SEPARATOR, VALUES, realise
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 MR_ITEM = re.compile(r"\s*([^\[\],]+?)\s*\[([^\]]*)\]\s*")
 CORRUPTIONS = ("drop", "contradict")

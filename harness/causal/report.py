@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from harness.causal.evaluation import ICL, METRICS
+from harness.causal.settings import CausalConfig
 from harness.claims.measures import Context
-from harness.config import CausalConfig
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.stats import summarize
 
 

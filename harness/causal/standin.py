@@ -13,8 +13,8 @@ import random
 
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from harness.causal.settings import StandinConfig
 from harness.causal.tasks.e2e import format_mr, random_mr, realise
-from harness.config import StandinConfig
 
 EOS = "<|endoftext|>"
 

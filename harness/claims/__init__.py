@@ -2,7 +2,7 @@
 
 A claim names where it comes from (paper, table, row, column), its *kind*, what of ours it reads (a
 *measure*, registered by kind in ``harness/claims/measures``) and how it is judged (a *judge*,
-registered by kind in ``harness/claims/judges``); both registries live in ``harness.registry``. The kinds keep a paper's verdict apart from our own
+registered by kind in ``harness/claims/judges``); both registries live in ``harness.core.registry``. The kinds keep a paper's verdict apart from our own
 questions, and the headline counts them apart:
 
 * ``measurement`` - a paper-scale figure the paper printed, rerun at the paper's scale (or the paper's

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictStr
 from pydantic.dataclasses import dataclass
 
-from harness.errors import HarnessError
-from harness.registry import MEASURES, Registry
-from harness.schema import STRICT, validate
+from harness.core.errors import HarnessError
+from harness.core.registry import MEASURES, Registry
+from harness.core.schema import STRICT, validate
 
 KINDS = ("measurement", "count", "transferred", "rating")
 # The kinds whose verdicts decide a component's status; a rating is shown beside them, never alone.

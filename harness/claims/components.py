@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from harness.claims.claim import STATUS_KINDS
-from harness.paths import COMPONENTS
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.paths import COMPONENTS
 
 HOLDS = ("reproduced", "exceeded")
 

@@ -16,15 +16,15 @@ from typing import Any
 from harness.claims.claim import Claim
 from harness.claims.judges import Region, Verdict, assess, classify, quantity
 from harness.claims.measures import Context, NotRun
-from harness.errors import HarnessError
-from harness.io import read_json
-from harness.paths import PAPERSCALE, RESULTS, result_file
-from harness.registry import JUDGES, MEASURES
+from harness.core.errors import HarnessError
+from harness.core.io import read_json
+from harness.core.paths import PAPERSCALE, RESULTS, result_file
+from harness.core.registry import JUDGES, MEASURES
 from harness.stats import Evidence, adjust
 
 FAMILIES = {True: ("gated", "holm"), False: ("table", "fdr_bh")}
 
-# the result files a claim may read, by stage kind (harness.paths.RESULT_FOLDERS); tuning records are not judged
+# the result files a claim may read, by stage kind (harness.core.paths.RESULT_FOLDERS); tuning records are not judged
 READ = ("train", "eval", "truncate", "planted", "causal_train", "causal_eval", "causal_align")
 
 

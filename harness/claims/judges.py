@@ -35,9 +35,9 @@ from pydantic.dataclasses import dataclass
 
 from harness.claims.claim import Published
 from harness.claims.measures import Sample, combine
-from harness.errors import HarnessError
-from harness.registry import JUDGES
-from harness.schema import STRICT, NonNegFloat
+from harness.core.errors import HarnessError
+from harness.core.registry import JUDGES
+from harness.core.schema import STRICT, NonNegFloat
 from harness.stats import ALPHA, Evidence, evidence, seeds_needed
 
 # how far a verdict stands from "the claim holds"; the CI gate fails when a claim moves down

@@ -17,10 +17,11 @@ from harness.claims.claim import Claim, ClaimHead, leaves, parse_published, type
 from harness.claims.components import load_components
 from harness.claims.judges import NEUTRAL
 from harness.claims.measures import PAPERSCALE_FIELDS
-from harness.errors import HarnessError, first_line
-from harness.paths import CLAIMS_DIR, COMPONENTS
-from harness.registry import JUDGES
-from harness.schema import validate
+from harness.core.errors import HarnessError, first_line
+from harness.core.paths import CLAIMS_DIR, COMPONENTS
+from harness.core.registry import JUDGES
+from harness.core.schema import validate
+
 
 def _check_kind(head: ClaimHead, measure: Any, judge: Any, where: str) -> None:
     """What each kind may hold: a published number only where a paper printed it, a paper's relation
@@ -72,7 +73,7 @@ def closest(name: str, known: list[str]) -> str:
 def profile_runs(profile: str, root: Path) -> dict[str, set[str]]:
     """The runs a profile's params define, per results file: what a claim's run measure may name."""
     from harness.causal.evaluation import ICL
-    from harness.config import load_params
+    from harness.core.config import load_params
 
     for path, name in profile_files(root):
         if name == profile:

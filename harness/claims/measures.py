@@ -10,9 +10,9 @@ from typing import Any, Literal
 from pydantic.dataclasses import dataclass
 
 from harness.claims.claim import typed_measure
-from harness.errors import HarnessError
-from harness.registry import MEASURES
-from harness.schema import STRICT
+from harness.core.errors import HarnessError
+from harness.core.registry import MEASURES
+from harness.core.schema import STRICT
 
 
 class NotRun(Exception):
@@ -120,7 +120,7 @@ def metric_names(file: str) -> list[str]:
         from harness.causal.evaluation import METRICS as CAUSAL
 
         return sorted({m for names in CAUSAL.values() for m in names})
-    from harness.registry import METRICS
+    from harness.core.registry import METRICS
 
     return METRICS.names()
 

@@ -6,7 +6,7 @@ of ``base``; everything after that (checking, carving a validation split from tr
 subsetting, hashing, tokenising) is shared. Settings are chosen on ``validation`` only (the tune stage);
 ``test`` is read by the stages that report.
 
-One module per source; importing the package registers them all (``harness.registry.SOURCES``).
+One module per source; importing the package registers them all (``harness.core.registry.SOURCES``).
 """
 
 import importlib

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datasets import DatasetDict
 
 from harness.data.base import LABEL, PAIR, TEXT
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 def standardize(splits: DatasetDict, *, text: str, pair: str | None, label: str, where: str, origin: dict[str, str]) -> DatasetDict:

@@ -1,5 +1,5 @@
 """Fine-tuning methods, one module each (``base`` holds what they share); importing the package registers
-them all (``harness.registry.METHODS``): adding a method is adding a module, nothing else changes."""
+them all (``harness.core.registry.METHODS``): adding a method is adding a module, nothing else changes."""
 
 import importlib
 import pkgutil

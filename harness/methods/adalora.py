@@ -18,10 +18,10 @@ from peft import AdaLoraConfig, get_peft_model
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.schema import STRICT
-from harness.errors import HarnessError
-from harness.registry import METHODS
+from harness.core.errors import HarnessError
 from harness.methods.base import Method, MethodSettings, peft_task_type
+from harness.core.registry import METHODS
+from harness.core.schema import STRICT
 
 Unit = Annotated[float, Field(gt=0, lt=1)]
 

@@ -10,7 +10,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 from torch import nn
 
-from harness.schema import STRICT
+from harness.core.schema import STRICT
 
 
 @dataclass(config=STRICT)
@@ -104,7 +104,7 @@ def load_trainable(model: nn.Module, out_dir: Path) -> nn.Module:
     """Load :func:`save_trainable`'s tensors into ``model`` (prepared the same way); unknown names are an error."""
     from safetensors.torch import load_file
 
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
 
     path = out_dir / TRAINABLE_FILE
     if not path.is_file():

@@ -20,10 +20,10 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 from torch import nn
 
-from harness.schema import STRICT
-from harness.errors import HarnessError
-from harness.registry import METHODS
+from harness.core.errors import HarnessError
 from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
+from harness.core.registry import METHODS
+from harness.core.schema import STRICT
 
 # BERT-family names of the two sub-layer output projections
 ATTENTION_OUTPUT = r"\.layer\.\d+\.attention\.output\.dense$"

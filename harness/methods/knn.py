@@ -18,10 +18,10 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from harness.schema import STRICT
-from harness.errors import HarnessError
-from harness.registry import METHODS
+from harness.core.errors import HarnessError
 from harness.methods.base import Method, MethodSettings
+from harness.core.registry import METHODS
+from harness.core.schema import STRICT
 
 INDEX_FILE = "index.safetensors"
 

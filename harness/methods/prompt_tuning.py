@@ -9,9 +9,9 @@ from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.schema import STRICT
-from harness.registry import METHODS
 from harness.methods.base import Method, MethodSettings
+from harness.core.registry import METHODS
+from harness.core.schema import STRICT
 
 
 @dataclass(config=STRICT)

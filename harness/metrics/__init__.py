@@ -5,7 +5,7 @@ these are the same scikit-learn / SciPy functions that evaluate's GLUE metric ca
 Each imports its library when first called: registering them runs in every stage process (params.yaml
 names metrics), and importing scikit-learn there would cost every stage ~2 s of start-up.
 
-One module each; importing the package registers them all (``harness.registry.METRICS``).
+One module each; importing the package registers them all (``harness.core.registry.METRICS``).
 """
 
 import importlib

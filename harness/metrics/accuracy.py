@@ -1,6 +1,6 @@
 """Accuracy (SST-2, MNLI, QNLI, RTE, ...)."""
 
-from harness.registry import METRICS
+from harness.core.registry import METRICS
 
 
 @METRICS.register("accuracy")

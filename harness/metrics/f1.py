@@ -1,6 +1,6 @@
 """Binary F1 of the positive class (MRPC, QQP), as GLUE reports it."""
 
-from harness.registry import METRICS
+from harness.core.registry import METRICS
 
 
 @METRICS.register("f1")

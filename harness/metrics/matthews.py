@@ -1,6 +1,6 @@
 """Matthews correlation coefficient (CoLA)."""
 
-from harness.registry import METRICS
+from harness.core.registry import METRICS
 
 
 @METRICS.register("matthews")

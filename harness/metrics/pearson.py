@@ -1,6 +1,6 @@
 """Pearson correlation (STS-B, the figure LoRA's Table 2 reports)."""
 
-from harness.registry import METRICS
+from harness.core.registry import METRICS
 
 
 @METRICS.register("pearson")

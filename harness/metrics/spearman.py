@@ -1,6 +1,6 @@
 """Spearman rank correlation (STS-B; AdaLoRA averages it with Pearson)."""
 
-from harness.registry import METRICS
+from harness.core.registry import METRICS
 
 
 @METRICS.register("spearman")

@@ -17,14 +17,14 @@ from typing import Any
 import yaml
 from pydantic.dataclasses import dataclass
 
-from harness.claims.loading import load_claims
 from harness.claims.engine import judge_all, pipeline_context
-from harness.config import Params, load_params
-from harness.schema import STRICT, validate
-from harness.errors import HarnessError
-from harness.io import write_json, write_text
-from harness.paths import ATLAS, ATLAS_MD, ATLAS_PLOTS, ATLAS_SPEC, RESULTS, result_file
-from harness.provenance import record
+from harness.claims.loading import load_claims
+from harness.core.config import Params, load_params
+from harness.core.errors import HarnessError
+from harness.core.io import write_json, write_text
+from harness.core.paths import ATLAS, ATLAS_MD, ATLAS_PLOTS, ATLAS_SPEC, RESULTS, result_file
+from harness.core.provenance import record
+from harness.core.schema import STRICT, validate
 from harness.stats import summarize
 
 log = logging.getLogger("harness.atlas")
@@ -100,7 +100,7 @@ def measured(run: str, res: dict[str, Any], metric: str) -> dict[str, Any]:
 
 def memory_spread(run: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
     """The training-memory ratio to the reference per shared seed, and its spread across seeds: (max - min) /
-    mean, in percent. Each seed trains in a fresh process (harness/workers.py), so none pays the process's
+    mean, in percent. Each seed trains in a fresh process (harness/core/workers.py), so none pays the process's
     one-off allocations for the others; this figure is what shows it."""
     mine, ref = run["train"]["seeds"], reference["train"]["seeds"]
     seeds = sorted(set(mine) & set(ref), key=int)

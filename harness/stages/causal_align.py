@@ -17,19 +17,20 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from harness.causal.alignment import assess, dpo, sft, trainer_settings
 from harness.causal.data import read_rows
 from harness.causal.preference import preference_pairs
+from harness.causal.settings import AlignConfig
 from harness.causal.tasks.e2e import SEPARATOR
-from harness.config import AlignConfig, Params, causal_section, load_params
-from harness.errors import HarnessError
-from harness.io import atomic_dir, read_json, write_json
+from harness.core.config import Params, causal_section, load_params
+from harness.core.errors import HarnessError
+from harness.core.io import atomic_dir, read_json, write_json
 from harness.methods.base import Method, trainable_parameters
 from harness.models import DTYPES
-from harness.paths import CAUSAL_BASE, CAUSAL_DATA_SUMMARY, causal_align_dir, result_file, seed_subdir
-from harness.provenance import record
-from harness.registry import CAUSAL_TASKS
+from harness.core.paths import CAUSAL_BASE, CAUSAL_DATA_SUMMARY, causal_align_dir, result_file, seed_subdir
+from harness.core.provenance import record
+from harness.core.registry import CAUSAL_TASKS
 from harness.resources import pick_device
 from harness.stages.common import causal_run, config_dict, size_on_disk
 from harness.training import seed_everything
-from harness.workers import run_seeds
+from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.causal_align")
 

@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.causal.data import collator, tokenize_pairs
+from harness.causal.settings import CausalConfig
 from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
-from harness.config import CausalConfig, LoopConfig, Params, causal_section, load_params
-from harness.errors import HarnessError, first_line
-from harness.io import atomic_dir, write_json
-from harness.resources import pick_device
-from harness.registry import METHODS
+from harness.core.config import LoopConfig, Params, causal_section, load_params
+from harness.core.errors import HarnessError, first_line
+from harness.core.io import atomic_dir, write_json
 from harness.methods.base import total_parameters
 from harness.models import DTYPES
-from harness.provenance import record
-from harness.paths import CAUSAL_BASE, CAUSAL_BASE_SUMMARY
+from harness.core.paths import CAUSAL_BASE, CAUSAL_BASE_SUMMARY
+from harness.core.provenance import record
+from harness.core.registry import METHODS
+from harness.resources import pick_device
 from harness.stages.common import set_threads
 from harness.training import seed_everything, train, train_loader
 

@@ -11,13 +11,14 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harness.registry import CAUSAL_TASKS
+from harness.causal.settings import CausalConfig
 from harness.causal.tasks.base import SPLITS, CausalTask, Rows
-from harness.config import CausalConfig, Params, causal_section, load_params
-from harness.errors import HarnessError, first_line
-from harness.io import atomic_dir, write_json
-from harness.provenance import record
-from harness.paths import CAUSAL_DATA, CAUSAL_DATA_SUMMARY
+from harness.core.config import Params, causal_section, load_params
+from harness.core.errors import HarnessError, first_line
+from harness.core.io import atomic_dir, write_json
+from harness.core.paths import CAUSAL_DATA, CAUSAL_DATA_SUMMARY
+from harness.core.provenance import record
+from harness.core.registry import CAUSAL_TASKS
 
 log = logging.getLogger("harness.causal_data")
 WHERE = "params.yaml: causal.data"
@@ -26,7 +27,7 @@ WHERE = "params.yaml: causal.data"
 def load_rows(causal: CausalConfig, task: CausalTask) -> dict[str, Rows]:
     data = causal.data
     if data.source == "generated":
-        return task.generate(causal.generated)
+        return task.generate(causal.data.generated)
     if data.source == "local":
         return {split: task.read_local(Path(getattr(data.local, split)), split, f"{WHERE}.local.{split}") for split in SPLITS}
     import datasets

@@ -18,14 +18,14 @@ from typing import Any
 import torch
 
 from harness.causal.evaluation import ICL, evaluate
-from harness.config import Params, causal_section, load_params
-from harness.io import read_json, write_json
-from harness.paths import CAUSAL_BASE, CAUSAL_DATA, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
-from harness.provenance import record
-from harness.registry import CAUSAL_TASKS
+from harness.core.config import Params, causal_section, load_params
+from harness.core.io import read_json, write_json
+from harness.core.paths import CAUSAL_BASE, CAUSAL_DATA, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
+from harness.core.provenance import record
+from harness.core.registry import CAUSAL_TASKS
 from harness.resources import pick_device
 from harness.stages.common import causal_run, size_on_disk
-from harness.workers import run_seeds
+from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.causal_evaluate")
 

@@ -11,15 +11,15 @@ import torch
 from datasets import DatasetDict, load_from_disk
 from transformers import AutoTokenizer
 
-from harness.config import LoopConfig, Params, causal_section
+from harness.core.config import LoopConfig, Params, causal_section
 from harness.data.base import SPLITS
-from harness.errors import HarnessError
-from harness.io import read_json, write_json
-from harness.resources import tensor_bytes
-from harness.registry import METHODS
+from harness.core.errors import HarnessError
+from harness.core.io import read_json, write_json
 from harness.methods.base import total_parameters, trainable_parameters
-from harness.paths import META_FILE, PREPARED, SPLITS_DIR, TOKENIZER_DIR, result_file
-from harness.provenance import record
+from harness.core.paths import META_FILE, PREPARED, SPLITS_DIR, TOKENIZER_DIR, result_file
+from harness.core.provenance import record
+from harness.core.registry import METHODS
+from harness.resources import tensor_bytes
 
 
 def load_prepared(splits: tuple[str, ...] = SPLITS):

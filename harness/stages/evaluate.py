@@ -3,7 +3,7 @@
 Reloads each adapter from disk onto a fresh base model (what a user of the checkpoint would do), so
 the score also checks that the saved artifact is complete. Writes ``results/eval/<run>.json``
 (a DVC metrics file): per seed every configured metric, adapter size on disk, eval throughput and
-forward latency. Seeds are scored side by side (harness/workers.py); latency is then measured for one seed
+forward latency. Seeds are scored side by side (harness/core/workers.py); latency is then measured for one seed
 at a time on every core, so no other seed's process shares the machine with a timed forward pass (the
 model is reloaded for it: ~1 s a seed, the price of a clean timing).
 """
@@ -17,15 +17,15 @@ import sys
 import torch
 from transformers import DataCollatorWithPadding
 
-from harness.config import Params, load_params, seeds_of
-from harness.errors import HarnessError
+from harness.core.config import Params, load_params, seeds_of
+from harness.core.errors import HarnessError
 from harness.inference import predict, score
-from harness.resources import latency_ms, pick_device
 from harness.models import load_classifier
-from harness.paths import seed_model_dir
+from harness.core.paths import seed_model_dir
+from harness.resources import latency_ms, pick_device
 from harness.stages.common import load_prepared, run_method, size_on_disk, write_run_result
 from harness.training import seed_everything
-from harness.workers import run_seeds
+from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.evaluate")
 

@@ -15,15 +15,15 @@ import torch
 import yaml
 from transformers import AutoConfig, AutoModel
 
-from harness.schema import validate
-from harness.errors import HarnessError
-from harness.io import write_json
-from harness.paths import PAPERSCALE, PAPERSCALE_SPEC
-from harness.provenance import record
+from harness.core.errors import HarnessError
+from harness.core.io import write_json
 from harness.memory import NF4_BITS, quant_constant_bits, training_bytes
-from harness.registry import METHODS
 from harness.methods.adalora import final_adapter_params
 from harness.methods.base import total_parameters, trainable_parameters
+from harness.core.paths import PAPERSCALE, PAPERSCALE_SPEC
+from harness.core.provenance import record
+from harness.core.registry import METHODS
+from harness.core.schema import validate
 
 log = logging.getLogger("harness.paperscale")
 

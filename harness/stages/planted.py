@@ -5,7 +5,7 @@ default times each of ``tuning.factors``, trained on ``planted.tune_task`` at ``
 closed on the first ``planted.n_eval`` validation inputs. ``planted@<task>`` trains every arm at its chosen lr
 for every seed of ``planted.seeds`` on the first ``planted.n_train`` training inputs and measures it on the first
 ``n_eval`` test inputs, where nothing was chosen. Each seed builds the teacher itself (it is deterministic in
-``planted.seed`` and cheap), so the stage process runs no kernel and the seeds can fork (harness/workers.py).
+``planted.seed`` and cheap), so the stage process runs no kernel and the seeds can fork (harness/core/workers.py).
 
 Writes ``results/planted/tuning.json`` and ``results/planted/<task>.json``.
 """
@@ -22,20 +22,20 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from harness import rankbench as rb
-from harness.config import Params, load_params
-from harness.errors import HarnessError
-from harness.io import read_json, write_json
+from harness.core.config import Params, load_params
+from harness.core.errors import HarnessError
+from harness.core.io import read_json, write_json
 from harness.lowrank import adapter_deltas, global_budget_ranks, truncated
-from harness.resources import pick_device
-from harness.registry import METHODS
 from harness.methods.base import peft_task_type
 from harness.models import load_classifier
-from harness.paths import PLANTED_TUNING
-from harness.provenance import record
+from harness.core.paths import PLANTED_TUNING
+from harness.core.provenance import record
+from harness.core.registry import METHODS
+from harness.resources import pick_device
 from harness.stages.common import data_hashes, load_prepared, write_run_result
 from harness.training import seed_everything, train, train_loader
 from harness.tuning import choose
-from harness.workers import run_seeds
+from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.planted")
 

@@ -15,19 +15,19 @@ import math
 from collections import Counter
 from typing import Any
 
+from harness import taskcheck
 from harness.causal.report import align_rows, causal_rows, render_align, render_causal
 from harness.claims.claim import KINDS, STATUS_KINDS
-from harness.claims.loading import load_claims
 from harness.claims.components import load_components, summarize_components
 from harness.claims.engine import judge_all, pipeline_context
 from harness.claims.judges import fmt
+from harness.claims.loading import load_claims
 from harness.claims.measures import Context
-from harness import taskcheck
-from harness.config import Params, load_params, seeds_of
-from harness.errors import HarnessError
-from harness.io import read_json, write_json, write_text
-from harness.paths import PLANTED_SST2, PLOTS, PREPARE_SUMMARY, RANK_MAP_IMAGES, RANK_MAPS, RESULTS, STATUS, STATUS_MD, result_file
-from harness.provenance import record
+from harness.core.config import Params, load_params, seeds_of
+from harness.core.errors import HarnessError
+from harness.core.io import read_json, write_json, write_text
+from harness.core.paths import PLANTED_SST2, PLOTS, PREPARE_SUMMARY, RANK_MAP_IMAGES, RANK_MAPS, RESULTS, STATUS, STATUS_MD, result_file
+from harness.core.provenance import record
 from harness.rankbench import render_summary, summarize_benchmark
 from harness.rankmaps import write_rank_map
 from harness.stats import summarize

@@ -1,7 +1,7 @@
 """Stage ``train@<run>``: train one configured run for every seed, at the learning rate the tune stage chose
 on the validation split (``results/tune/<run>.json``), and save its adapters.
 
-Seeds run side by side in processes of their own (harness/workers.py). Outputs ``models/<run>/seed_<s>``
+Seeds run side by side in processes of their own (harness/core/workers.py). Outputs ``models/<run>/seed_<s>``
 (DVC cache), ``results/train/<run>.json`` (git: cost figures, method report such as AdaLoRA's rank
 pattern, provenance) and ``results/curves/<run>.csv`` (loss curves, a DVC plot).
 """
@@ -12,36 +12,17 @@ import dataclasses
 import logging
 import sys
 
-from harness.config import Params, load_params, seeds_of, track_every
-from harness.errors import HarnessError
-from harness.inference import predict, score
-from harness.io import atomic_dir, read_json, write_json, write_text
+from harness.core.config import Params, load_params, seeds_of
+from harness.core.errors import HarnessError
+from harness.fitting import fit_seed
+from harness.core.io import atomic_dir, read_json, write_json, write_text
+from harness.core.paths import curve_file, model_dir, result_file, seed_subdir
+from harness.core.provenance import record
 from harness.resources import pick_device
-from harness.paths import curve_file, model_dir, result_file, seed_subdir
-from harness.provenance import record
 from harness.stages.common import config_dict, data_hashes, load_prepared, run_method, train_figures
-from harness.training import (
-    fit_without_steps,
-    seed_everything,
-    total_steps,
-    train,
-    train_loader,
-)
-from harness.workers import run_seeds
+from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.train")
-
-
-def validation_tracker(params: Params, splits, tokenizer, device):
-    """The primary metric on the first ``loop.track_examples`` validation examples."""
-    subset = splits["validation"].select(range(min(params.loop.track_examples, len(splits["validation"]))))
-    metric = params.data.metrics[0]
-
-    def track(model) -> float:
-        preds, labels, _ = predict(model, subset, tokenizer, params.loop.eval_batch_size, device)
-        return score(preds, labels, [metric])[metric]
-
-    return track
 
 
 def tuned_lr(run: str) -> float | None:
@@ -52,31 +33,13 @@ def tuned_lr(run: str) -> float | None:
     return read_json(path)["chosen_lr"]
 
 
-def fit_seed(params: Params, run: str, cfg, seed: int, splits, tokenizer, track: bool = True) -> tuple[object, object]:
-    """Train one seed of ``run`` with settings ``cfg`` on the training split; the trained model and its stats."""
-    method = run_method(params, run)[0]
-    device = pick_device(params.loop.device)
-    steps = total_steps(params.loop, len(splits["train"]))
-    seed_everything(seed)  # before the head and the adapter are initialised
-    model = method.base_model(params.model, len(params.data.labels), cfg)
-    model = method.prepare(model, cfg, total_steps=steps)
-    if method.trains:
-        loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed, params.loop.group_by_length)
-        every = track_every(params.loop, cfg) if track else 0
-        tracker = validation_tracker(params, splits, tokenizer, device) if every else None
-        stats = train(model, method, cfg, loader, params.loop, steps, device, label=f"{run} seed {seed} lr {cfg.lr or params.loop.lr:g}", tracker=tracker, track_every=every)
-    else:
-        model, stats = fit_without_steps(model, method, cfg, splits["train"], tokenizer, device)
-    return model, stats
-
-
 def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir, lr: float | None = None) -> tuple[dict, object]:
     """Train one seed (at ``lr`` if given, else the run's default), save its artifact to ``out_dir``; the
     figures and the model."""
     method, cfg = run_method(params, run)
     if lr is not None:
         cfg = dataclasses.replace(cfg, lr=lr)
-    model, stats = fit_seed(params, run, cfg, seed, splits, tokenizer)
+    model, stats = fit_seed(params, run, method, cfg, seed, splits, tokenizer)
     method.save(model, out_dir)
     figures = train_figures(model, method, cfg, stats, pick_device(params.loop.device))
     return figures, model

@@ -22,17 +22,17 @@ import dataclasses
 import logging
 import sys
 
-from harness.config import Params, load_params
-from harness.errors import HarnessError
+from harness.core.config import Params, load_params
+from harness.core.errors import HarnessError
+from harness.fitting import fit_seed
 from harness.inference import predict, score
-from harness.io import write_json
+from harness.core.io import write_json
+from harness.core.paths import result_file
+from harness.core.provenance import record
 from harness.resources import pick_device
-from harness.paths import result_file
-from harness.provenance import record
 from harness.stages.common import data_hashes, load_prepared, run_method
-from harness.stages.train import fit_seed
 from harness.tuning import choose
-from harness.workers import run_seeds
+from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.tune")
 SPLITS_READ = ("train", "validation")  # never the test split
@@ -53,7 +53,7 @@ def run(params: Params, run: str) -> dict:
     lrs = grid(params, run) if method.trains else []
 
     def one_point(i: int) -> dict:
-        model, stats = fit_seed(params, run, dataclasses.replace(cfg, lr=lrs[i]), params.tuning.seed, splits, tokenizer, track=False)
+        model, stats = fit_seed(params, run, method, dataclasses.replace(cfg, lr=lrs[i]), params.tuning.seed, splits, tokenizer, track=False)
         preds, labels, _ = predict(model, splits["validation"], tokenizer, params.loop.eval_batch_size, device)
         value = score(preds, labels, [metric])[metric]
         log.info("tune@%s lr %g: validation %s %.2f", run, lrs[i], metric, value)

@@ -4,7 +4,7 @@ harness's generation metrics (so E2E references and generated references go thro
 import math
 import re
 
-from harness.registry import GENERATION_METRICS
+from harness.core.registry import GENERATION_METRICS
 
 
 def perplexity_results(doc, results):

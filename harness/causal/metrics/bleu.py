@@ -2,7 +2,7 @@
 the E2E challenge scores BLEU with)."""
 
 from harness.causal.metrics.base import GenerationMetric
-from harness.registry import GENERATION_METRICS
+from harness.core.registry import GENERATION_METRICS
 
 
 @GENERATION_METRICS.register("bleu")

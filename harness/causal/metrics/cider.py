@@ -1,7 +1,7 @@
 """CIDEr (tf-idf weighted n-gram consensus with the references, idf from the test references), pycocoevalcap."""
 
 from harness.causal.metrics.base import GenerationMetric, coco_inputs
-from harness.registry import GENERATION_METRICS
+from harness.core.registry import GENERATION_METRICS
 
 
 @GENERATION_METRICS.register("cider")

@@ -3,7 +3,7 @@
 import shutil
 
 from harness.causal.metrics.base import GenerationMetric, coco_inputs
-from harness.registry import GENERATION_METRICS
+from harness.core.registry import GENERATION_METRICS
 
 
 @GENERATION_METRICS.register("meteor")

@@ -1,7 +1,7 @@
 """NIST-5 (information-weighted n-gram precision), NLTK's ``corpus_nist`` on 13a-tokenised text."""
 
 from harness.causal.metrics.base import GenerationMetric
-from harness.registry import GENERATION_METRICS
+from harness.core.registry import GENERATION_METRICS
 
 
 @GENERATION_METRICS.register("nist")

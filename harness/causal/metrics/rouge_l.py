@@ -1,7 +1,7 @@
 """ROUGE-L (LCS F-measure, beta 1.2, best over references) as pycocoevalcap computes it for E2E."""
 
 from harness.causal.metrics.base import GenerationMetric, coco_inputs
-from harness.registry import GENERATION_METRICS
+from harness.core.registry import GENERATION_METRICS
 
 
 @GENERATION_METRICS.register("rouge_l")

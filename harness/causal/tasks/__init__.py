@@ -1,4 +1,4 @@
-"""Causal-LM tasks, one module each; importing the package registers them all (``harness.registry.CAUSAL_TASKS``)."""
+"""Causal-LM tasks, one module each; importing the package registers them all (``harness.core.registry.CAUSAL_TASKS``)."""
 
 import importlib
 import pkgutil

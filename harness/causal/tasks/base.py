@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 Rows = list[dict[str, Any]]
 SPLITS = ("train", "test")

@@ -19,10 +19,10 @@ from typing import Annotated
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.registry import CAUSAL_TASKS
 from harness.causal.tasks.base import CausalTask, Rows, require
-from harness.schema import STRICT
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.registry import CAUSAL_TASKS
+from harness.core.schema import STRICT
 
 SEPARATOR = " ||"  # between the MR and the sentence, as in the LoRA paper's E2E data
 

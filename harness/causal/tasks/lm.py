@@ -14,11 +14,11 @@ from typing import Annotated
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.registry import CAUSAL_TASKS
 from harness.causal.tasks.base import CausalTask, Rows, require
 from harness.causal.tasks.e2e import random_mr, realise
-from harness.schema import STRICT
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.registry import CAUSAL_TASKS
+from harness.core.schema import STRICT
 
 
 @dataclass(config=STRICT)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 STRICT = ConfigDict(extra="forbid")
 PositiveInt = typing.Annotated[int, Field(gt=0)]

@@ -9,7 +9,7 @@ import os
 import sys
 import warnings
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 COMMANDS = {
     "prepare": "harness.stages.prepare",
@@ -57,7 +57,7 @@ def configure_logging() -> None:
 
 def run(argv: list[str]) -> int:
     """Run one command in this process (a fresh one, or the preload server's fork)."""
-    from harness.workers import mark_pristine
+    from harness.core.workers import mark_pristine
 
     configure_logging()
     mark_pristine()  # no torch kernel has run in this process yet: stages may fork their seeds from it

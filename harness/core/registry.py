@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 T = TypeVar("T")
 
@@ -27,9 +27,15 @@ class Registry(Generic[T]):
 
     def _load(self) -> None:
         # Marked first: a member module that looks a name up while the package imports must not re-enter.
+        # Unmarked again if the import fails, so the next lookup raises the same error instead of finding
+        # a half-filled registry and answering "unknown name" for a member that merely failed to import.
         if not self._loaded:
             self._loaded = True
-            importlib.import_module(self.package)
+            try:
+                importlib.import_module(self.package)
+            except BaseException:
+                self._loaded = False
+                raise
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(item: T) -> T:

@@ -6,7 +6,8 @@ allowed, before any output is written.
 
 The sections whose shape depends on a registered name (``train.<run>`` by its ``method``,
 ``data.<source>`` by the source name) are validated with the config class that the method or source
-registered, so adding one never edits this file.
+registered, so adding one never edits this file. The causal track's settings live beside the track
+(``harness/causal/settings.py``); this module assembles them into :class:`Params`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import yaml
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from harness.errors import HarnessError
-from harness.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, validate
+from harness.causal.settings import AlignConfig, CausalConfig
+from harness.core.errors import HarnessError
+from harness.core.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, validate
 
 
 @dataclass(config=STRICT)
@@ -100,7 +102,7 @@ class TruncateConfig:
 
 
 @dataclass(config=STRICT)
-class PlantedSection:
+class PlantedConfig:
     """Planted-rank benchmark (ground truth for "rank goes where the task needs it", harness/rankbench.py): a
     teacher is the base encoder plus known low-rank updates; every arm learns the teacher's hidden states.
 
@@ -109,7 +111,8 @@ class PlantedSection:
     (``target_r`` per adapted module) is also the uniform and negative arms' budget.
     """
 
-    student: dict  # the allocator under test: an adalora section, as under train (validated by its own config)
+    # the allocator under test: an adalora section as under train; after loading, its validated AdaLoRA settings
+    student: Any
     tasks: dict[str, dict[str, NonNegInt]]  # task -> {module-name suffix: planted rank}; {} = the no-plant control
     tune_task: str  # the task every arm's learning rate is tuned on (a planted one)
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
@@ -124,25 +127,11 @@ class PlantedSection:
     negative_max: typing.Annotated[float, Field(gt=0, le=100)] = 50.0  # % LoRA off the planted modules must stay under
 
 
-@dataclasses.dataclass(frozen=True)
-class PlantedConfig:
-    student: Any  # the AdaLoRA settings, validated
-    tasks: dict[str, dict[str, int]]
-    tune_task: str
-    seeds: list[int]
-    seed: int
-    strength: float
-    n_train: int
-    n_eval: int
-    steps: int
-    budgets: list[int]
-    gain_kept: float
-    positive_min: float
-    negative_max: float
-
-
 @dataclass(config=STRICT)
-class DataCommon:
+class DataConfig:
+    """The data every source shares, plus (``options``) the validated settings of each source section present
+    (``data.<source>``, validated by the source's own config class)."""
+
     source: str
     labels: list[int] = dataclasses.field(default_factory=lambda: [0, 1])
     metrics: list[str] = dataclasses.field(default_factory=lambda: ["accuracy"])
@@ -152,6 +141,7 @@ class DataCommon:
     # many training examples, drawn with ``subset_seed``, become one (and leave train). Settings are chosen there.
     validation_size: PositiveInt = 1000
     subset_seed: int = 0
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)  # filled by the loader, never read from params.yaml
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
@@ -159,148 +149,9 @@ class DataCommon:
         if not self.metrics:
             raise ValueError("metrics must name at least one metric (the first is the primary one)")
 
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """Common data settings plus the validated options of every source section present."""
-
-    common: DataCommon
-    options: dict[str, Any]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.common, name)
-
     @property
     def source_options(self) -> Any:
-        return self.options[self.common.source]
-
-
-@dataclass(config=STRICT)
-class StandinConfig:
-    """The offline causal base model (``causal.model: standin``): GPT-2 architecture built from this config,
-    a byte-level BPE tokenizer trained on the built-in corpus, then ``pretrain_steps`` of language modelling
-    on that corpus so that the adapters have a pretrained model to adapt (LoRA on random weights is not LoRA)."""
-
-    n_layer: PositiveInt = 4
-    n_embd: PositiveInt = 128
-    n_head: PositiveInt = 4
-    n_positions: PositiveInt = 256
-    vocab_size: typing.Annotated[int, Field(ge=300)] = 2048
-    corpus_size: PositiveInt = 20000  # built-in sentences (tokenizer training and pretraining)
-    pretrain_steps: NonNegInt = 400
-    pretrain_batch_size: PositiveInt = 32
-    pretrain_lr: typing.Annotated[float, Field(gt=0)] = 1e-3
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
-
-
-@dataclass(config=STRICT)
-class DecodingConfig:
-    """Beam search for generation tasks; the defaults are the LoRA paper's E2E decoding (its Table 11)."""
-
-    num_beams: PositiveInt = 10
-    length_penalty: float = 0.9
-    no_repeat_ngram_size: NonNegInt = 4
-    max_new_tokens: PositiveInt = 64
-
-
-@dataclass(config=STRICT)
-class CausalHubConfig:
-    """A hub dataset; ``None`` keeps the task's own default (E2E: e2e_nlg, language modelling: WikiText-2)."""
-
-    path: str | None = None
-    name: str | None = None
-    train_split: str = "train"
-    test_split: str = "test"
-
-
-@dataclass(config=STRICT)
-class CausalLocalConfig:
-    """Local files: ``.jsonl`` in the task's schema, ``.csv`` with E2E's ``mr,ref`` columns, or ``.txt``
-    (language modelling: documents separated by blank lines)."""
-
-    train: str | None = None
-    test: str | None = None
-
-
-@dataclass(config=STRICT)
-class CausalDataConfig:
-    source: Literal["generated", "hub", "local"] = "generated"
-    train_size: NonNegInt = 0  # 0 = the whole split; else a seeded subset
-    test_size: NonNegInt = 0
-    subset_seed: int = 0
-    generated: dict = dataclasses.field(default_factory=dict)  # the task's generator settings (its own config class)
-    hub: CausalHubConfig = dataclasses.field(default_factory=CausalHubConfig)
-    local: CausalLocalConfig = dataclasses.field(default_factory=CausalLocalConfig)
-
-
-@dataclass(config=STRICT)
-class AlignRun:
-    """One SFT-then-DPO row: supervised fine-tuning with causal run ``sft_run``'s method, adapter and
-    learning rate (``causal.loop``'s steps and batch, as that run trains), then DPO from that model::
-
-        sft_dpo_lora:
-          sft_run: lora_all     # SFT as causal.runs.lora_all (LoRA r=8 on every linear layer, lr 5e-3)
-          dpo_lr: 5.0e-4        # DPO continues the same adapter against a frozen copy of it
-    """
-
-    sft_run: str
-    dpo_lr: typing.Annotated[float, Field(gt=0)]
-    seeds: typing.Annotated[list[int], Field(min_length=1)] | None = None
-
-
-@dataclass(config=STRICT)
-class AlignConfig:
-    """SFT, then DPO from the SFT model, through trl (``causal.align``; the atlas's "SFT / RLHF / DPO" row).
-    Preference pairs come from the task's own training MRs (harness/causal/preference.py): ``pairs_per_mr``
-    per MR, alternately one attribute dropped and one contradicted; the test MRs give the held-out pairs."""
-
-    runs: dict[str, AlignRun]
-    dpo_steps: PositiveInt = 150
-    dpo_batch_size: PositiveInt = 16
-    beta: typing.Annotated[float, Field(gt=0)] = 0.1  # the DPO paper's default KL strength
-    pairs_per_mr: PositiveInt = 2
-    pairs_seed: int = 0
-    max_new_tokens: PositiveInt = 64  # greedy outputs the attribute judge reads
-
-
-@dataclass(config=STRICT)
-class CausalSection:
-    """The causal-LM track: one base model, one task, runs of causal-capable methods, and the in-context
-    (no-training) row, evaluated through lm-eval."""
-
-    runs: dict  # run name -> method settings, as under ``train`` (methods that support causal LMs)
-    loop: dict  # a LoopConfig for this track
-    model: str = "standin"  # standin (built offline) | a hub id (gpt2, gpt2-medium, gpt2-large) | a local directory
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    max_length: PositiveInt = 256  # training sequences are cut here; lm-eval's context window
-    task: str = "e2e"  # a registered causal task (harness/causal/tasks)
-    data: CausalDataConfig = dataclasses.field(default_factory=CausalDataConfig)
-    standin: StandinConfig = dataclasses.field(default_factory=StandinConfig)
-    decoding: DecodingConfig = dataclasses.field(default_factory=DecodingConfig)
-    icl_shots: NonNegInt = 3  # demonstrations from the training split in the in-context row
-    eval_batch_size: PositiveInt = 16
-    align: AlignConfig | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class CausalConfig:
-    runs: dict[str, Any]  # run name -> the method's validated settings
-    loop: LoopConfig
-    model: str
-    dtype: str
-    max_length: int
-    task: str
-    data: CausalDataConfig
-    generated: Any  # the task's validated generator settings
-    standin: StandinConfig
-    decoding: DecodingConfig
-    icl_shots: int
-    eval_batch_size: int
-    align: AlignConfig | None
+        return self.options[self.source]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -322,29 +173,29 @@ TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "tuning", "tr
 
 
 def _parse_data(raw: Any, where: str) -> DataConfig:
-    from harness.registry import SOURCES
+    from harness.core.registry import SOURCES
 
     raw = dict(raw or {})
-    common_keys = {f.name for f in dataclasses.fields(DataCommon)}
+    common_keys = {f.name for f in dataclasses.fields(DataConfig)} - {"options"}
     options_raw = {k: raw.pop(k) for k in list(raw) if k not in common_keys}
-    common = validate(DataCommon, raw, where)
     unknown = [k for k in options_raw if k not in SOURCES]
     if unknown:
         allowed = ", ".join(sorted(common_keys) + SOURCES.names())
         raise HarnessError(f"{where}.{unknown[0]}: unknown key; allowed: {allowed}")
-    SOURCES.get(common.source)  # unknown source -> error listing the known ones
+    data = validate(DataConfig, raw, where)
+    SOURCES.get(data.source)  # unknown source -> error listing the known ones
     options = {name: validate(SOURCES.get(name).Config, opts, f"{where}.{name}") for name, opts in options_raw.items()}
-    if common.source not in options:
-        options[common.source] = validate(SOURCES.get(common.source).Config, {}, f"{where}.{common.source}")
-    from harness.registry import METRICS
+    if data.source not in options:
+        options[data.source] = validate(SOURCES.get(data.source).Config, {}, f"{where}.{data.source}")
+    from harness.core.registry import METRICS
 
-    for m in common.metrics:
+    for m in data.metrics:
         METRICS.get(m)
-    return DataConfig(common=common, options=options)
+    return dataclasses.replace(data, options=options)
 
 
 def _parse_train(raw: Any, where: str) -> dict[str, Any]:
-    from harness.registry import METHODS
+    from harness.core.registry import METHODS
 
     if not isinstance(raw, dict) or not raw:
         raise HarnessError(f"{where}: expected a mapping of run name -> method settings with at least one run")
@@ -412,10 +263,9 @@ def track_every(loop: LoopConfig, run: Any) -> int:
 def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
     if raw is None:
         return None
-    from harness.registry import CAUSAL_TASKS
-    from harness.registry import METHODS
+    from harness.core.registry import CAUSAL_TASKS, METHODS
 
-    section = validate(CausalSection, raw, where)
+    section = validate(CausalConfig, raw, where)
     task = CAUSAL_TASKS.get(section.task)
     runs = _parse_train(section.runs, f"{where}.runs")
     if "icl" in runs:
@@ -428,21 +278,9 @@ def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
         raise HarnessError(f"{where}.data.local: source local needs both train and test files")
     if section.align is not None:
         _check_align(section.align, runs, section.task, f"{where}.align")
-    return CausalConfig(
-        runs=runs,
-        loop=validate(LoopConfig, section.loop, f"{where}.loop"),
-        model=section.model,
-        dtype=section.dtype,
-        max_length=section.max_length,
-        task=section.task,
-        data=section.data,
-        generated=validate(task.Generated, section.data.generated, f"{where}.data.generated"),
-        standin=section.standin,
-        decoding=section.decoding,
-        icl_shots=section.icl_shots,
-        eval_batch_size=section.eval_batch_size,
-        align=section.align,
-    )
+    generated = validate(task.Generated, section.data.generated, f"{where}.data.generated")
+    return dataclasses.replace(section, runs=runs, loop=validate(LoopConfig, section.loop, f"{where}.loop"),
+                               data=dataclasses.replace(section.data, generated=generated))
 
 
 def _check_align(align: AlignConfig, runs: dict[str, Any], task: str, where: str) -> None:
@@ -458,9 +296,10 @@ def _check_align(align: AlignConfig, runs: dict[str, Any], task: str, where: str
 def _parse_planted(raw: Any, where: str) -> PlantedConfig | None:
     if raw is None:
         return None
-    section = validate(PlantedSection, raw, where)
-    if section.student.get("method") != "adalora":
-        raise HarnessError(f"{where}.student.method: {section.student.get('method')!r}; the benchmark judges the rank allocator: adalora")
+    section = validate(PlantedConfig, raw, where)
+    if not isinstance(section.student, dict) or section.student.get("method") != "adalora":
+        method = section.student.get("method") if isinstance(section.student, dict) else None
+        raise HarnessError(f"{where}.student.method: {method!r}; the benchmark judges the rank allocator: adalora")
     student = _parse_train({"student": section.student}, where)["student"]
     planting = [task for task, spec in section.tasks.items() if any(spec.values())]
     if not planting:
@@ -469,7 +308,7 @@ def _parse_planted(raw: Any, where: str) -> PlantedConfig | None:
         raise HarnessError(f"{where}.tune_task: {section.tune_task!r} is not a task that plants rank; tasks: {', '.join(planting)}")
     if not section.seeds or len(set(section.seeds)) != len(section.seeds):
         raise HarnessError(f"{where}.seeds: expected distinct seeds, at least one (got {section.seeds})")
-    return PlantedConfig(**{**dataclasses.asdict(section), "student": student})
+    return dataclasses.replace(section, student=student)
 
 
 def _parse_sweep(raw: Any, train: dict, where: str) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from harness.commands import COMMANDS, run
+from harness.core.commands import COMMANDS, run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,41 @@
+"""One seed of a classification run, fitted: what the tune stage (at each grid point) and the train stage
+(at the chosen learning rate) both run, so the two train exactly alike."""
+
+from __future__ import annotations
+
+from harness.core.config import Params, track_every
+from harness.inference import predict, score
+from harness.methods.base import Method
+from harness.resources import pick_device
+from harness.training import fit_without_steps, seed_everything, total_steps, train, train_loader
+
+
+def validation_tracker(params: Params, splits, tokenizer, device):
+    """The primary metric on the first ``loop.track_examples`` validation examples."""
+    subset = splits["validation"].select(range(min(params.loop.track_examples, len(splits["validation"]))))
+    metric = params.data.metrics[0]
+
+    def track(model) -> float:
+        preds, labels, _ = predict(model, subset, tokenizer, params.loop.eval_batch_size, device)
+        return score(preds, labels, [metric])[metric]
+
+    return track
+
+
+
+def fit_seed(params: Params, run: str, method: Method, cfg, seed: int, splits, tokenizer, track: bool = True) -> tuple[object, object]:
+    """Train one seed of ``run`` (``method`` with settings ``cfg``) on the training split; the trained model
+    and its stats."""
+    device = pick_device(params.loop.device)
+    steps = total_steps(params.loop, len(splits["train"]))
+    seed_everything(seed)  # before the head and the adapter are initialised
+    model = method.base_model(params.model, len(params.data.labels), cfg)
+    model = method.prepare(model, cfg, total_steps=steps)
+    if method.trains:
+        loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed, params.loop.group_by_length)
+        every = track_every(params.loop, cfg) if track else 0
+        tracker = validation_tracker(params, splits, tokenizer, device) if every else None
+        stats = train(model, method, cfg, loader, params.loop, steps, device, label=f"{run} seed {seed} lr {cfg.lr or params.loop.lr:g}", tracker=tracker, track_every=every)
+    else:
+        model, stats = fit_without_steps(model, method, cfg, splits["train"], tokenizer, device)
+    return model, stats
