@@ -29,9 +29,9 @@ from transformers import (
     GPT2LMHeadModel,
 )
 
+from harness.core.provenance import hardware, package_versions
 from harness.methods.qlora import keep_training_layout
 from harness.models import DTYPES
-from harness.core.provenance import hardware, package_versions
 from harness.resources import PeakMemory
 
 PRESETS = {  # GPT-2's published architectures (and a toy one for a CPU check)

@@ -23,9 +23,9 @@ import torch
 
 from harness.core.commands import configure_logging
 from harness.core.config import load_params
+from harness.core.workers import Slot, available_cores, mark_pristine, run_slots, schedule
 from harness.stages.common import load_prepared
 from harness.stages.train import train_seed
-from harness.core.workers import Slot, available_cores, mark_pristine, run_slots, schedule
 
 
 def main() -> None:

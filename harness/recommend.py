@@ -21,11 +21,11 @@ from transformers import AutoConfig, AutoModel
 from harness.core.config import load_params
 from harness.core.errors import HarnessError, first_line
 from harness.core.io import read_json
+from harness.core.paths import ATLAS, PAPERSCALE_SPEC
+from harness.core.registry import METHODS
 from harness.memory import NF4_BITS, quant_constant_bits, training_bytes
 from harness.methods.base import total_parameters, trainable_parameters
 from harness.models import resolve
-from harness.core.paths import ATLAS, PAPERSCALE_SPEC
-from harness.core.registry import METHODS
 
 QUANTIZED_BASE_BITS = {"qlora": NF4_BITS + quant_constant_bits(True)}
 

@@ -10,8 +10,8 @@ from harness.claims.loading import load_claims
 from harness.claims.measures import Context, Sample
 from harness.core.config import load_params, parse_params
 from harness.core.errors import HarnessError
-from harness.recommend import estimate, model_config
 from harness.core.registry import JUDGES
+from harness.recommend import estimate, model_config
 from harness.resources import latency_ms
 from harness.stages.atlas import load_spec, pareto_front
 from harness.training import first_reaching

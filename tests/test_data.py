@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 
 from harness.core.config import parse_params
-from harness.data.base import LABEL, TEXT
-from harness.data.synthetic_sentiment import SyntheticSentimentSettings, generate
 from harness.core.errors import HarnessError
 from harness.core.provenance import sha256_file
 from harness.core.registry import SOURCES
+from harness.data.base import LABEL, TEXT
+from harness.data.synthetic_sentiment import SyntheticSentimentSettings, generate
 from harness.stages import prepare
 
 

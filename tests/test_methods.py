@@ -8,9 +8,9 @@ from harness.claims.engine import judge_all
 from harness.claims.loading import load_claims
 from harness.claims.measures import Context
 from harness.core.config import parse_params
+from harness.core.registry import METHODS
 from harness.inference import predict
 from harness.methods.adalora import AdaLora
-from harness.core.registry import METHODS
 from harness.stages.train import train_seed
 from tests.conftest import ROOT, set_runs
 

@@ -40,7 +40,7 @@ def test_calls_run_in_the_server_with_their_directory_streams_and_status(served,
     proc = served(("fresh", "validate"), ("fresh", "evaluate", "no_such_run"), ("stale", "validate"), ("fresh", "train", "lora"))
     assert proc.returncode == 7, proc.stderr  # the command's own status (the served script ends with exit 7)
     out = proc.stdout.splitlines()
-    assert out[0].startswith("params.yaml: valid (profile smoke, runs lora, seeds [0, 1])")  # the caller's params.yaml
+    assert out[0].startswith("params.yaml: valid (profile smoke, runs lora, seeds [0, 1])"), proc.stderr  # the caller's params.yaml
     assert out[1] == "served: 0"
     assert "error: params.yaml: train.no_such_run: no such run" in proc.stderr
     assert out[2] == "served: 2"

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import torch
 
-from harness import provenance
+from harness.core import provenance
 from harness.core.errors import HarnessError
 from tests.conftest import ROOT
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datasets import DatasetDict
 
-from harness.data.base import LABEL, PAIR, TEXT
 from harness.core.errors import HarnessError
+from harness.data.base import LABEL, PAIR, TEXT
 
 
 def standardize(splits: DatasetDict, *, text: str, pair: str | None, label: str, where: str, origin: dict[str, str]) -> DatasetDict:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datasets import DatasetDict, load_dataset
 from pydantic.dataclasses import dataclass
 
-from harness.data.base import Source
-from harness.data.columns import standardize
 from harness.core.errors import HarnessError, first_line
 from harness.core.registry import SOURCES
 from harness.core.schema import STRICT
+from harness.data.base import Source
+from harness.data.columns import standardize
 
 
 @dataclass(config=STRICT)

@@ -13,11 +13,11 @@ from typing import Literal
 from datasets import load_dataset
 from pydantic.dataclasses import dataclass
 
-from harness.data.base import Source
-from harness.data.columns import standardize
 from harness.core.errors import HarnessError, first_line
 from harness.core.registry import SOURCES
 from harness.core.schema import STRICT
+from harness.data.base import Source
+from harness.data.columns import standardize
 
 FORMATS = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
 

@@ -30,9 +30,9 @@ from datasets import Dataset, DatasetDict
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.data.base import LABEL, TEXT, Source
 from harness.core.registry import SOURCES
 from harness.core.schema import STRICT
+from harness.data.base import LABEL, TEXT, Source
 
 ADJECTIVES = {
     "decent": 1, "fine": 1, "pleasant": 1, "solid": 1, "likable": 1, "good": 1.5, "engaging": 1.5,

@@ -19,9 +19,9 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from harness.core.errors import HarnessError
-from harness.methods.base import Method, MethodSettings, peft_task_type
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
+from harness.methods.base import Method, MethodSettings, peft_task_type
 
 Unit = Annotated[float, Field(gt=0, lt=1)]
 

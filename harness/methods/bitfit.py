@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
 from harness.core.registry import METHODS
+from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
 
 HEADS = ("classifier", "score")  # task heads of sequence-classification models: trained as in the paper
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from transformers import AutoModelForSequenceClassification
 
-from harness.methods.base import Method, MethodSettings
 from harness.core.registry import METHODS
+from harness.methods.base import Method, MethodSettings
 
 
 @METHODS.register("full")

@@ -8,9 +8,9 @@ from __future__ import annotations
 from peft import IA3Config, TaskType, get_peft_model
 from pydantic.dataclasses import dataclass
 
-from harness.methods.base import Method, MethodSettings
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
+from harness.methods.base import Method, MethodSettings
 
 
 @dataclass(config=STRICT)

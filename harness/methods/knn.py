@@ -19,9 +19,9 @@ from transformers import DataCollatorWithPadding
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from harness.core.errors import HarnessError
-from harness.methods.base import Method, MethodSettings
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
+from harness.methods.base import Method, MethodSettings
 
 INDEX_FILE = "index.safetensors"
 

@@ -9,9 +9,9 @@ from peft.optimizers import create_loraplus_optimizer
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.methods.lora import Lora, LoraSettings
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
+from harness.methods.lora import Lora, LoraSettings
 
 
 @dataclass(config=STRICT)

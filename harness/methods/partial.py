@@ -10,9 +10,9 @@ from pydantic.dataclasses import dataclass
 from torch import nn
 
 from harness.core.errors import HarnessError
-from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
+from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
 
 
 @dataclass(config=STRICT)

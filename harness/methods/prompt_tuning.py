@@ -9,9 +9,9 @@ from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.methods.base import Method, MethodSettings
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
+from harness.methods.base import Method, MethodSettings
 
 
 @dataclass(config=STRICT)

@@ -15,11 +15,11 @@ from peft import TaskType, get_peft_model, prepare_model_for_kbit_training
 from pydantic.dataclasses import dataclass
 from transformers import BitsAndBytesConfig
 
+from harness.core.registry import METHODS
+from harness.core.schema import STRICT
 from harness.methods.base import Method
 from harness.methods.lora import LoraSettings, lora_config
 from harness.models import DTYPES, load_classifier
-from harness.core.registry import METHODS
-from harness.core.schema import STRICT
 
 HEAD_MODULES = ["classifier", "score"]  # task heads stay unquantised
 

@@ -22,15 +22,15 @@ from harness.causal.tasks.e2e import SEPARATOR
 from harness.core.config import Params, causal_section, load_params
 from harness.core.errors import HarnessError
 from harness.core.io import atomic_dir, read_json, write_json
-from harness.methods.base import Method, trainable_parameters
-from harness.models import DTYPES
 from harness.core.paths import CAUSAL_BASE, CAUSAL_DATA_SUMMARY, causal_align_dir, result_file, seed_subdir
 from harness.core.provenance import record
 from harness.core.registry import CAUSAL_TASKS
+from harness.core.workers import run_seeds
+from harness.methods.base import Method, trainable_parameters
+from harness.models import DTYPES
 from harness.resources import pick_device
 from harness.stages.common import causal_run, config_dict, size_on_disk
 from harness.training import seed_everything
-from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.causal_align")
 

@@ -20,11 +20,11 @@ from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
 from harness.core.config import LoopConfig, Params, causal_section, load_params
 from harness.core.errors import HarnessError, first_line
 from harness.core.io import atomic_dir, write_json
-from harness.methods.base import total_parameters
-from harness.models import DTYPES
 from harness.core.paths import CAUSAL_BASE, CAUSAL_BASE_SUMMARY
 from harness.core.provenance import record
 from harness.core.registry import METHODS
+from harness.methods.base import total_parameters
+from harness.models import DTYPES
 from harness.resources import pick_device
 from harness.stages.common import set_threads
 from harness.training import seed_everything, train, train_loader

@@ -23,9 +23,9 @@ from harness.core.io import read_json, write_json
 from harness.core.paths import CAUSAL_BASE, CAUSAL_DATA, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
 from harness.core.provenance import record
 from harness.core.registry import CAUSAL_TASKS
+from harness.core.workers import run_seeds
 from harness.resources import pick_device
 from harness.stages.common import causal_run, size_on_disk
-from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.causal_evaluate")
 

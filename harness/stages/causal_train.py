@@ -16,14 +16,14 @@ from harness.causal.data import collator, read_rows, tokenize_pairs
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
 from harness.core.io import atomic_dir, read_json, write_json
-from harness.models import DTYPES
 from harness.core.paths import CAUSAL_BASE, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
 from harness.core.provenance import record
 from harness.core.registry import CAUSAL_TASKS
+from harness.core.workers import run_seeds
+from harness.models import DTYPES
 from harness.resources import pick_device
 from harness.stages.common import causal_run, config_dict, train_figures
 from harness.training import seed_everything, total_steps, train, train_loader
-from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.causal_train")
 

@@ -12,13 +12,13 @@ from datasets import DatasetDict, load_from_disk
 from transformers import AutoTokenizer
 
 from harness.core.config import LoopConfig, Params, causal_section
-from harness.data.base import SPLITS
 from harness.core.errors import HarnessError
 from harness.core.io import read_json, write_json
-from harness.methods.base import total_parameters, trainable_parameters
 from harness.core.paths import META_FILE, PREPARED, SPLITS_DIR, TOKENIZER_DIR, result_file
 from harness.core.provenance import record
 from harness.core.registry import METHODS
+from harness.data.base import SPLITS
+from harness.methods.base import total_parameters, trainable_parameters
 from harness.resources import tensor_bytes
 
 

@@ -19,13 +19,13 @@ from typing import Any
 from datasets import DatasetDict
 
 from harness.core.config import DataConfig, Params, load_params
-from harness.data.base import LABEL, PAIR, REQUIRED, SPLITS, TEXT
 from harness.core.errors import HarnessError
 from harness.core.io import atomic_dir, write_json
-from harness.models import load_tokenizer
 from harness.core.paths import META_FILE, PREPARE_SUMMARY, PREPARED, SPLITS_DIR, TOKENIZER_DIR
 from harness.core.provenance import record, sha256_file
 from harness.core.registry import SOURCES
+from harness.data.base import LABEL, PAIR, REQUIRED, SPLITS, TEXT
+from harness.models import load_tokenizer
 
 log = logging.getLogger("harness.prepare")
 

@@ -14,13 +14,13 @@ import sys
 
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
-from harness.fitting import fit_seed
 from harness.core.io import atomic_dir, read_json, write_json, write_text
 from harness.core.paths import curve_file, model_dir, result_file, seed_subdir
 from harness.core.provenance import record
+from harness.core.workers import run_seeds
+from harness.fitting import fit_seed
 from harness.resources import pick_device
 from harness.stages.common import config_dict, data_hashes, load_prepared, run_method, train_figures
-from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.train")
 

@@ -16,14 +16,14 @@ from typing import Any
 import torch
 
 from harness.core.config import Params, load_params, seeds_of
-from harness.inference import predict, score
 from harness.core.io import read_json
-from harness.lowrank import adapter_deltas, ranks_of, truncated
 from harness.core.paths import PREPARE_SUMMARY, seed_model_dir
+from harness.core.workers import run_seeds
+from harness.inference import predict, score
+from harness.lowrank import adapter_deltas, ranks_of, truncated
 from harness.resources import pick_device
 from harness.stages.common import load_prepared, run_method, write_run_result
 from harness.training import seed_everything
-from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.truncate")
 

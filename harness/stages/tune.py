@@ -24,15 +24,15 @@ import sys
 
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
-from harness.fitting import fit_seed
-from harness.inference import predict, score
 from harness.core.io import write_json
 from harness.core.paths import result_file
 from harness.core.provenance import record
+from harness.core.workers import run_seeds
+from harness.fitting import fit_seed
+from harness.inference import predict, score
 from harness.resources import pick_device
 from harness.stages.common import data_hashes, load_prepared, run_method
 from harness.tuning import choose
-from harness.core.workers import run_seeds
 
 log = logging.getLogger("harness.tune")
 SPLITS_READ = ("train", "validation")  # never the test split
