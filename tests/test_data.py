@@ -190,3 +190,56 @@ def test_prepare_maps_declared_labels_to_class_indices(workspace, tiny_raw):
     tiny_raw["data"].update(labels=[3, 7], validation_size=1)
     prepare.run(local_params(tiny_raw, train, train))
     assert load_from_disk(str(workspace / "data" / "prepared" / "splits"))["test"]["labels"] == [1, 0, 1]
+
+
+# --- GLUE files as they ship: label names, no header row, sentence pairs (fixtures in each task's format) ---
+
+
+def glue_params(tiny_raw, train, dev, labels, **local):
+    tiny_raw["data"].update(source="local", labels=labels, validation_size=2)
+    tiny_raw["data"]["local"] = {"train": str(train), "eval": str(dev), **local}
+    return parse_params(tiny_raw)
+
+
+def test_rte_format_with_label_names_prepares_with_the_mapping_recorded(workspace, tiny_raw):
+    """RTE / MNLI / QNLI / WNLI label with names; the class id of a name is its position in data.labels."""
+    header = "index\tsentence1\tsentence2\tlabel"
+    rows = [f"{i}\tA man sleeps {i}.\tSomeone sleeps {i}.\t{'entailment' if i % 2 else 'not_entailment'}" for i in range(8)]
+    train = write_rows(workspace / "rte_train.tsv", header, rows)
+    dev = write_rows(workspace / "rte_dev.tsv", header, rows[:4])
+    params = glue_params(tiny_raw, train, dev, ["not_entailment", "entailment"], text_column="sentence1", text_pair_column="sentence2")
+    summary = prepare.run(params)
+    assert summary["label_ids"] == {"not_entailment": 0, "entailment": 1}
+    assert summary["label_counts"]["test"] == {"entailment": 2, "not_entailment": 2}
+    from harness.stages.common import load_prepared
+
+    splits, _ = load_prepared()
+    assert sorted(set(splits["test"]["labels"])) == [0, 1]
+    with pytest.raises(HarnessError, match=r"train row 0 has label 'not_entailment', outside the declared labels \['contradiction', 'entailment'\]"):
+        prepare.run(glue_params(tiny_raw, train, dev, ["contradiction", "entailment"], text_column="sentence1", text_pair_column="sentence2"))
+
+
+def test_headerless_mrpc_format_reads_columns_by_position(workspace, tiny_raw):
+    """Public MRPC / QQP / CoLA copies without a header row: ``header: false``, columns "0", "1", ..."""
+    rows = [f"{i % 2}\t{100 + i}\t{200 + i}\tThe cat sat {i}.\tA cat was sitting {i}." for i in range(8)]
+    train = write_rows(workspace / "mrpc_train.tsv", rows[0], rows[1:])  # the first row is data, not a header
+    dev = write_rows(workspace / "mrpc_dev.tsv", rows[4], rows[5:])
+    summary = prepare.run(glue_params(tiny_raw, train, dev, [0, 1], header=False, text_column=3, text_pair_column="4", label_column=0))
+    assert summary["sizes"] == {"train": 6, "validation": 2, "test": 4}
+    assert "label_ids" not in summary  # integer labels are their own ids
+
+
+def test_a_headerless_file_read_with_a_header_says_so(workspace, tiny_raw):
+    rows = [f"sentence number {i}\t{i % 2}" for i in range(6)]  # CoLA as ../shared/data/glue ships it
+    train = write_rows(workspace / "cola_train.tsv", rows[0], rows[1:])
+    dev = write_rows(workspace / "cola_dev.tsv", rows[2], rows[3:])
+    # each file's first row becomes its header, and the two differ: the cause, then the likely fix
+    with pytest.raises(HarnessError, match=r"could not read tsv files .*: Couldn't cast \.\.\. because column names don't match \(a file without a header row needs header: false\)$"):
+        prepare.run(glue_params(tiny_raw, train, dev, [0, 1]))
+    assert_no_outputs(workspace)
+    same_first_row = write_rows(workspace / "cola_dev2.tsv", rows[0], rows[3:])
+    with pytest.raises(HarnessError, match=r"data.local.text_column: column 'sentence' not in .*cola_train.tsv; columns there: sentence number 0, 0 \(a file without a header row needs header: false\)$"):
+        prepare.run(glue_params(tiny_raw, train, same_first_row, [0, 1]))
+    assert_no_outputs(workspace)
+    with pytest.raises(HarnessError, match="data.local.header: false applies to tsv and csv files"):
+        prepare.run(glue_params(tiny_raw, workspace / "x.jsonl", workspace / "y.jsonl", [0, 1], header=False))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from harness.causal.settings import AlignConfig, CausalConfig
@@ -133,7 +133,9 @@ class DataConfig:
     (``data.<source>``, validated by the source's own config class)."""
 
     source: str
-    labels: list[int] = dataclasses.field(default_factory=lambda: [0, 1])
+    # the label values the data uses, in class-id order: integers (SST-2's 0/1) or the names a file uses
+    # (RTE's [not_entailment, entailment]); a label's class id is its position here
+    labels: list[StrictInt] | list[StrictStr] = dataclasses.field(default_factory=lambda: [0, 1])
     metrics: list[str] = dataclasses.field(default_factory=lambda: ["accuracy"])
     train_size: NonNegInt = 0
     eval_size: NonNegInt = 0  # the reported (test) split
@@ -145,7 +147,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
-            raise ValueError("labels must list at least two distinct integer labels")
+            raise ValueError("labels must list at least two distinct labels, all integers or all names")
         if not self.metrics:
             raise ValueError("metrics must name at least one metric (the first is the primary one)")
 

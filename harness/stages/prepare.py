@@ -31,8 +31,10 @@ log = logging.getLogger("harness.prepare")
 
 
 def check_splits(splits: DatasetDict, data: DataConfig, where: str) -> None:
-    """Every split present and non-empty, text non-null, every label inside the declared set."""
+    """Every split present and non-empty, text non-null, every label inside the declared set (of the declared
+    kind: integers, or names)."""
     allowed = set(data.labels)
+    kind = str if isinstance(data.labels[0], str) else int
     for split in splits:
         if split not in SPLITS:
             raise HarnessError(f"{where}: source {data.source!r} returned a split {split!r}; splits: {', '.join(SPLITS)}")
@@ -41,9 +43,9 @@ def check_splits(splits: DatasetDict, data: DataConfig, where: str) -> None:
             raise HarnessError(f"{where}: the {split} split of source {data.source!r} is empty")
         ds = splits[split]
         for i, label in enumerate(ds[LABEL]):
-            if isinstance(label, bool) or not isinstance(label, int) or label not in allowed:
+            if isinstance(label, bool) or not isinstance(label, kind) or label not in allowed:
                 raise HarnessError(
-                    f"{where}.labels: {split} row {i} has label {label!r}, outside the declared labels {sorted(allowed)}"
+                    f"{where}.labels: {split} row {i} has label {label!r}, outside the declared labels {list(data.labels)}"
                 )
         for column in (TEXT, PAIR):
             if column in ds.column_names and any(t is None or t == "" for t in ds[column]):
@@ -88,6 +90,12 @@ def content_hash(ds) -> str:
 def tokenize(splits: DatasetDict, tokenizer, max_length: int, labels: list[int]) -> DatasetDict:
     """Token ids plus the class index of each label (its position in ``data.labels``)."""
     index = {label: i for i, label in enumerate(labels)}
+    if isinstance(labels[0], str):  # names -> ids first, so the label column the model reads holds integers
+        splits = DatasetDict({
+            s: ds.map(lambda b: {"label_id": [index[label] for label in b[LABEL]]}, batched=True).remove_columns(LABEL).rename_column("label_id", LABEL)
+            for s, ds in splits.items()
+        })
+        index = {i: i for i in range(len(labels))}
 
     def encode(batch):
         pair = batch[PAIR] if PAIR in batch else None
@@ -111,11 +119,14 @@ def summarize(
     counts = {s: dict(sorted(Counter(ds[LABEL]).items())) for s, ds in splits.items()}
     test_counts = counts["test"]
     majority = max(test_counts.values()) / sum(test_counts.values())
+    # label names (RTE's entailment / not_entailment) -> the class ids the model predicts
+    names = {"label_ids": {label: i for i, label in enumerate(data.labels)}} if isinstance(data.labels[0], str) else {}
     return {
         "source": data.source,
         "validation_from": validation_from,
         "sizes": {s: len(ds) for s, ds in splits.items()},
         "label_counts": {s: {str(k): v for k, v in c.items()} for s, c in counts.items()},
+        **names,
         "majority_class_test_accuracy": 100.0 * majority,
         "content_sha256": hashes,
         "file_sha256": files,
