@@ -33,13 +33,14 @@ RUNS = ("lora", "adalora", "loraplus", "full", "lora_r2", "adalora_b2", "qlora",
 
 
 def shrink_runs(raw: dict, atlas: dict) -> None:
-    """The shrunk params and atlas spec keep :data:`RUNS`, the planted task the arms are tuned on and the no-plant control, and the causal LoRA and full runs."""
+    """The shrunk params and atlas spec keep :data:`RUNS`, the planted task the arms are tuned on and the no-plant control, the causal LoRA and full runs and SFT-then-DPO on each."""
     set_runs(raw, {name: raw["train"][name] for name in RUNS})
     raw["planted"]["tasks"] = {task: raw["planted"]["tasks"][task] for task in (raw["planted"]["tune_task"], "none")}
     raw["causal"]["runs"] = {name: raw["causal"]["runs"][name] for name in ("lora", "full")}
+    raw["causal"]["align"]["runs"]["sft_dpo_lora"]["sft_run"] = "lora"  # lora_all is not kept: the same method
     for row in atlas["rows"]:
         row["runs"] = [r for r in row["runs"] if r in RUNS]
-    atlas["rows"] = [row for row in atlas["rows"] if row["runs"] or row.get("not_run")]
+    atlas["rows"] = [row for row in atlas["rows"] if row["runs"] or row.get("align_runs") or row.get("not_run")]
 
 
 @pytest.fixture
@@ -120,3 +121,30 @@ def test_bad_params_leave_no_outputs(project):
     assert proc.returncode != 0
     assert "error: params.yaml: data.local.train: file not found: missing.tsv" in proc.stdout + proc.stderr
     assert not (project / "data" / "prepared").exists() and not (project / "results" / "prepare.json").exists()
+
+
+def test_glue_files_as_they_ship_train_and_evaluate_through_dvc_exp_run(project):
+    """An RTE-format file (label names, sentence pairs) and a headerless MRPC-format file, each through
+    `dvc exp run -S ...` from prepare to evaluate, the way a user points the pipeline at GLUE files."""
+    glue = project / "glue"
+    glue.mkdir()
+    rte = [f"{i}\tA man is sleeping in room {i}.\tSomeone sleeps {i}.\t{'entailment' if i % 3 else 'not_entailment'}" for i in range(40)]
+    (glue / "rte_train.tsv").write_text("index\tsentence1\tsentence2\tlabel\n" + "\n".join(rte[:30]) + "\n")
+    (glue / "rte_dev.tsv").write_text("index\tsentence1\tsentence2\tlabel\n" + "\n".join(rte[30:]) + "\n")
+    mrpc = [f"{i % 2}\t{1000 + i}\t{2000 + i}\tThe cat sat on mat {i}.\tA cat was on mat {i}." for i in range(40)]
+    (glue / "mrpc_train.tsv").write_text("\n".join(mrpc[:30]) + "\n")  # no header row
+    (glue / "mrpc_dev.tsv").write_text("\n".join(mrpc[30:]) + "\n")
+    common = ["-S", "data.source=local", "-S", "data.validation_size=6", "-S", "data.train_size=0", "-S", "data.eval_size=0"]
+    runs = {
+        "rte": ["-S", "data.labels=[not_entailment,entailment]", "-S", "data.local.train=glue/rte_train.tsv", "-S", "data.local.eval=glue/rte_dev.tsv",
+                "-S", "data.local.text_column=sentence1", "-S", "data.local.text_pair_column=sentence2", "-S", "data.local.label_column=label"],
+        "mrpc": ["-S", "data.labels=[0,1]", "-S", "data.local.header=false", "-S", "data.local.train=glue/mrpc_train.tsv", "-S", "data.local.eval=glue/mrpc_dev.tsv",
+                 "-S", "data.local.text_column=3", "-S", "data.local.text_pair_column=4", "-S", "data.local.label_column=0"],
+    }
+    for name, settings in runs.items():
+        sh("dvc", "exp", "run", "-n", name, *common, *settings, "evaluate@lora", cwd=project)
+        prepared = json.loads((project / "results" / "prepare.json").read_text())
+        assert prepared["sizes"] == {"train": 24, "validation": 6, "test": 10}, name
+        assert ("label_ids" in prepared) == (name == "rte")
+        evaluated = json.loads((project / "results" / "eval" / "lora.json").read_text())
+        assert 0 <= evaluated["seeds"]["0"]["metrics"]["accuracy"] <= 100
