@@ -29,7 +29,7 @@ def fit_seed(params: Params, run: str, method: Method, cfg, seed: int, splits, t
     device = pick_device(params.loop.device)
     steps = total_steps(params.loop, len(splits["train"]))
     seed_everything(seed)  # before the head and the adapter are initialised
-    model = method.base_model(params.model, len(params.data.labels), cfg)
+    model = method.base_model(params.model, params.data.num_labels, cfg)
     model = method.prepare(model, cfg, total_steps=steps)
     if method.trains:
         loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed, params.loop.group_by_length)

@@ -14,7 +14,8 @@ from harness.core.registry import METRICS
 
 @torch.no_grad()
 def predict(model, dataset, tokenizer, batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Argmax predictions and gold labels in dataset order, plus eval throughput (non-pad tokens/s).
+    """Predictions (the argmax class, or the score of a one-output regression head) and gold labels in dataset
+    order, plus eval throughput (non-pad tokens/s).
 
     Batches are formed from length-sorted examples (less padding, same predictions: each example is
     scored on its own row) and the predictions are put back in dataset order.
@@ -27,7 +28,8 @@ def predict(model, dataset, tokenizer, batch_size: int, device: torch.device) ->
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}
         gold = batch.pop("labels")
-        preds.append(model(**batch).logits.argmax(-1).cpu())
+        logits = model(**batch).logits
+        preds.append(logits.squeeze(-1).float().cpu() if logits.shape[-1] == 1 else logits.argmax(-1).cpu())
         labels.append(gold.cpu())
         tokens += int(batch["attention_mask"].sum())
     seconds = time.perf_counter() - start

@@ -243,3 +243,41 @@ def test_a_headerless_file_read_with_a_header_says_so(workspace, tiny_raw):
     assert_no_outputs(workspace)
     with pytest.raises(HarnessError, match="data.local.header: false applies to tsv and csv files"):
         prepare.run(glue_params(tiny_raw, workspace / "x.jsonl", workspace / "y.jsonl", [0, 1], header=False))
+
+
+def test_stsb_format_regression_prepares_scores_and_trains_a_one_output_head(workspace, tiny_raw):
+    """STS-B's score (0-5, floats) is a regression target: one output, MSE, scored by correlation."""
+    from harness.core.registry import METHODS
+    from harness.fitting import fit_seed
+    from harness.inference import predict, score
+    from harness.stages.common import load_prepared
+
+    header = "index\tgenre\tsentence1\tsentence2\tscore"
+    rows = [f"{i}\tmain\tA dog runs {i}.\tA dog is running {i}.\t{(i * 7 % 11) / 2:.3f}" for i in range(40)]
+    train = write_rows(workspace / "stsb_train.tsv", header, rows[:30])
+    dev = write_rows(workspace / "stsb_dev.tsv", header, rows[30:])
+    tiny_raw["data"]["metrics"] = ["pearson", "spearman"]
+    tiny_raw["data"]["task"] = "regression"
+    params = glue_params(tiny_raw, train, dev, [0, 1], text_column="sentence1", text_pair_column="sentence2", label_column="score")
+    summary = prepare.run(params)
+    assert summary["task"] == "regression" and summary["majority_class_test_accuracy"] is None
+    assert summary["label_stats"]["test"]["max"] <= 5.0 and "label_counts" not in summary
+    splits, tokenizer = load_prepared()
+    assert splits["test"].features["labels"].dtype == "float32"
+    method, cfg = METHODS.get("lora")(), params.train["lora"]
+    model, stats = fit_seed(params, "lora", method, cfg, 0, splits, tokenizer, track=False)
+    assert model.config.num_labels == 1 and stats.final_loss > 0
+    preds, labels, _ = predict(model, splits["test"], tokenizer, 8, __import__("torch").device("cpu"))
+    assert preds.dtype.kind == "f" and len(preds) == len(labels) == 10
+    assert set(score(preds, labels, ["pearson", "spearman"])) == {"pearson", "spearman"}
+
+
+def test_regression_refuses_class_metrics_and_text_labels(workspace, tiny_raw):
+    tiny_raw["data"].update(task="regression", metrics=["accuracy"])
+    with pytest.raises(HarnessError, match="data.metrics: 'accuracy' compares classes; a regression task is scored by: pearson, spearman"):
+        parse_params(tiny_raw)
+    rows = ["a\tb\thigh", "c\td\tlow", "e\tf\thigh"]
+    train = write_rows(workspace / "t.tsv", "sentence1\tsentence2\tscore", rows)
+    tiny_raw["data"]["metrics"] = ["pearson"]
+    with pytest.raises(HarnessError, match=r"data.task: regression: train row 0 has label 'high', not a finite number"):
+        prepare.run(glue_params(tiny_raw, train, train, [0, 1], text_column="sentence1", text_pair_column="sentence2", label_column="score"))

@@ -133,6 +133,9 @@ class DataConfig:
     (``data.<source>``, validated by the source's own config class)."""
 
     source: str
+    # classification: one class per label; regression (STS-B's similarity score): one output, scored by
+    # correlation metrics (pearson, spearman), and ``labels`` is not read
+    task: Literal["classification", "regression"] = "classification"
     # the label values the data uses, in class-id order: integers (SST-2's 0/1) or the names a file uses
     # (RTE's [not_entailment, entailment]); a label's class id is its position here
     labels: list[StrictInt] | list[StrictStr] = dataclasses.field(default_factory=lambda: [0, 1])
@@ -154,6 +157,11 @@ class DataConfig:
     @property
     def source_options(self) -> Any:
         return self.options[self.source]
+
+    @property
+    def num_labels(self) -> int:
+        """Outputs of the model's head: one per class, or one score (regression)."""
+        return 1 if self.task == "regression" else len(self.labels)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,7 +200,9 @@ def _parse_data(raw: Any, where: str) -> DataConfig:
     from harness.core.registry import METRICS
 
     for m in data.metrics:
-        METRICS.get(m)
+        if data.task == "regression" and not getattr(METRICS.get(m), "on_scores", False):
+            scored = ", ".join(n for n in METRICS.names() if getattr(METRICS.get(n), "on_scores", False))
+            raise HarnessError(f"{where}.metrics: {m!r} compares classes; a regression task is scored by: {scored}")
     return dataclasses.replace(data, options=options)
 
 

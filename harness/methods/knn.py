@@ -70,6 +70,8 @@ class Knn(Method):
 
     @torch.no_grad()
     def fit(self, model, cfg, dataset, tokenizer, device):
+        if model.config.num_labels == 1:
+            raise HarnessError("knn votes among the training examples' classes; data.task regression has none (use a trained method)")
         encoder = model.base_model.to(device).eval()
         loader = DataLoader(dataset.remove_columns("labels"), batch_size=cfg.index_batch_size, collate_fn=DataCollatorWithPadding(tokenizer))
         keys = torch.cat([mean_pooled(encoder, **{k: v.to(device) for k, v in b.items()}) for b in loader])

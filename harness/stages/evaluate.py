@@ -43,8 +43,9 @@ def latency(params: Params, method, model, base, dataset, tokenizer, device) -> 
     out["model_over_base"] = ms["model"] / ms["base"]
     if "merged" in ms:
         out["merged_over_base"] = ms["merged"] / ms["base"]
-        with torch.no_grad():  # merging must not change what the model predicts
-            same = models["merged"](**batch).logits.argmax(-1) == models["model"](**batch).logits.argmax(-1)
+        with torch.no_grad():  # merging must not change what the model predicts (a class, or a regression score)
+            merged, unmerged = (models[k](**batch).logits for k in ("merged", "model"))
+            same = torch.isclose(merged, unmerged, rtol=1e-3, atol=1e-4)[:, 0] if merged.shape[-1] == 1 else merged.argmax(-1) == unmerged.argmax(-1)
         out["merged_same_predictions"] = float(same.float().mean())
     return out
 
@@ -60,7 +61,7 @@ def run(params: Params, run: str) -> dict:
 
     def reload(seed: int):
         seed_everything(seed)  # the throwaway head the adapter's saved head replaces is drawn from the RNG
-        return method.load(method.base_model(params.model, len(params.data.labels), cfg), seed_model_dir(run, seed), cfg)
+        return method.load(method.base_model(params.model, params.data.num_labels, cfg), seed_model_dir(run, seed), cfg)
 
     def scores(seed: int) -> dict:
         preds, labels, speed = predict(reload(seed), splits["test"], tokenizer, params.loop.eval_batch_size, device)
@@ -74,7 +75,7 @@ def run(params: Params, run: str) -> dict:
         return figures
 
     def timing(seed: int) -> dict:
-        base = load_classifier(params.model.name, len(params.data.labels), params.model.dtype)
+        base = load_classifier(params.model.name, params.data.num_labels, params.model.dtype)
         return latency(params, method, reload(seed), base, splits["test"], tokenizer, device)
 
     done = run_seeds(scores, seeds, threads=params.loop.threads, device=device, log=log, label=f"evaluate@{run}")

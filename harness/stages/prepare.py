@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections import Counter
 from typing import Any
 
-from datasets import DatasetDict
+from datasets import DatasetDict, Value
 
 from harness.core.config import DataConfig, Params, load_params
 from harness.core.errors import HarnessError
@@ -35,6 +36,7 @@ def check_splits(splits: DatasetDict, data: DataConfig, where: str) -> None:
     kind: integers, or names)."""
     allowed = set(data.labels)
     kind = str if isinstance(data.labels[0], str) else int
+    regression = data.task == "regression"
     for split in splits:
         if split not in SPLITS:
             raise HarnessError(f"{where}: source {data.source!r} returned a split {split!r}; splits: {', '.join(SPLITS)}")
@@ -43,6 +45,10 @@ def check_splits(splits: DatasetDict, data: DataConfig, where: str) -> None:
             raise HarnessError(f"{where}: the {split} split of source {data.source!r} is empty")
         ds = splits[split]
         for i, label in enumerate(ds[LABEL]):
+            if regression:
+                if isinstance(label, bool) or not isinstance(label, (int, float)) or not math.isfinite(label):
+                    raise HarnessError(f"{where}.task: regression: {split} row {i} has label {label!r}, not a finite number")
+                continue
             if isinstance(label, bool) or not isinstance(label, kind) or label not in allowed:
                 raise HarnessError(
                     f"{where}.labels: {split} row {i} has label {label!r}, outside the declared labels {list(data.labels)}"
@@ -87,10 +93,14 @@ def content_hash(ds) -> str:
     return h.hexdigest()
 
 
-def tokenize(splits: DatasetDict, tokenizer, max_length: int, labels: list[int]) -> DatasetDict:
-    """Token ids plus the class index of each label (its position in ``data.labels``)."""
+def tokenize(splits: DatasetDict, tokenizer, max_length: int, labels: list[int] | list[str], regression: bool = False) -> DatasetDict:
+    """Token ids plus the class index of each label (its position in ``data.labels``), or the score itself
+    as a float (regression)."""
     index = {label: i for i, label in enumerate(labels)}
-    if isinstance(labels[0], str):  # names -> ids first, so the label column the model reads holds integers
+    if regression:
+        splits = DatasetDict({s: ds.cast_column(LABEL, Value("float32")) for s, ds in splits.items()})
+        index = None
+    elif isinstance(labels[0], str):  # names -> ids first, so the label column the model reads holds integers
         splits = DatasetDict({
             s: ds.map(lambda b: {"label_id": [index[label] for label in b[LABEL]]}, batched=True).remove_columns(LABEL).rename_column("label_id", LABEL)
             for s, ds in splits.items()
@@ -100,7 +110,7 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int, labels: list[int])
     def encode(batch):
         pair = batch[PAIR] if PAIR in batch else None
         encoded = tokenizer(batch[TEXT], pair, truncation=True, max_length=max_length)
-        encoded[LABEL] = [index[label] for label in batch[LABEL]]
+        encoded[LABEL] = batch[LABEL] if index is None else [index[label] for label in batch[LABEL]]
         return encoded
 
     keep = {LABEL}
@@ -116,18 +126,21 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int, labels: list[int])
 def summarize(
     splits: DatasetDict, data: DataConfig, validation_from: str, hashes: dict[str, str], files: dict[str, str]
 ) -> dict[str, Any]:
-    counts = {s: dict(sorted(Counter(ds[LABEL]).items())) for s, ds in splits.items()}
-    test_counts = counts["test"]
-    majority = max(test_counts.values()) / sum(test_counts.values())
-    # label names (RTE's entailment / not_entailment) -> the class ids the model predicts
-    names = {"label_ids": {label: i for i, label in enumerate(data.labels)}} if isinstance(data.labels[0], str) else {}
+    if data.task == "regression":  # scores, not classes: their range and mean; no majority class
+        labels = {"task": "regression", "label_stats": {s: {"min": min(ds[LABEL]), "mean": sum(ds[LABEL]) / len(ds), "max": max(ds[LABEL])} for s, ds in splits.items()}}
+        majority = None
+    else:
+        counts = {s: dict(sorted(Counter(ds[LABEL]).items())) for s, ds in splits.items()}
+        labels = {"label_counts": {s: {str(k): v for k, v in c.items()} for s, c in counts.items()}}
+        if isinstance(data.labels[0], str):  # label names (RTE's entailment) -> the class ids the model predicts
+            labels["label_ids"] = {label: i for i, label in enumerate(data.labels)}
+        majority = 100.0 * max(counts["test"].values()) / sum(counts["test"].values())
     return {
         "source": data.source,
         "validation_from": validation_from,
         "sizes": {s: len(ds) for s, ds in splits.items()},
-        "label_counts": {s: {str(k): v for k, v in c.items()} for s, c in counts.items()},
-        **names,
-        "majority_class_test_accuracy": 100.0 * majority,
+        **labels,
+        "majority_class_test_accuracy": majority,
         "content_sha256": hashes,
         "file_sha256": files,
     }
@@ -145,7 +158,7 @@ def run(params: Params) -> dict[str, Any]:
     hashes = {s: content_hash(ds) for s, ds in splits.items()}
     files = {f: sha256_file(f) for f in source.files(data.source_options)}
     tokenizer = load_tokenizer(params.model.name)
-    tokenized = tokenize(splits, tokenizer, params.model.max_length, data.labels)
+    tokenized = tokenize(splits, tokenizer, params.model.max_length, data.labels, regression=data.task == "regression")
     summary = summarize(splits, data, validation_from, hashes, files)
     summary["provenance"] = record(data_hashes=hashes)
     with atomic_dir(PREPARED) as out:

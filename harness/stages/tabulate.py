@@ -85,7 +85,8 @@ def render(status: dict[str, Any]) -> str:
         f"({p['validation_from']}), test {p['sizes']['test']}; test content sha256 `{p['test_sha256'][:12]}`); seeds {p['seeds']} "
         f"(runs may list fewer: see Protocol); git `{(git['sha'] or 'none')[:10]}`"
         + (" (**dirty: written with --allow-dirty**)" if git["dirty"] else "")
-        + f". Majority-class baseline on test: {p['majority']:.2f}. {p['completeness']}",
+        + (f". Majority-class baseline on test: {p['majority']:.2f}. " if p["majority"] is not None else ". Regression (scores): no majority class. ")
+        + p["completeness"],
         "",
         "Every figure below comes from the **test** split (SST-2's dev set when the source is SST-2) unless it says "
         "otherwise; every setting was chosen on the **validation** split (see Protocol), never on test.",

@@ -47,7 +47,8 @@ def run(params: Params, run: str) -> dict[str, Any]:
     device = pick_device(params.loop.device)
     splits, tokenizer = load_prepared()
     metric = params.data.metrics[0]
-    majority = read_json(PREPARE_SUMMARY)["majority_class_test_accuracy"]
+    # the score of a predictor that ignores its input: the majority class, or for regression 0 (no correlation)
+    majority = read_json(PREPARE_SUMMARY)["majority_class_test_accuracy"] or 0.0
 
     def evaluate(model) -> dict[str, float]:
         preds, labels, _ = predict(model, splits["test"], tokenizer, params.loop.eval_batch_size, device)
@@ -55,7 +56,7 @@ def run(params: Params, run: str) -> dict[str, Any]:
 
     def one_seed(seed: int) -> dict[str, Any]:
         seed_everything(seed)
-        model = method.load(method.base_model(params.model, len(params.data.labels), cfg), seed_model_dir(run, seed), cfg)
+        model = method.load(method.base_model(params.model, params.data.num_labels, cfg), seed_model_dir(run, seed), cfg)
         deltas = adapter_deltas(model)
         top = ranks_of(deltas)
         curve = truncation_curve(model, deltas, range(1, top + 1), evaluate)
