@@ -30,7 +30,7 @@ from harness.methods.base import Method, trainable_parameters
 from harness.models import DTYPES
 from harness.resources import pick_device
 from harness.stages.common import causal_run, config_dict, size_on_disk
-from harness.training import seed_everything
+from harness.training import seed_everything, total_steps
 
 log = logging.getLogger("harness.causal_align")
 
@@ -60,6 +60,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
     tokenizer = AutoTokenizer.from_pretrained(CAUSAL_BASE)
     device = pick_device(causal.loop.device)
     seeds = spec.seeds or params.seeds
+    sft_steps = total_steps(causal.loop, len(sft_pairs))  # as causal_train@<sft_run> trains (max_steps or epochs)
 
     def quality(model) -> dict[str, Any]:
         return assess(model, tokenizer, test_prefs, test_rows, SEPARATOR, align.max_new_tokens, causal.eval_batch_size, device)
@@ -68,11 +69,11 @@ def run(params: Params, name: str) -> dict[str, Any]:
         def one_seed(seed: int) -> dict[str, Any]:
             seed_everything(seed)  # before the adapter is initialised
             model = AutoModelForCausalLM.from_pretrained(CAUSAL_BASE, dtype=DTYPES[causal.dtype])
-            model = method.prepare(model, cfg, total_steps=causal.loop.max_steps)
+            model = method.prepare(model, cfg, total_steps=sft_steps)
             trainable = trainable_parameters(model)
             common = {"seed": seed, "max_length": causal.max_length, "device": device}
             model, sft_figures = sft(model, method, cfg, tokenizer, sft_pairs, trainer_settings(
-                causal.loop, steps=causal.loop.max_steps, batch_size=causal.loop.batch_size, lr=cfg.lr or causal.loop.lr, **common), device)
+                causal.loop, steps=sft_steps, batch_size=causal.loop.batch_size, lr=cfg.lr or causal.loop.lr, **common), device)
             method.save(model, out / seed_subdir(seed) / "sft")
             sft_figures["eval"] = quality(model)
             model, dpo_figures, trl_eval = dpo(model, tokenizer, train_prefs, test_prefs, trainer_settings(
@@ -80,8 +81,9 @@ def run(params: Params, name: str) -> dict[str, Any]:
             method.save(model, out / seed_subdir(seed) / "dpo")
             dpo_figures["eval"] = {**quality(model), **trl_eval}
             both = (sft_figures, dpo_figures)
+            before, after = sft_figures["eval"], dpo_figures["eval"]
             log.info("causal_align@%s seed %d: preference accuracy %.1f -> %.1f, coverage %.1f -> %.1f", name, seed,
-                     *(f["eval"][k] for k in ("preference_accuracy",) for f in both), *(f["eval"][k] for k in ("coverage",) for f in both))
+                     before["preference_accuracy"], after["preference_accuracy"], before["coverage"], after["coverage"])
             return {
                 "trainable_params": trainable,
                 "sft": sft_figures,
@@ -93,7 +95,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
             }
 
         done = run_seeds(one_seed, seeds, threads=causal.loop.threads, device=device, log=log,
-                         label=f"causal_align@{name} ({causal.loop.max_steps} SFT + {align.dpo_steps} DPO steps)")
+                         label=f"causal_align@{name} ({sft_steps} SFT + {align.dpo_steps} DPO steps)")
     result = {
         "run": name,
         "method": f"sft+dpo ({method.name})",
