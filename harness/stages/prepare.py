@@ -94,12 +94,12 @@ def content_hash(ds) -> str:
 
 
 def tokenize(splits: DatasetDict, tokenizer, max_length: int, labels: list[int] | list[str], regression: bool = False) -> DatasetDict:
-    """Token ids plus the class index of each label (its position in ``data.labels``), or the score itself
-    as a float (regression)."""
+    """Token ids plus the class index of each label (its position in ``data.labels``), or for regression the
+    score itself (a float32 column)."""
     index = {label: i for i, label in enumerate(labels)}
-    if regression:
+    if regression:  # a score is its own target
         splits = DatasetDict({s: ds.cast_column(LABEL, Value("float32")) for s, ds in splits.items()})
-        index = None
+        index = {score: score for ds in splits.values() for score in ds[LABEL]}
     elif isinstance(labels[0], str):  # names -> ids first, so the label column the model reads holds integers
         splits = DatasetDict({
             s: ds.map(lambda b: {"label_id": [index[label] for label in b[LABEL]]}, batched=True).remove_columns(LABEL).rename_column("label_id", LABEL)
@@ -110,7 +110,7 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int, labels: list[int] 
     def encode(batch):
         pair = batch[PAIR] if PAIR in batch else None
         encoded = tokenizer(batch[TEXT], pair, truncation=True, max_length=max_length)
-        encoded[LABEL] = batch[LABEL] if index is None else [index[label] for label in batch[LABEL]]
+        encoded[LABEL] = [index[label] for label in batch[LABEL]]
         return encoded
 
     keep = {LABEL}
