@@ -160,6 +160,7 @@ def test_causal_stages_end_to_end_and_deterministic(workspace, tiny_raw):
     from harness.stages import causal_base, causal_data, causal_evaluate, causal_train
 
     tiny_raw["causal"]["runs"].pop("lora_all")  # the same method as lora: every stage path is still covered
+    tiny_raw["causal"]["align"]["runs"] = {}  # SFT then DPO: tests/test_alignment.py
     write_params(workspace, tiny_raw)
     params = load_params()
     causal_data.run(params)

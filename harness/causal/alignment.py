@@ -35,7 +35,7 @@ def trainer_settings(loop: LoopConfig, *, steps: int, batch_size: int, lr: float
         "max_steps": steps, "per_device_train_batch_size": batch_size, "per_device_eval_batch_size": batch_size,
         "learning_rate": lr, "weight_decay": loop.weight_decay, "warmup_steps": int(loop.warmup_ratio * steps),
         "lr_scheduler_type": loop.scheduler, "max_grad_norm": loop.max_grad_norm, "seed": seed, "data_seed": seed,
-        "logging_steps": 10, "save_strategy": "no", "report_to": [], "disable_tqdm": True,
+        "logging_steps": min(10, steps), "save_strategy": "no", "report_to": [], "disable_tqdm": True,
         "use_cpu": device.type == "cpu", "dataloader_num_workers": 0, "max_length": max_length,
     }
 
@@ -101,9 +101,9 @@ def _memory(model, mem: PeakMemory) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def completion_logps(model, tokenizer, prompts: list[str], completions: list[str], batch_size: int, device: torch.device) -> list[float]:
+def completion_logps(model, tokenizer, prompts: list[str], completions: list[str], batch_size: int, max_length: int, device: torch.device) -> list[float]:
     """Summed log-probability of each completion (plus end-of-text) after its prompt, tokenised as trl
-    tokenises preference pairs (prompt and completion separately, then joined)."""
+    tokenises preference pairs (prompt and completion separately, then joined, cut at ``max_length``)."""
     model.eval()
     out = []
     for i in range(0, len(prompts), batch_size):
@@ -111,8 +111,8 @@ def completion_logps(model, tokenizer, prompts: list[str], completions: list[str
         for p, c in zip(prompts[i : i + batch_size], completions[i : i + batch_size]):
             head = tokenizer(p, add_special_tokens=False)["input_ids"]
             tail = tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-            seqs.append(head + tail)
-            starts.append(len(head))
+            seqs.append((head + tail)[:max_length])
+            starts.append(min(len(head), max_length))
         width = max(map(len, seqs))
         ids = torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
@@ -127,14 +127,16 @@ def completion_logps(model, tokenizer, prompts: list[str], completions: list[str
 
 
 @torch.no_grad()
-def greedy(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int, device: torch.device) -> list[str]:
+def greedy(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int, max_length: int, device: torch.device) -> list[str]:
+    """Greedy continuations, at most ``max_new_tokens`` and never past ``max_length`` positions in all."""
     model.eval()
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
     texts = []
     try:
         for i in range(0, len(prompts), batch_size):
             batch = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            generated = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+            room = max(1, min(max_new_tokens, max_length - batch["input_ids"].shape[1]))
+            generated = model.generate(**batch, max_new_tokens=room, do_sample=False, num_beams=1,
                                        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
             texts += [t.strip() for t in tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)]
     finally:
@@ -142,12 +144,14 @@ def greedy(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size
     return texts
 
 
-def assess(model, tokenizer, pairs: list[dict[str, str]], test_rows: list[dict[str, Any]], separator: str, max_new_tokens: int, batch_size: int, device: torch.device) -> dict[str, Any]:
+def assess(model, tokenizer, pairs: list[dict[str, str]], test_rows: list[dict[str, Any]], separator: str, max_new_tokens: int, batch_size: int,
+           max_length: int, device: torch.device) -> dict[str, Any]:
     """One model's quality on held-out MRs: preference accuracy on the pairs, then the judge and BLEU on
     its greedy outputs (percentages, as the other generation metrics)."""
-    chosen = completion_logps(model, tokenizer, [p["prompt"] for p in pairs], [p["chosen"] for p in pairs], batch_size, device)
-    rejected = completion_logps(model, tokenizer, [p["prompt"] for p in pairs], [p["rejected"] for p in pairs], batch_size, device)
-    outputs = greedy(model, tokenizer, [r["mr"] + separator for r in test_rows], max_new_tokens, batch_size, device)
+    prompts = [p["prompt"] for p in pairs]
+    chosen = completion_logps(model, tokenizer, prompts, [p["chosen"] for p in pairs], batch_size, max_length, device)
+    rejected = completion_logps(model, tokenizer, prompts, [p["rejected"] for p in pairs], batch_size, max_length, device)
+    outputs = greedy(model, tokenizer, [r["mr"] + separator for r in test_rows], max_new_tokens, batch_size, max_length, device)
     judged = [judge(parse_mr(r["mr"]), text) for r, text in zip(test_rows, outputs)]
     return {
         "preference_accuracy": 100.0 * sum(c > r for c, r in zip(chosen, rejected)) / len(pairs),

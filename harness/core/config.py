@@ -200,7 +200,8 @@ def _parse_data(raw: Any, where: str) -> DataConfig:
     from harness.core.registry import METRICS
 
     for m in data.metrics:
-        if data.task == "regression" and not getattr(METRICS.get(m), "on_scores", False):
+        metric = METRICS.get(m)  # an unknown name: an error listing the known ones
+        if data.task == "regression" and not getattr(metric, "on_scores", False):
             scored = ", ".join(n for n in METRICS.names() if getattr(METRICS.get(n), "on_scores", False))
             raise HarnessError(f"{where}.metrics: {m!r} compares classes; a regression task is scored by: {scored}")
     return dataclasses.replace(data, options=options)
@@ -296,7 +297,7 @@ def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
 
 
 def _check_align(align: AlignConfig, runs: dict[str, Any], task: str, where: str) -> None:
-    if task != "e2e":
+    if align.runs and task != "e2e":
         raise HarnessError(f"{where}: preference pairs are built from E2E meaning representations; causal.task is {task!r}, allowed: e2e")
     for name, run in align.runs.items():
         if name in runs or name == "icl":

@@ -59,10 +59,15 @@ def load_spec(params: Params, path: Path = ATLAS_SPEC) -> AtlasSpec:
             if run not in params.train:
                 raise HarnessError(f"{path}: rows.{i}.runs: {run!r} is not a run under train in params.yaml; runs: {', '.join(params.train)}")
     align = params.causal.align.runs if params.causal and params.causal.align else {}
+    rows = []
     for i, row in enumerate(spec.rows):
-        for run in row.align_runs:
-            if run not in align:
-                raise HarnessError(f"{path}: rows.{i}.align_runs: {run!r} is not a run under causal.align.runs in params.yaml; runs: {', '.join(align) or 'none'}")
+        unknown = [run for run in row.align_runs if run not in align]
+        if unknown and align:  # the profile has SFT-then-DPO runs, but not this one: a typo
+            raise HarnessError(f"{path}: rows.{i}.align_runs: {unknown[0]!r} is not a run under causal.align.runs in params.yaml; runs: {', '.join(align)}")
+        if unknown:  # a profile without SFT-then-DPO runs (the paper profiles): the row reads "not run"
+            row = dataclasses.replace(row, align_runs=[], not_run=row.not_run or "this profile has no SFT-then-DPO runs (causal.align.runs)")
+        rows.append(row)
+    spec = dataclasses.replace(spec, rows=rows)
     if spec.reference not in params.train:
         raise HarnessError(f"{path}: reference: {spec.reference!r} is not a run under train in params.yaml")
     return spec

@@ -63,7 +63,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
     sft_steps = total_steps(causal.loop, len(sft_pairs))  # as causal_train@<sft_run> trains (max_steps or epochs)
 
     def quality(model) -> dict[str, Any]:
-        return assess(model, tokenizer, test_prefs, test_rows, SEPARATOR, align.max_new_tokens, causal.eval_batch_size, device)
+        return assess(model, tokenizer, test_prefs, test_rows, SEPARATOR, align.max_new_tokens, causal.eval_batch_size, causal.max_length, device)
 
     with atomic_dir(causal_align_dir(name)) as out:
         def one_seed(seed: int) -> dict[str, Any]:
