@@ -45,11 +45,12 @@ def file_format(path: str, declared: str, where: str) -> str:
     return fmt
 
 
-def column_count(path: str, sep: str) -> int:
-    """Fields in the file's first non-empty row: the positional column names of a file without a header."""
+def first_row(path: str, sep: str) -> list[str]:
+    """The fields of the file's first non-empty row: a header, or (``header: false``) the first example, whose
+    field count names the columns by position."""
     with open(path, encoding="utf-8", errors="replace") as f:
         first = next((line for line in f if line.strip()), "")
-    return len(first.rstrip("\r\n").split(sep))
+    return first.rstrip("\r\n").split(sep)
 
 
 def cause(err: BaseException) -> str:
@@ -114,7 +115,7 @@ class LocalFiles(Source):
                 splits = load_dataset("json", data_files=paths)
             else:
                 sep = "\t" if fmt == "tsv" else ","
-                positional = {} if opts.header else {"header": None, "column_names": [str(i) for i in range(column_count(opts.train, sep))]}
+                positional = {} if opts.header else {"header": None, "column_names": [str(i) for i in range(len(first_row(opts.train, sep)))]}
                 splits = load_dataset(
                     "csv",
                     data_files=paths,
@@ -123,8 +124,9 @@ class LocalFiles(Source):
                     keep_default_na=False,
                     **positional,
                 )
-        except Exception as err:  # pandas/pyarrow parse errors: the first line of the real cause, naming the files
-            raise HarnessError(f"{where}: could not read {fmt} files {opts.train}, {opts.eval}: {cause(err)}{HINT if opts.header else ''}") from None
+        except Exception as err:  # pandas/pyarrow parse errors: the real cause in one line, naming the files
+            headerless = opts.header and fmt != "jsonl" and looks_headerless(first_row(opts.train, "\t" if fmt == "tsv" else ","))
+            raise HarnessError(f"{where}: could not read {fmt} files {opts.train}, {opts.eval}: {cause(err)}{HINT if headerless else ''}") from None
         pair = None if opts.text_pair_column is None else str(opts.text_pair_column)
         return standardize(
             splits, text=str(opts.text_column), pair=pair, label=str(opts.label_column), where=where, origin=paths,
