@@ -21,15 +21,14 @@ from harness.causal.settings import AlignConfig
 from harness.causal.tasks.e2e import SEPARATOR
 from harness.core.config import Params, causal_section, load_params
 from harness.core.errors import HarnessError
-from harness.core.io import atomic_dir, read_json, write_json
-from harness.core.paths import CAUSAL_BASE, CAUSAL_DATA_SUMMARY, causal_align_dir, result_file, seed_subdir
-from harness.core.provenance import record
+from harness.core.io import atomic_dir
+from harness.core.paths import CAUSAL_BASE, causal_align_dir, seed_subdir
 from harness.core.registry import CAUSAL_TASKS
 from harness.core.workers import run_seeds
 from harness.methods.base import Method, trainable_parameters
 from harness.models import DTYPES
 from harness.resources import pick_device
-from harness.stages.common import causal_run, config_dict, size_on_disk
+from harness.stages.common import causal_data_hashes, causal_run, config_dict, size_on_disk, write_run_result
 from harness.training import seed_everything, total_steps
 
 log = logging.getLogger("harness.causal_align")
@@ -96,8 +95,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
 
         done = run_seeds(one_seed, seeds, threads=causal.loop.threads, device=device, log=log,
                          label=f"causal_align@{name} ({sft_steps} SFT + {align.dpo_steps} DPO steps)")
-    result = {
-        "run": name,
+    body = {
         "method": f"sft+dpo ({method.name})",
         "task": causal.task,
         "sft_run": spec.sft_run,
@@ -105,10 +103,8 @@ def run(params: Params, name: str) -> dict[str, Any]:
                    "dpo_batch_size": align.dpo_batch_size, "pairs_per_mr": align.pairs_per_mr, "pairs_seed": align.pairs_seed},
         "pairs": {"train": len(train_prefs), "test": len(test_prefs)},
         "seeds": {str(seed): figures for seed, figures in done.items()},
-        "provenance": record(seeds=seeds, data_hashes=read_json(CAUSAL_DATA_SUMMARY)["content_sha256"]),
     }
-    write_json(result_file("causal_align", name), result)
-    return result
+    return write_run_result("causal_align", name, seeds, body, causal_data_hashes())
 
 
 def main(argv: list[str]) -> None:

@@ -19,13 +19,11 @@ import torch
 
 from harness.causal.evaluation import ICL, evaluate
 from harness.core.config import Params, causal_section, load_params
-from harness.core.io import read_json, write_json
-from harness.core.paths import CAUSAL_BASE, CAUSAL_DATA, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
-from harness.core.provenance import record
+from harness.core.paths import CAUSAL_BASE, CAUSAL_DATA, causal_model_dir, seed_subdir
 from harness.core.registry import CAUSAL_TASKS
 from harness.core.workers import run_seeds
 from harness.resources import pick_device
-from harness.stages.common import causal_run, size_on_disk
+from harness.stages.common import causal_data_hashes, causal_run, size_on_disk, write_run_result
 
 log = logging.getLogger("harness.causal_evaluate")
 
@@ -57,17 +55,8 @@ def run(params: Params, name: str) -> dict[str, Any]:
 
     done = run_seeds(one_seed, seeds, threads=causal.loop.threads, device=device, log=log, label=f"causal_evaluate@{name}")
     per_seed = {str(seed): result for seed, result in done.items()}
-    out = {
-        "run": name,
-        "method": method,
-        "task": causal.task,
-        "shots": shots,
-        "decoding": dataclasses.asdict(causal.decoding),
-        "seeds": per_seed,
-        "provenance": record(seeds=seeds, data_hashes=read_json(CAUSAL_DATA_SUMMARY)["content_sha256"]),
-    }
-    write_json(result_file("causal_eval", name), out)
-    return out
+    body = {"method": method, "task": causal.task, "shots": shots, "decoding": dataclasses.asdict(causal.decoding), "seeds": per_seed}
+    return write_run_result("causal_eval", name, seeds, body, causal_data_hashes())
 
 
 def main(argv: list[str]) -> None:

@@ -15,14 +15,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from harness.causal.data import collator, read_rows, tokenize_pairs
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
-from harness.core.io import atomic_dir, read_json, write_json
-from harness.core.paths import CAUSAL_BASE, CAUSAL_DATA_SUMMARY, causal_model_dir, result_file, seed_subdir
-from harness.core.provenance import record
+from harness.core.io import atomic_dir
+from harness.core.paths import CAUSAL_BASE, causal_model_dir, seed_subdir
 from harness.core.registry import CAUSAL_TASKS
 from harness.core.workers import run_seeds
 from harness.models import DTYPES
 from harness.resources import pick_device
-from harness.stages.common import causal_run, config_dict, train_figures
+from harness.stages.common import causal_data_hashes, causal_run, config_dict, train_figures, write_run_result
 from harness.training import seed_everything, total_steps, train, train_loader
 
 log = logging.getLogger("harness.causal_train")
@@ -50,16 +49,8 @@ def run(params: Params, run: str) -> dict:
 
         done = run_seeds(one_seed, cfg.seeds or params.seeds, threads=causal.loop.threads, device=device, log=log, label=f"causal_train@{run} ({steps} steps)")
     per_seed = {str(seed): figures for seed, figures in done.items()}
-    result = {
-        "run": run,
-        "method": method.name,
-        "task": causal.task,
-        "config": config_dict(cfg),
-        "seeds": per_seed,
-        "provenance": record(seeds=cfg.seeds or params.seeds, data_hashes=read_json(CAUSAL_DATA_SUMMARY)["content_sha256"]),
-    }
-    write_json(result_file("causal_train", run), result)
-    return result
+    body = {"method": method.name, "task": causal.task, "config": config_dict(cfg), "seeds": per_seed}
+    return write_run_result("causal_train", run, cfg.seeds or params.seeds, body, causal_data_hashes())
 
 
 def main(argv: list[str]) -> None:

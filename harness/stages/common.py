@@ -14,7 +14,7 @@ from transformers import AutoTokenizer
 from harness.core.config import LoopConfig, Params, causal_section
 from harness.core.errors import HarnessError
 from harness.core.io import read_json, write_json
-from harness.core.paths import META_FILE, PREPARED, SPLITS_DIR, TOKENIZER_DIR, result_file
+from harness.core.paths import CAUSAL_DATA_SUMMARY, META_FILE, PREPARED, SPLITS_DIR, TOKENIZER_DIR, result_file
 from harness.core.provenance import record
 from harness.core.registry import METHODS
 from harness.data.base import SPLITS
@@ -60,12 +60,18 @@ def data_hashes(splits: tuple[str, ...] | None = None) -> dict[str, str]:
     return hashes if splits is None else {s: hashes[s] for s in splits}
 
 
-def write_run_result(kind: str, run: str, seeds: list[int], body: dict) -> dict:
-    """``results/<kind>/<run>.json``: the stage's figures plus the provenance every result carries."""
+def causal_data_hashes() -> dict[str, str]:
+    """The causal track's data content hashes (``results/causal/data.json``, written by the causal_data stage)."""
+    return read_json(CAUSAL_DATA_SUMMARY)["content_sha256"]
+
+
+def write_run_result(kind: str, run: str, seeds: list[int], body: dict, hashes: dict[str, str] | None = None) -> dict:
+    """``results/<kind>/<run>.json``: the stage's figures plus the provenance every result carries, with the
+    content hashes of the data it read (``hashes``; by default every prepared classification split)."""
     result = {
         "run": run,
         **body,
-        "provenance": record(seeds=seeds, data_hashes=data_hashes()),
+        "provenance": record(seeds=seeds, data_hashes=data_hashes() if hashes is None else hashes),
     }
     write_json(result_file(kind, run), result)
     return result
