@@ -47,7 +47,8 @@ def shrink(raw: dict) -> dict:
 
 
 def shrink_causal(causal: dict) -> None:
-    """The causal track at toy size: a 2-layer stand-in, a dozen MRs, a few steps, beam 2, two DPO steps."""
+    """The causal track at toy size: a 2-layer stand-in, a dozen MRs, a few steps, beam 2, two DPO steps, three
+    changed facts."""
     causal["max_length"] = 128
     causal["standin"].update(n_layer=2, n_embd=32, n_head=2, n_positions=128, vocab_size=300, corpus_size=300,
                              pretrain_steps=20, pretrain_batch_size=8)
@@ -62,6 +63,9 @@ def shrink_causal(causal: dict) -> None:
     causal["align"].update(dpo_steps=2, dpo_batch_size=4, max_new_tokens=8)
     for run in causal["align"]["runs"].values():
         run.pop("seeds", None)
+    causal["knowledge"].update(changed=3, references=1, max_new_tokens=8)
+    for arm in causal["knowledge"]["arms"].values():
+        arm.pop("seeds", None)
 
 
 @pytest.fixture

@@ -122,3 +122,58 @@ def render_align(rows: list[dict[str, Any]]) -> list[str]:
     lines += ["", "A greedy output of each phase (seed 0, first test MR):", ""]
     lines += [f"- {r['run']} {r['phase'].upper()}: `{r['example']['output']}`" for r in rows]
     return lines
+
+
+KNOWLEDGE_COLUMNS = [("changed_accuracy", "changed facts right %"), ("stale_rate", "changed facts stale %"),
+                     ("unchanged_accuracy", "unchanged facts %"), ("fact_accuracy", "all facts %")]
+
+
+def knowledge_rows(causal: CausalConfig | None, ctx: Context) -> list[dict[str, Any]]:
+    """One row per knowledge-update arm: accuracy on the current facts and what answering cost, over seeds."""
+    if causal is None or causal.knowledge is None:
+        return []
+    rows = []
+    for name, arm in causal.knowledge.arms.items():
+        res = ctx.runs.get(name, {}).get("causal_knowledge")
+        if res is None:
+            raise HarnessError(f"results/causal/knowledge/{name}.json: missing; run dvc repro causal_knowledge@{name}")
+        figures = [res["seeds"][s] for s in sorted(res["seeds"], key=int)]
+        hits = [f["retrieval"]["hit_at_1"] for f in figures if f.get("retrieval")]
+        rows.append({
+            "arm": name, "run": arm.run, "context": arm.context, "train_context": res.get("train_context"), "n_seeds": len(figures),
+            "scores": {k: summarize(f[k] for f in figures) for k, _ in KNOWLEDGE_COLUMNS},
+            "trainable_params": figures[0]["trainable_params"],
+            "cost": {k: summarize(f[k] for f in figures)["mean"] for k in ("setup_seconds", "index_seconds", "retrieval_ms", "answer_ms", "prompt_tokens")},
+            "arm_mb": summarize(f["memory"]["arm_mb"] for f in figures)["mean"],
+            "hit_at_1": summarize(hits)["mean"] if hits else None,
+            "example": figures[0]["examples"][0],
+            "changed": len(res["changes"]),
+        })
+    return rows
+
+
+def render_knowledge(rows: list[dict[str, Any]], k: int) -> list[str]:
+    if not rows:
+        return []
+    first = rows[0]
+    lines = ["", "## Knowledge update: fine-tuning vs retrieval (causal track; mean ± std over seeds)", "",
+             f"E2E's 30 venues with fixed facts (eat type, food, price range, area); after training, {first['changed']} venues get one "
+             "fact changed. Every arm describes every venue from its name; the attribute judge reads each answer against the "
+             "current facts (harness/causal/knowledge.py). Right = the new value said and the old not; stale = the old value "
+             f"said. Context: none (closed book), {k} random store documents, or the {k} BM25 retrieves from the updated "
+             "store. Trained arms learned the facts as they were, with their training context; memory = weights + peak RSS "
+             "growth over everything the arm does (training, index, answers), each seed in a fresh process.", "",
+             "| arm | model | context (train → ask) | " + " | ".join(label for _, label in KNOWLEDGE_COLUMNS)
+             + " | trainable params | setup s (train + index) | retrieval ms / query | answer ms / query | prompt tokens | memory MB | hit@1 % |",
+             "|---|---|---|" + "---|" * (len(KNOWLEDGE_COLUMNS) + 7)]
+    for r in rows:
+        cells = [f"{s['mean']:.1f}" + ("" if s["std"] is None else f" ± {s['std']:.1f}") for s in (r["scores"][key] for key, _ in KNOWLEDGE_COLUMNS)]
+        context = f"{r['train_context']} → {r['context']}" if r["train_context"] else r["context"]
+        c = r["cost"]
+        hit = "—" if r["hit_at_1"] is None else f"{r['hit_at_1']:.0f}"
+        lines.append(f"| {r['arm']} | {r['run'] or 'base (untrained)'} | {context} | " + " | ".join(cells)
+                     + f" | {r['trainable_params']:,} | {c['setup_seconds']:.2f} | {c['retrieval_ms']:.2f} | {c['answer_ms']:.1f} | "
+                     f"{c['prompt_tokens']:.0f} | {r['arm_mb']:.0f} | {hit} |")
+    lines += ["", "An answer of each arm (seed 0, first changed venue):", ""]
+    lines += [f"- {r['arm']} ({r['example']['venue']}, {r['example']['changed']}): `{r['example']['answer']}`" for r in rows]
+    return lines

@@ -109,6 +109,38 @@ class AlignConfig:
 
 
 @dataclass(config=STRICT)
+class KnowledgeArm:
+    """One row of the knowledge-update table: the model (causal run ``run`` fine-tuned on the store's facts as they
+    were, with the same kind of context in its training prompts; or the untrained base model when ``run`` is
+    omitted) and the context its prompts carry (harness/causal/knowledge.py)::
+
+        lora_rag:
+          run: lora_all         # LoRA as causal.runs.lora_all, trained with retrieved documents in its prompts
+          context: retrieved    # none | random (k documents at random) | retrieved (BM25's k best)
+    """
+
+    context: typing.Literal["none", "random", "retrieved"]
+    run: str | None = None
+    # the context of the training prompts, if not ``context``: a model trained to read retrieved documents, asked
+    # with random ones, tells how much of its answer the retrieval gives
+    train_context: typing.Literal["none", "random", "retrieved"] | None = None
+    seeds: typing.Annotated[list[int], Field(min_length=1)] | None = None
+
+
+@dataclass(config=STRICT)
+class KnowledgeConfig:
+    """The knowledge-update task (``causal.knowledge``; stage ``causal_knowledge@<arm>``): E2E's venues with fixed
+    facts, ``changed`` of them updated after training, every arm asked to describe every venue."""
+
+    arms: dict[str, KnowledgeArm]
+    changed: PositiveInt = 15  # venues whose one fact changes after training
+    references: PositiveInt = 3  # training descriptions per venue
+    k: PositiveInt = 3  # documents in a prompt with context, retrieved or random alike
+    seed: int = 0  # facts, changes and the store's phrasings
+    max_new_tokens: PositiveInt = 48  # greedy answers the judge reads
+
+
+@dataclass(config=STRICT)
 class CausalConfig:
     """The causal-LM track: one base model, one task, runs of causal-capable methods, and the in-context
     (no-training) row, evaluated through lm-eval. ``runs`` and ``loop`` are mappings in params.yaml; after
@@ -126,3 +158,4 @@ class CausalConfig:
     icl_shots: NonNegInt = 3  # demonstrations from the training split in the in-context row
     eval_batch_size: PositiveInt = 16
     align: AlignConfig | None = None
+    knowledge: KnowledgeConfig | None = None

@@ -25,7 +25,7 @@ from harness.stats import Evidence, adjust
 FAMILIES = {True: ("gated", "holm"), False: ("table", "fdr_bh")}
 
 # the result files a claim may read, by stage kind (harness.core.paths.RESULT_FOLDERS); tuning records are not judged
-READ = ("train", "eval", "truncate", "planted", "causal_train", "causal_eval", "causal_align")
+READ = ("train", "eval", "truncate", "planted", "causal_train", "causal_eval", "causal_align", "causal_knowledge")
 
 
 def load_context(results: Path, profile: str, runs: list[str]) -> Context:
@@ -39,12 +39,13 @@ def load_context(results: Path, profile: str, runs: list[str]) -> Context:
 
 def pipeline_context(params: Any, results: Path) -> Context:
     """Everything a profile's pipeline writes that claims read: its runs, planted tasks, causal runs, the
-    in-context row and the SFT-then-DPO runs. Every stage that shows verdicts judges all claims in this one context, so one
+    in-context row, the SFT-then-DPO runs and the knowledge-update arms. Every stage that shows verdicts judges all claims in this one context, so one
     claim gets one verdict (the multiplicity families are the same everywhere)."""
     from harness.causal.evaluation import ICL
 
     tasks = list(params.planted.tasks) if params.planted else []
-    causal = [*params.causal.runs, ICL, *(params.causal.align.runs if params.causal.align else ())] if params.causal else []
+    causal = [*params.causal.runs, ICL, *(params.causal.align.runs if params.causal.align else ()),
+              *(params.causal.knowledge.arms if params.causal.knowledge else ())] if params.causal else []
     return load_context(results, params.profile, list(dict.fromkeys([*params.train, *tasks, *causal])))
 
 

@@ -82,7 +82,8 @@ def profile_runs(profile: str, root: Path) -> dict[str, set[str]]:
             return {"train": set(p.train), "eval": set(p.train), "truncate": set(p.truncate.runs) if p.truncate else set(),
                     "planted": set(p.planted.tasks) if p.planted else set(), "causal_train": set(causal),
                     "causal_eval": {*causal, ICL} if p.causal else set(),
-                    "causal_align": set(p.causal.align.runs) if p.causal and p.causal.align else set()}
+                    "causal_align": set(p.causal.align.runs) if p.causal and p.causal.align else set(),
+                    "causal_knowledge": set(p.causal.knowledge.arms) if p.causal and p.causal.knowledge else set()}
     raise KeyError(profile)
 
 

@@ -68,6 +68,9 @@ DOMAINS: list[tuple[str, Domain]] = [
     ("*.eval.preference_accuracy", (0.0, 100.0)), ("*.eval.reward_accuracy", (0.0, 100.0)), ("*.eval.coverage", (0.0, 100.0)),
     ("*.eval.contradiction_rate", (0.0, 100.0)), ("*.eval.complete", (0.0, 100.0)), ("*.eval.bleu", (0.0, 100.0)),
     ("*.eval.*_margin", ANY), ("*.memory.peak_rss_delta_mb", ANY),
+    # the knowledge-update record (harness/causal/knowledge.py): percentages of facts
+    ("changed_accuracy", (0.0, 100.0)), ("stale_rate", (0.0, 100.0)), ("unchanged_accuracy", (0.0, 100.0)),
+    ("fact_accuracy", (0.0, 100.0)), ("retrieval.hit_at_*", (0.0, 100.0)),
     ("*", NON_NEGATIVE),  # counts, bytes, seconds, memory, ratios of them, steps, ranks
 ]
 
@@ -99,7 +102,7 @@ def dig(obj: Any, dotted: str) -> Any:
 
 # What a seed's record holds, per results file (the producers: stages/train.py, stages/evaluate.py,
 # stages/truncate.py, stages/planted.py and, for the causal track, stages/causal_train.py, causal_evaluate.py
-# and causal_align.py).
+# causal_align.py and causal_knowledge.py).
 TRAIN_FIELDS = {"trainable_params", "effective_params", "total_params", "steps", "train_seconds", "train_tokens",
                 "tokens_per_s", "train_cpu_seconds", "tokens_per_cpu_s", "final_loss", "memory", "device", "threads",
                 "method_report", "steps_to_target"}
@@ -111,6 +114,8 @@ FIELDS = {
     "causal_train": TRAIN_FIELDS,
     "causal_eval": {"metrics", "artifact_bytes", "eval_seconds", "threads", "n_test"},
     "causal_align": {"trainable_params", "sft", "dpo", "train_seconds", "memory", "artifact_bytes"},
+    "causal_knowledge": {"changed_accuracy", "stale_rate", "unchanged_accuracy", "fact_accuracy", "setup_seconds", "train_seconds",
+                         "index_seconds", "retrieval_ms", "answer_ms", "memory", "trainable_params", "retrieval"},
 }
 
 
@@ -131,8 +136,8 @@ class RunSettings:
     run: str
     field: str  # dotted path inside one seed's record, e.g. metrics.accuracy, memory.peak_rss_mb
     # planted: ``run`` names a planted task; causal_*: ``run`` names a causal run (or icl, the in-context row);
-    # causal_align: an SFT-then-DPO run (causal.align.runs)
-    file: Literal["train", "eval", "truncate", "planted", "causal_train", "causal_eval", "causal_align"] = "eval"
+    # causal_align: an SFT-then-DPO run (causal.align.runs); causal_knowledge: a knowledge-update arm
+    file: Literal["train", "eval", "truncate", "planted", "causal_train", "causal_eval", "causal_align", "causal_knowledge"] = "eval"
     profile: str = "smoke"
 
     def __post_init__(self) -> None:

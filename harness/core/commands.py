@@ -26,6 +26,7 @@ COMMANDS = {
     "causal-train": "harness.stages.causal_train",
     "causal-evaluate": "harness.stages.causal_evaluate",
     "causal-align": "harness.stages.causal_align",
+    "causal-knowledge": "harness.stages.causal_knowledge",
     "recommend": "harness.recommend",
     "check": "harness.check",
     "current": "harness.current",

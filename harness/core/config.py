@@ -21,7 +21,7 @@ import yaml
 from pydantic import Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from harness.causal.settings import AlignConfig, CausalConfig
+from harness.causal.settings import AlignConfig, CausalConfig, KnowledgeConfig
 from harness.core.errors import HarnessError
 from harness.core.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, validate
 
@@ -291,6 +291,8 @@ def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
         raise HarnessError(f"{where}.data.local: source local needs both train and test files")
     if section.align is not None:
         _check_align(section.align, runs, section.task, f"{where}.align")
+    if section.knowledge is not None:
+        _check_knowledge(section.knowledge, runs, section.align, f"{where}.knowledge")
     generated = validate(task.Generated, section.data.generated, f"{where}.data.generated")
     return dataclasses.replace(section, runs=runs, loop=validate(LoopConfig, section.loop, f"{where}.loop"),
                                data=dataclasses.replace(section.data, generated=generated))
@@ -304,6 +306,15 @@ def _check_align(align: AlignConfig, runs: dict[str, Any], task: str, where: str
             raise HarnessError(f"{where}.runs.{name}: the name is taken by a causal run (or the in-context row); rename it")
         if run.sft_run not in runs:
             raise HarnessError(f"{where}.runs.{name}.sft_run: {run.sft_run!r} is not a run under causal.runs; runs: {', '.join(runs)}")
+
+
+def _check_knowledge(knowledge: KnowledgeConfig, runs: dict[str, Any], align: AlignConfig | None, where: str) -> None:
+    taken = {*runs, "icl", *(align.runs if align else ())}
+    for name, arm in knowledge.arms.items():
+        if name in taken:
+            raise HarnessError(f"{where}.arms.{name}: the name is taken by a causal run, the in-context row or an SFT-then-DPO run; rename it")
+        if arm.run is not None and arm.run not in runs:
+            raise HarnessError(f"{where}.arms.{name}.run: {arm.run!r} is not a run under causal.runs; runs: {', '.join(runs)}")
 
 
 def _parse_planted(raw: Any, where: str) -> PlantedConfig | None:

@@ -44,7 +44,8 @@ CAUSAL_BASE_SUMMARY = RESULTS / "causal" / "base.json"
 
 # One JSON per run (or planted task) and stage: <results>/<folder>/<name>.json.
 RESULT_FOLDERS = {"tune": "tune", "train": "train", "eval": "eval", "truncate": "truncate", "planted": "planted",
-                  "causal_train": "causal/train", "causal_eval": "causal/eval", "causal_align": "causal/align"}
+                  "causal_train": "causal/train", "causal_eval": "causal/eval", "causal_align": "causal/align",
+                  "causal_knowledge": "causal/knowledge"}
 
 
 def result_file(kind: str, name: str, results: Path = RESULTS) -> Path:

@@ -42,6 +42,9 @@ class AtlasRow:
     # SFT-then-DPO runs (causal.align.runs) measuring the row on the causal track, judged by the same
     # atlas.<run>.<column> claims against full fine-tuning by SFT in the same stage
     align_runs: list[str] = dataclasses.field(default_factory=list)
+    # knowledge-update arms (causal.knowledge.arms) measuring the row on the causal track, judged against the
+    # closed-book full fine-tuning arm of the same stage
+    knowledge_arms: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(config=STRICT)
@@ -58,14 +61,17 @@ def load_spec(params: Params, path: Path = ATLAS_SPEC) -> AtlasSpec:
         for run in row.runs:
             if run not in params.train:
                 raise HarnessError(f"{path}: rows.{i}.runs: {run!r} is not a run under train in params.yaml; runs: {', '.join(params.train)}")
-    align = params.causal.align.runs if params.causal and params.causal.align else {}
+    causal = params.causal
+    declared = {"align_runs": ("causal.align.runs", "SFT-then-DPO runs", causal.align.runs if causal and causal.align else {}),
+                "knowledge_arms": ("causal.knowledge.arms", "knowledge-update arms", causal.knowledge.arms if causal and causal.knowledge else {})}
     rows = []
     for i, row in enumerate(spec.rows):
-        unknown = [run for run in row.align_runs if run not in align]
-        if unknown and align:  # the profile has SFT-then-DPO runs, but not this one: a typo
-            raise HarnessError(f"{path}: rows.{i}.align_runs: {unknown[0]!r} is not a run under causal.align.runs in params.yaml; runs: {', '.join(align)}")
-        if unknown:  # a profile without SFT-then-DPO runs (the paper profiles): the row reads "not run"
-            row = dataclasses.replace(row, align_runs=[], not_run=row.not_run or "this profile has no SFT-then-DPO runs (causal.align.runs)")
+        for field, (key, what, known) in declared.items():
+            unknown = [run for run in getattr(row, field) if run not in known]
+            if unknown and known:  # the profile has such runs, but not this one: a typo
+                raise HarnessError(f"{path}: rows.{i}.{field}: {unknown[0]!r} is not under {key} in params.yaml; known: {', '.join(known)}")
+            if unknown:  # a profile without them (the paper profiles): the row reads "not run" where nothing else measures it
+                row = dataclasses.replace(row, **{field: []}, not_run=row.not_run or f"this profile has no {what} ({key})")
         rows.append(row)
     spec = dataclasses.replace(spec, rows=rows)
     if spec.reference not in params.train:
@@ -143,20 +149,26 @@ def render(spec: AtlasSpec, rows: dict[str, dict[str, Any]], verdicts: dict[str,
         "|---|---|---|---|---|---|",
     ]
     for row in spec.rows:
-        if not row.runs and not row.align_runs:
+        if not row.runs and not row.align_runs and not row.knowledge_arms:
             lines.append(f"| {row.row} | — | " + " | ".join(f"{row.printed.get(c, '—')} — not run" for c in COLUMNS) + f" | {row.printed.get('when', '')} ({row.not_run or 'no runs'}) |")
             continue
         for run in row.runs:
             cells = [cell(verdicts.get(f"atlas.{run}.{c}"), c, row.printed.get(c, "—"), run == spec.reference) for c in COLUMNS]
             lines.append(f"| {row.row} | {run} | " + " | ".join(cells) + f" | {row.printed.get('when', '')} |")
-        for run in row.align_runs:
+        for run, mark in [*((r, "causal") for r in row.align_runs), *((a, "causal, knowledge update") for a in row.knowledge_arms)]:
             cells = [cell(verdicts.get(f"atlas.{run}.{c}"), c, row.printed.get(c, "—"), False) for c in COLUMNS]
-            lines.append(f"| {row.row} | {run} (causal) | " + " | ".join(cells) + f" | {row.printed.get('when', '')} |")
+            lines.append(f"| {row.row} | {run} ({mark}) | " + " | ".join(cells) + f" | {row.printed.get('when', '')} |")
     if any(row.align_runs for row in spec.rows):
         lines += ["", "Rows marked (causal) are SFT then DPO through trl on the causal track (stage causal_align), judged against "
                   "full fine-tuning by SFT in the same stage and engine on the same seeds: memory = the larger phase's training "
                   "memory, speed = SFT + DPO time (more steps than the reference's SFT alone), quality = BLEU of greedy outputs. "
                   "Their figures are in status.md (SFT then DPO)."]
+    if any(row.knowledge_arms for row in spec.rows):
+        lines += ["", "Rows marked (causal, knowledge update) are arms of the knowledge-update task (stage causal_knowledge), judged "
+                  "against closed-book full fine-tuning on the same facts and seeds: memory = weights + peak RSS growth over "
+                  "everything the arm does to answer, speed = setup time (training + index build), quality = facts of the updated "
+                  "store said, with retrieved documents against random ones at equal k (the rating: quality depends on the "
+                  "context). Their figures are in status.md (Knowledge update)."]
     lines += [
         "",
         "## Measurements (means over seeds)",
@@ -245,7 +257,8 @@ def run(params: Params) -> dict[str, Any]:
         "model": params.model.name,
         "metric": metric,
         "reference": spec.reference,
-        "rows": [{"row": row.row, "runs": row.runs, "align_runs": row.align_runs, "printed": row.printed, "not_run": row.not_run} for row in spec.rows],
+        "rows": [{"row": row.row, "runs": row.runs, "align_runs": row.align_runs, "knowledge_arms": row.knowledge_arms, "printed": row.printed,
+                  "not_run": row.not_run} for row in spec.rows],
         "runs": rows,
         "verdicts": {k: {"verdict": v["verdict"], "estimate": v["estimate"], "detail": v["detail"]} for k, v in verdicts.items()},
         "provenance": record(seeds=params.seeds),

@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 from harness import taskcheck
-from harness.causal.report import align_rows, causal_rows, render_align, render_causal
+from harness.causal.report import align_rows, causal_rows, knowledge_rows, render_align, render_causal, render_knowledge
 from harness.claims.claim import KINDS, STATUS_KINDS
 from harness.claims.components import load_components, summarize_components
 from harness.claims.engine import judge_all, pipeline_context
@@ -128,6 +128,7 @@ def render(status: dict[str, Any]) -> str:
     lines += render_planted_reference(status["planted_sst2"])
     lines += render_causal(status["causal_setup"], status["causal"])
     lines += render_align(status["align"])
+    lines += render_knowledge(status["knowledge"], status["knowledge_k"])
     lines += render_claims(status["claims"])
     ranks = [(r["run"], s, rep["rank_pattern"]) for r in status["runs"] for s, rep in r["method_report"].items() if "rank_pattern" in rep]
     if ranks:
@@ -404,6 +405,8 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     status["causal"] = causal_rows(params.causal, ctx)
     status["causal_setup"] = {"model": params.causal.model, "task": params.causal.task} if params.causal else None
     status["align"] = align_rows(params.causal, ctx)
+    status["knowledge"] = knowledge_rows(params.causal, ctx)
+    status["knowledge_k"] = params.causal.knowledge.k if params.causal and params.causal.knowledge else None
     claims = judge_all(load_claims(check_runs=False), ctx)
     status["claims"] = claims
     status["components"] = summarize_components(claims, load_components())
