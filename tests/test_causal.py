@@ -161,6 +161,8 @@ def test_causal_stages_end_to_end_and_deterministic(workspace, tiny_raw):
 
     tiny_raw["causal"]["runs"].pop("lora_all")  # the same method as lora: every stage path is still covered
     tiny_raw["causal"]["align"]["runs"] = {}  # SFT then DPO: tests/test_alignment.py
+    tiny_raw["causal"]["knowledge"]["arms"] = {}  # retrieval: tests/test_retrieval.py
+    tiny_raw["causal"]["rag"]["models"] = ["base"]
     write_params(workspace, tiny_raw)
     params = load_params()
     causal_data.run(params)

@@ -43,13 +43,15 @@ def test_sweep_table_means_over_seeds_and_counts_stored_parameters():
     assert table["s"][0]["score"]["mean"] == 91.0 and table["s"][0]["score"]["n"] == 2
 
 
-def test_causal_rows_read_every_run_and_the_in_context_row():
+def test_causal_rows_read_every_run_the_in_context_row_and_the_retrieval_rows():
     params = load_params(ROOT / "params.yaml")
-    rows = causal_rows(params.causal, pipeline_context(params, RESULTS))
-    assert [r["run"] for r in rows] == [*params.causal.runs, "icl"]
-    seeds = {**{run: cfg.seeds or params.seeds for run, cfg in params.causal.runs.items()}, "icl": params.seeds}
-    assert all(r["metrics"]["bleu"]["n"] == len(seeds[r["run"]]) for r in rows)
-    assert "trainable_params" not in rows[-1]  # the in-context row trains nothing
+    rows = {r["run"]: r for r in causal_rows(params.causal, pipeline_context(params, RESULTS))}
+    assert list(rows) == [*params.causal.runs, "icl", "base_rag", "lora_all_rag"]
+    seeds = {**{run: cfg.seeds or params.seeds for run, cfg in params.causal.runs.items()}, "icl": params.seeds, "base_rag": params.seeds}
+    seeds["lora_all_rag"] = seeds["lora_all"]
+    assert all(r["metrics"]["bleu"]["n"] == len(seeds[name]) for name, r in rows.items())
+    assert "trainable_params" not in rows["icl"] and "trainable_params" not in rows["base_rag"]  # the base model trains nothing
+    assert rows["lora_all_rag"]["trainable_params"] == rows["lora_all"]["trainable_params"]  # lora_all's adapters, asked with retrieval
 
 
 def test_use_profile_switches_only_to_a_valid_profile(tmp_path, monkeypatch):

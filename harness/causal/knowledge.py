@@ -13,19 +13,17 @@ are store entries in the task's own format (``name[X] || <description>``, one li
 context is a few-shot prompt whose demonstrations either are or are not about the venue asked for, and k is the
 same for both. Trained arms see the store as it was at training time; every arm answers from the updated one.
 
-Retrieval is BM25 through ``bm25s``: the query is a venue name and the documents name their venue, so the match
-is lexical; BM25 needs no second model in memory (an embedding index would add MiniLM to every arm's memory and
-latency for no gain on exact names) and its index is a sparse matrix built in milliseconds.
+Retrieval is BM25 (harness/causal/retrieval.py): the query is a venue name and the documents name their venue.
 """
 
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
 from harness.causal.preference import judge
+from harness.causal.retrieval import Retriever
 from harness.causal.tasks.e2e import NAMES, SEPARATOR, VALUES, format_mr, realise
 
 FACT_KEYS = ("eatType", "food", "priceRange", "area")
@@ -73,26 +71,6 @@ def descriptions(facts: dict[str, dict[str, str]], references: int, seed: int) -
     """Training targets: ``references`` descriptions per venue (phrasings drawn apart from the store's)."""
     rng = random.Random(seed + 3)
     return [(name, " " + realise(facts[name], rng)) for name in sorted(facts) for _ in range(references)]
-
-
-class Retriever:
-    """BM25 over the store's documents (bm25s); ``build_seconds`` is the index's build time."""
-
-    def __init__(self, docs: list[str]):
-        import bm25s
-
-        start = time.perf_counter()
-        self.docs = docs
-        self.tokenizer = bm25s.tokenization.Tokenizer(stopwords=None)
-        self.index = bm25s.BM25()
-        self.index.index(self.tokenizer.tokenize(docs, show_progress=False), show_progress=False)
-        self.build_seconds = time.perf_counter() - start
-
-    def top(self, queries: list[str], k: int) -> list[list[int]]:
-        """The k best documents per query, best first."""
-        ids = self.tokenizer.tokenize(queries, update_vocab=False, show_progress=False)
-        found, _ = self.index.retrieve(ids, k=min(k, len(self.docs)), show_progress=False, n_threads=1)
-        return [[int(i) for i in row] for row in found]
 
 
 def contexts(kind: Context, names: list[str], docs: list[str], k: int, rng: random.Random, retriever: Retriever | None) -> list[list[str]]:

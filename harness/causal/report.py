@@ -7,6 +7,7 @@ from typing import Any
 from harness.causal.evaluation import ICL, METRICS
 from harness.causal.settings import CausalConfig
 from harness.claims.measures import Context
+from harness.core.config import rag_name, rag_names
 from harness.core.errors import HarnessError
 from harness.stats import summarize
 
@@ -15,14 +16,16 @@ def causal_rows(causal: CausalConfig | None, ctx: Context) -> list[dict[str, Any
     if causal is None:
         return []
     rows = []
-    for name in [*causal.runs, ICL]:
+    retrieved = rag_names(causal)
+    trained_as = {rag_name(m): m for m in (causal.rag.models if causal.rag else ()) if m != "base"}  # a run asked with retrieval
+    for name in [*causal.runs, ICL, *retrieved]:
         res = ctx.runs.get(name, {})
-        if "causal_eval" not in res or (name != ICL and "causal_train" not in res):
+        if "causal_eval" not in res or (name not in (ICL, *retrieved) and "causal_train" not in res):
             missing = "results/causal/eval" if "causal_eval" not in res else "results/causal/train"
             raise HarnessError(f"{missing}/{name}.json: missing; run dvc repro (causal stages for {name!r})")
         ev = res["causal_eval"]["seeds"]
         seeds = sorted(ev, key=int)
-        train = res.get("causal_train", {}).get("seeds")
+        train = ctx.runs.get(trained_as.get(name, name), {}).get("causal_train", {}).get("seeds")
         names = sorted({m for task in METRICS.values() for m in task})
         row = {
             "run": name,

@@ -141,6 +141,16 @@ class KnowledgeConfig:
 
 
 @dataclass(config=STRICT)
+class RagConfig:
+    """Retrieved demonstrations on data-to-text (``causal.rag``; stage ``causal_rag@<model>``): each test MR's
+    ``icl_shots`` nearest training examples (BM25) fill the prompt instead of random ones. ``models`` names the
+    untrained base model (``base``, compared with the in-context row) and causal runs whose trained models are asked
+    the same way."""
+
+    models: typing.Annotated[list[str], Field(min_length=1)]
+
+
+@dataclass(config=STRICT)
 class CausalConfig:
     """The causal-LM track: one base model, one task, runs of causal-capable methods, and the in-context
     (no-training) row, evaluated through lm-eval. ``runs`` and ``loop`` are mappings in params.yaml; after
@@ -159,3 +169,4 @@ class CausalConfig:
     eval_batch_size: PositiveInt = 16
     align: AlignConfig | None = None
     knowledge: KnowledgeConfig | None = None
+    rag: RagConfig | None = None

@@ -39,13 +39,15 @@ def load_context(results: Path, profile: str, runs: list[str]) -> Context:
 
 def pipeline_context(params: Any, results: Path) -> Context:
     """Everything a profile's pipeline writes that claims read: its runs, planted tasks, causal runs, the
-    in-context row, the SFT-then-DPO runs and the knowledge-update arms. Every stage that shows verdicts judges all claims in this one context, so one
-    claim gets one verdict (the multiplicity families are the same everywhere)."""
+    in-context row, the retrieved-demonstration rows, the SFT-then-DPO runs and the knowledge-update arms. Every
+    stage that shows verdicts judges all claims in this one context, so one claim gets one verdict (the
+    multiplicity families are the same everywhere)."""
     from harness.causal.evaluation import ICL
+    from harness.core.config import rag_names
 
     tasks = list(params.planted.tasks) if params.planted else []
     causal = [*params.causal.runs, ICL, *(params.causal.align.runs if params.causal.align else ()),
-              *(params.causal.knowledge.arms if params.causal.knowledge else ())] if params.causal else []
+              *(params.causal.knowledge.arms if params.causal.knowledge else ()), *rag_names(params.causal)] if params.causal else []
     return load_context(results, params.profile, list(dict.fromkeys([*params.train, *tasks, *causal])))
 
 

@@ -73,7 +73,7 @@ def closest(name: str, known: list[str]) -> str:
 def profile_runs(profile: str, root: Path) -> dict[str, set[str]]:
     """The runs a profile's params define, per results file: what a claim's run measure may name."""
     from harness.causal.evaluation import ICL
-    from harness.core.config import load_params
+    from harness.core.config import load_params, rag_names
 
     for path, name in profile_files(root):
         if name == profile:
@@ -81,7 +81,7 @@ def profile_runs(profile: str, root: Path) -> dict[str, set[str]]:
             causal = list(p.causal.runs) if p.causal else []
             return {"train": set(p.train), "eval": set(p.train), "truncate": set(p.truncate.runs) if p.truncate else set(),
                     "planted": set(p.planted.tasks) if p.planted else set(), "causal_train": set(causal),
-                    "causal_eval": {*causal, ICL} if p.causal else set(),
+                    "causal_eval": {*causal, ICL, *rag_names(p.causal)} if p.causal else set(),
                     "causal_align": set(p.causal.align.runs) if p.causal and p.causal.align else set(),
                     "causal_knowledge": set(p.causal.knowledge.arms) if p.causal and p.causal.knowledge else set()}
     raise KeyError(profile)

@@ -27,6 +27,7 @@ COMMANDS = {
     "causal-evaluate": "harness.stages.causal_evaluate",
     "causal-align": "harness.stages.causal_align",
     "causal-knowledge": "harness.stages.causal_knowledge",
+    "causal-rag": "harness.stages.causal_rag",
     "recommend": "harness.recommend",
     "check": "harness.check",
     "current": "harness.current",

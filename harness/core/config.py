@@ -21,7 +21,7 @@ import yaml
 from pydantic import Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from harness.causal.settings import AlignConfig, CausalConfig, KnowledgeConfig
+from harness.causal.settings import AlignConfig, CausalConfig, KnowledgeConfig, RagConfig
 from harness.core.errors import HarnessError
 from harness.core.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, validate
 
@@ -293,6 +293,8 @@ def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
         _check_align(section.align, runs, section.task, f"{where}.align")
     if section.knowledge is not None:
         _check_knowledge(section.knowledge, runs, section.align, f"{where}.knowledge")
+    if section.rag is not None:
+        _check_rag(section.rag, runs, task.kind, section.task, f"{where}.rag")
     generated = validate(task.Generated, section.data.generated, f"{where}.data.generated")
     return dataclasses.replace(section, runs=runs, loop=validate(LoopConfig, section.loop, f"{where}.loop"),
                                data=dataclasses.replace(section.data, generated=generated))
@@ -315,6 +317,25 @@ def _check_knowledge(knowledge: KnowledgeConfig, runs: dict[str, Any], align: Al
             raise HarnessError(f"{where}.arms.{name}: the name is taken by a causal run, the in-context row or an SFT-then-DPO run; rename it")
         if arm.run is not None and arm.run not in runs:
             raise HarnessError(f"{where}.arms.{name}.run: {arm.run!r} is not a run under causal.runs; runs: {', '.join(runs)}")
+
+
+def rag_names(causal: CausalConfig) -> list[str]:
+    return [rag_name(m) for m in causal.rag.models] if causal.rag else []
+
+
+def rag_name(model: str) -> str:
+    """The causal_eval result name of ``model`` (``base`` or a causal run) asked with retrieved demonstrations."""
+    return f"{model}_rag"
+
+
+def _check_rag(rag: RagConfig, runs: dict[str, Any], kind: str, task: str, where: str) -> None:
+    if kind != "data_to_text":
+        raise HarnessError(f"{where}: demonstrations are retrieved by meaning representation; causal.task {task!r} has none, allowed: a data-to-text task (e2e)")
+    for i, model in enumerate(rag.models):
+        if model != "base" and model not in runs:
+            raise HarnessError(f"{where}.models.{i}: {model!r} is neither base nor a run under causal.runs; runs: {', '.join(runs)}")
+        if rag_name(model) in runs:
+            raise HarnessError(f"{where}.models.{i}: its result name {rag_name(model)!r} is taken by a causal run; rename that run")
 
 
 def _parse_planted(raw: Any, where: str) -> PlantedConfig | None:

@@ -12,14 +12,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
-import time
 from typing import Any
 
-import torch
-
-from harness.causal.evaluation import ICL, evaluate
+from harness.causal.evaluation import ICL, evaluate_seed
 from harness.core.config import Params, causal_section, load_params
-from harness.core.paths import CAUSAL_BASE, CAUSAL_DATA, causal_model_dir, seed_subdir
+from harness.core.paths import causal_model_dir, seed_subdir
 from harness.core.registry import CAUSAL_TASKS
 from harness.core.workers import run_seeds
 from harness.resources import pick_device
@@ -40,15 +37,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
 
     def one_seed(seed: int) -> dict[str, Any]:
         artifact = None if name == ICL else causal_model_dir(name) / seed_subdir(seed)
-        is_adapter = artifact is not None and (artifact / "adapter_config.json").is_file()
-        start = time.perf_counter()
-        result = evaluate(
-            base=CAUSAL_BASE, task=task, data_dir=CAUSAL_DATA, decoding=causal.decoding, seed=seed, batch_size=causal.eval_batch_size,
-            max_length=causal.max_length, dtype=causal.dtype, device=device.type, shots=shots,
-            peft=artifact if is_adapter else None, pretrained=artifact if artifact is not None and not is_adapter else None,
-        )
-        result["eval_seconds"] = time.perf_counter() - start
-        result["threads"] = torch.get_num_threads()
+        result = evaluate_seed(causal, task, artifact, seed, device.type, shots=shots)
         result["artifact_bytes"] = size_on_disk(artifact) if artifact is not None else 0
         log.info("causal_evaluate@%s seed %d: %s", name, seed, {k: round(v, 3) for k, v in result["metrics"].items()})
         return result

@@ -1,6 +1,7 @@
-"""The knowledge-update task (harness/causal/knowledge.py, stage causal_knowledge): the store and its update, BM25
-retrieval, the contexts an arm's prompts get, the scoring of answers, the config's refusals, and every arm of the
-shrunk real config through the stage."""
+"""Retrieval on the causal track. The knowledge-update task (harness/causal/knowledge.py, stage causal_knowledge):
+the store and its update, BM25 retrieval, the contexts an arm's prompts get, the scoring of answers, the config's
+refusals, and every arm of the shrunk real config through the stage. Retrieved demonstrations on data-to-text
+(harness/causal/retrieval.py, stage causal_rag): the nearest examples, and both models through lm-eval."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from harness.causal.knowledge import (
     venue_facts,
 )
 from harness.causal.preference import judge
-from harness.causal.tasks.e2e import NAMES
+from harness.causal.retrieval import nearest_demonstrations
+from harness.causal.tasks.e2e import E2E, NAMES, E2EGenerated
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from tests.conftest import write_params
@@ -120,3 +122,51 @@ def test_every_arm_runs_on_the_shrunk_config(workspace, tiny_raw):
     write_params(workspace, tiny_raw)
     with pytest.raises(HarnessError, match="causal.knowledge.changed: 31; the store has 30 venues"):
         causal_knowledge.run(load_params(), "kb_rag")
+
+
+def test_retrieved_demonstrations_are_the_training_examples_nearest_each_mr():
+    rows = E2E().generate(E2EGenerated(n_train_mrs=40, n_test_mrs=3, references=2))
+    train = rows["train"]
+    probe = [dict(train[4])]  # a training MR asked as if it were a test MR: it is its own nearest example
+    contexts, cost = nearest_demonstrations(train, probe, 3)
+    lines = contexts[0].splitlines()
+    assert len(lines) == 3 and lines[-1] == f"{train[4]['mr']} || {train[4]['ref']}" and len(set(lines)) == 3
+    assert cost["documents"] == 40 and cost["index_seconds"] > 0
+    contexts, _ = nearest_demonstrations(train, rows["test"], 2)
+    assert all(len(c.splitlines()) == 2 and c.endswith("\n") for c in contexts)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["rag"].update(models=["base", "nope"]), "causal.rag.models.1: 'nope' is neither base nor a run under causal.runs"),
+        (lambda c: c.update(task="lm"), "causal.rag: demonstrations are retrieved by meaning representation; causal.task 'lm' has none"),
+    ],
+)
+def test_rag_config_errors_name_the_key(tiny_raw, edit, message):
+    tiny_raw["causal"].pop("align")  # its own refusal of task lm would come first
+    edit(tiny_raw["causal"])
+    with pytest.raises(HarnessError, match=message):
+        parse_params(tiny_raw)
+
+
+@pytest.mark.slow
+def test_base_and_trained_models_answer_with_retrieved_demonstrations(workspace):
+    """causal_rag on the shrunk config: the base model and lora_all's adapters evaluated through lm-eval's
+    retrieval task, with the prompt the test rows carried and what retrieval cost."""
+    from harness.core.config import load_params
+    from harness.stages import causal_base, causal_data, causal_rag, causal_train
+
+    params = load_params()
+    causal_data.run(params)
+    causal_base.run(params)
+    causal_train.run(params, "lora_all")
+    for model in params.causal.rag.models:
+        result = causal_rag.run(params, model)
+        assert result["run"] == f"{model}_rag" and result["shots"] == params.causal.icl_shots
+        assert result["example_prompt"].count(" || ") == params.causal.icl_shots and result["example_prompt"].endswith(" ||")
+        seed = result["seeds"]["0"]
+        assert "bleu" in seed["metrics"] and seed["n_test"] == {"peft_repro_d2t_rag": 3}
+        assert (seed["artifact_bytes"] > 0) == (model != "base")
+    with pytest.raises(HarnessError, match="causal.rag.models: no 'full'"):
+        causal_rag.run(params, "full")
