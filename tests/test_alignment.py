@@ -3,11 +3,12 @@ the config's refusals, and a two-step DPO run on the shrunk real config."""
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 
-from harness.causal.preference import corrupt, judge, parse_mr, preference_pairs
+from harness.causal.preference import corrupt, hub_pairs, judge, parse_mr, preference_pairs
 from harness.causal.tasks.e2e import E2E, E2EGenerated, format_mr, random_mr
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
@@ -82,6 +83,56 @@ def test_align_config_errors_name_the_key(tiny_raw, edit, message):
         parse_params(tiny_raw)
 
 
+@pytest.mark.parametrize("preference", [{"source": "hub"}, {"source": "generated", "name": "trl-lib/ultrafeedback_binarized"}])
+def test_a_hub_preference_set_needs_its_name_and_only_with_hub(tiny_raw, preference):
+    tiny_raw["causal"]["align"]["preference"] = preference
+    with pytest.raises(HarnessError, match="causal.align.preference.*name"):
+        parse_params(tiny_raw)
+
+
+def _tokenizer(chat_template: str | None):
+    """A real (tiny, word-level) fast tokenizer: the hub loader only asks it for its chat template."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]")), unk_token="[UNK]")
+    tok.chat_template = chat_template
+    return tok
+
+
+def _preference_set(folder, rows_by_split):
+    folder.mkdir()
+    for split, rows in rows_by_split.items():
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(folder)
+
+
+def test_hub_pairs_read_explicit_implicit_and_conversational_sets(tmp_path):
+    """A preference set by name (here a local dataset folder, as load_dataset reads a hub id): the explicit-prompt
+    form as is, the implicit form split at the shared start, a conversation rendered by the chat template."""
+    explicit = _preference_set(tmp_path / "explicit", {"train": [{"prompt": "Q1", "chosen": " yes", "rejected": " no"}] * 3,
+                                                        "test": [{"prompt": "Q2", "chosen": " a", "rejected": " b"}]})
+    assert hub_pairs(explicit, "train", 2, _tokenizer(None)) == [{"prompt": "Q1", "chosen": " yes", "rejected": " no"}] * 2
+    assert hub_pairs(explicit, "test", None, _tokenizer(None)) == [{"prompt": "Q2", "chosen": " a", "rejected": " b"}]
+    implicit = _preference_set(tmp_path / "implicit", {"train": [{"chosen": "Sky? It is blue.", "rejected": "Sky? It is green."}]})
+    assert hub_pairs(implicit, "train", None, _tokenizer(None)) == [{"prompt": "Sky? It is", "chosen": " blue.", "rejected": " green."}]
+    turn = [{"role": "user", "content": "Sky?"}]
+    chat = _preference_set(tmp_path / "chat", {"train": [{"chosen": [*turn, {"role": "assistant", "content": "blue"}],
+                                                          "rejected": [*turn, {"role": "assistant", "content": "green"}]}]})
+    template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
+    assert hub_pairs(chat, "train", None, _tokenizer(template)) == [{"prompt": "<user>Sky?<assistant>", "chosen": "blue", "rejected": "green"}]
+    with pytest.raises(HarnessError, match="is conversational and the causal base model's tokenizer has no chat template"):
+        hub_pairs(chat, "train", None, _tokenizer(None))
+
+
+def test_hub_pairs_refuse_a_set_without_pairs_or_a_split(tmp_path):
+    plain = _preference_set(tmp_path / "plain", {"train": [{"prompt": "Q", "response": "A"}]})
+    with pytest.raises(HarnessError, match="lacks column\\(s\\) chosen, rejected"):
+        hub_pairs(plain, "train", None, _tokenizer(None))
+    with pytest.raises(HarnessError, match="split 'validation' cannot be loaded"):
+        hub_pairs(plain, "validation", None, _tokenizer(None))
+
+
 def test_align_needs_the_e2e_task(tiny_raw):
     tiny_raw["causal"]["task"] = "lm"
     with pytest.raises(HarnessError, match="causal.align: preference pairs are built from E2E meaning representations; causal.task is 'lm'"):
@@ -112,6 +163,11 @@ def test_sft_then_two_dpo_steps_per_variant(workspace, tiny_raw):
     lora = read_json("results/causal/align/sft_dpo_lora.json")["seeds"]["0"]
     assert not (workspace / "models/causal_align/sft_dpo_lora/seed_0/dpo/ref").exists()  # trl's reference copy is not saved
     assert lora["trainable_params"] < read_json("results/causal/align/sft_dpo_full.json")["seeds"]["0"]["trainable_params"]
+    pairs = [{"prompt": "name[The Eagle] ||", "chosen": " The Eagle is a pub.", "rejected": " The Eagle is a cafe."}] * 5
+    tiny_raw["causal"]["align"]["preference"] = {"source": "hub", "name": _preference_set(workspace / "prefs", {"train": pairs, "test": pairs}), "limit": 4}
+    write_params(workspace, tiny_raw)
+    hub = causal_align.run(load_params(), "sft_dpo_lora")
+    assert hub["pairs"] == {"train": 4, "test": 4} and hub["config"]["preference"]["limit"] == 4
     tiny_raw["causal"]["align"]["runs"]["sft_dpo_lora"]["sft_run"] = "adalora"
     write_params(workspace, tiny_raw)
     with pytest.raises(HarnessError, match="method 'adalora' steps a schedule between optimizer steps"):

@@ -127,3 +127,33 @@ def preference_pairs(mrs: list[str], seed: int, per_mr: int = 2) -> list[dict[st
             rejected = realise(bad, rng)
             pairs.append({"prompt": text + SEPARATOR, "chosen": " " + chosen, "rejected": " " + rejected, "corruption": kind})
     return pairs
+
+
+def hub_pairs(name: str, split: str, limit: int | None, tokenizer) -> list[dict[str, Any]]:
+    """Pairs from a preference set on the hub (or a local dataset folder) in trl's preference format: a
+    ``prompt`` with ``chosen`` and ``rejected`` completions, or ``chosen``/``rejected`` whole conversations
+    whose shared start is the prompt (trl's implicit-prompt form, split by ``maybe_extract_prompt``).
+    Conversational sets are rendered with the tokenizer's chat template; a tokenizer without one is refused,
+    as DPOTrainer would refuse it later."""
+    from datasets import load_dataset
+    from trl.data_utils import is_conversational, maybe_apply_chat_template, maybe_extract_prompt
+
+    try:
+        rows = load_dataset(name, split=split)
+    except Exception as err:  # noqa: BLE001 - datasets raises many kinds; each means "this set cannot be read"
+        raise HarnessError(f"causal.align.preference: dataset {name!r} split {split!r} cannot be loaded: {str(err).splitlines()[0]}") from None
+    missing = {"chosen", "rejected"} - set(rows.column_names)
+    if missing:
+        raise HarnessError(f"causal.align.preference: dataset {name!r} lacks column(s) {', '.join(sorted(missing))}; "
+                           f"a preference set has chosen and rejected (and prompt, or a shared conversation start)")
+    if limit is not None:
+        rows = rows.select(range(min(limit, len(rows))))
+    pairs = []
+    for row in rows:
+        example = maybe_extract_prompt({k: row[k] for k in ("prompt", "chosen", "rejected") if k in row})
+        if is_conversational(example):
+            if tokenizer.chat_template is None:
+                raise HarnessError(f"causal.align.preference: dataset {name!r} is conversational and the causal base model's tokenizer has no chat template")
+            example = maybe_apply_chat_template(example, tokenizer)
+        pairs.append({k: example[k] for k in ("prompt", "chosen", "rejected")})
+    return pairs

@@ -94,12 +94,39 @@ class AlignRun:
 
 
 @dataclass(config=STRICT)
+class PreferenceSource:
+    """Where DPO's preference pairs come from (``causal.align.preference``)::
+
+        source: generated       # from the task's own MRs (the default: offline, judged by the attribute judge)
+        source: hub             # a preference set by name, for users with a network
+        name: trl-lib/ultrafeedback_binarized
+        train_split: train
+        test_split: test
+        limit: 2000             # the first `limit` rows of each split (none = all)
+
+    A hub set replaces the pairs DPO trains and is scored on (its own test split: preference and reward accuracy);
+    SFT and the attribute judge still read the E2E task."""
+
+    source: Literal["generated", "hub"] = "generated"
+    name: str | None = None
+    train_split: str = "train"
+    test_split: str = "test"
+    limit: PositiveInt | None = None
+
+    def __post_init__(self) -> None:
+        if (self.source == "hub") != (self.name is not None):
+            raise ValueError("name: the hub set's name is needed with source hub and only then")
+
+
+@dataclass(config=STRICT)
 class AlignConfig:
     """SFT, then DPO from the SFT model, through trl (``causal.align``; the atlas's "SFT / RLHF / DPO" row).
     Preference pairs come from the task's own training MRs (harness/causal/preference.py): ``pairs_per_mr``
-    per MR, alternately one attribute dropped and one contradicted; the test MRs give the held-out pairs."""
+    per MR, alternately one attribute dropped and one contradicted; the test MRs give the held-out pairs. Or from
+    a hub preference set (``preference``)."""
 
     runs: dict[str, AlignRun]
+    preference: PreferenceSource = dataclasses.field(default_factory=PreferenceSource)
     dpo_steps: PositiveInt = 150
     dpo_batch_size: PositiveInt = 16
     beta: typing.Annotated[float, Field(gt=0)] = 0.1  # the DPO paper's default KL strength

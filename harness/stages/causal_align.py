@@ -8,6 +8,7 @@ models are scored on pairs and greedy outputs built from the *test* MRs, which n
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from typing import Any
@@ -16,8 +17,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.causal.alignment import assess, dpo, sft, trainer_settings
 from harness.causal.data import read_rows
-from harness.causal.preference import preference_pairs
-from harness.causal.settings import AlignConfig
+from harness.causal.preference import hub_pairs, preference_pairs
+from harness.causal.settings import AlignConfig, PreferenceSource
 from harness.causal.tasks.e2e import SEPARATOR
 from harness.core.config import Params, causal_section, load_params
 from harness.core.errors import HarnessError
@@ -41,6 +42,17 @@ def align_section(params: Params) -> AlignConfig:
     return causal.align
 
 
+def pairs(align: AlignConfig, train_rows: list[dict[str, Any]], test_rows: list[dict[str, Any]], tokenizer) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """DPO's training and held-out pairs: generated from the task's training and test MRs (different seeds), or
+    the two splits of a hub preference set."""
+    source: PreferenceSource = align.preference
+    if source.source == "hub":
+        return (hub_pairs(source.name, source.train_split, source.limit, tokenizer),
+                hub_pairs(source.name, source.test_split, source.limit, tokenizer))
+    return (preference_pairs(list(dict.fromkeys(r["mr"] for r in train_rows)), align.pairs_seed, align.pairs_per_mr),
+            preference_pairs([r["mr"] for r in test_rows], align.pairs_seed + 1, align.pairs_per_mr))
+
+
 def run(params: Params, name: str) -> dict[str, Any]:
     align = align_section(params)
     if name not in align.runs:
@@ -54,9 +66,8 @@ def run(params: Params, name: str) -> dict[str, Any]:
     task = CAUSAL_TASKS.get(causal.task)()
     train_rows, test_rows = read_rows("train"), read_rows("test")
     sft_pairs = [task.training_pair(r) for r in train_rows]
-    train_prefs = preference_pairs(list(dict.fromkeys(r["mr"] for r in train_rows)), align.pairs_seed, align.pairs_per_mr)
-    test_prefs = preference_pairs([r["mr"] for r in test_rows], align.pairs_seed + 1, align.pairs_per_mr)
     tokenizer = AutoTokenizer.from_pretrained(CAUSAL_BASE)
+    train_prefs, test_prefs = pairs(align, train_rows, test_rows, tokenizer)
     device = pick_device(causal.loop.device)
     seeds = spec.seeds or params.seeds
     sft_steps = total_steps(causal.loop, len(sft_pairs))  # as causal_train@<sft_run> trains (max_steps or epochs)
@@ -100,7 +111,8 @@ def run(params: Params, name: str) -> dict[str, Any]:
         "task": causal.task,
         "sft_run": spec.sft_run,
         "config": {"sft": config_dict(cfg), "dpo_lr": spec.dpo_lr, "beta": align.beta, "dpo_steps": align.dpo_steps,
-                   "dpo_batch_size": align.dpo_batch_size, "pairs_per_mr": align.pairs_per_mr, "pairs_seed": align.pairs_seed},
+                   "dpo_batch_size": align.dpo_batch_size, "pairs_per_mr": align.pairs_per_mr, "pairs_seed": align.pairs_seed,
+                   **({"preference": dataclasses.asdict(align.preference)} if align.preference.source == "hub" else {})},
         "pairs": {"train": len(train_prefs), "test": len(test_prefs)},
         "seeds": {str(seed): figures for seed, figures in done.items()},
     }
