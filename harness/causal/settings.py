@@ -172,9 +172,9 @@ class RagConfig:
     """Retrieved demonstrations on data-to-text (``causal.rag``; stage ``causal_rag@<model>``): each test MR's
     ``icl_shots`` nearest training examples (BM25) fill the prompt instead of random ones. ``models`` names the
     untrained base model (``base``, compared with the in-context row) and causal runs whose trained models are asked
-    the same way."""
+    the same way; ``[]``: none (a profile whose paper has no retrieval)."""
 
-    models: typing.Annotated[list[str], Field(min_length=1)]
+    models: list[str]
 
 
 @dataclass(config=STRICT)

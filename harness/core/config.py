@@ -329,7 +329,7 @@ def rag_name(model: str) -> str:
 
 
 def _check_rag(rag: RagConfig, runs: dict[str, Any], kind: str, task: str, where: str) -> None:
-    if kind != "data_to_text":
+    if rag.models and kind != "data_to_text":
         raise HarnessError(f"{where}: demonstrations are retrieved by meaning representation; causal.task {task!r} has none, allowed: a data-to-text task (e2e)")
     for i, model in enumerate(rag.models):
         if model != "base" and model not in runs:
