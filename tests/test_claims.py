@@ -170,14 +170,18 @@ def test_a_transferred_relation_keeps_the_papers_direction_and_a_rating_its_reas
                  judge={"kind": "bound", "of": "difference", "at_least": -2.0, "reason": "why"}).kind == "rating"
 
 
-def repo_claims_with(tmp_path: Path, edit) -> Path:
-    """A copy of the repository's claims with one entry edited (``edit(list of raw claims)``)."""
+def repo_claims_with(tmp_path: Path, edit, file: str = "lora.yaml") -> Path:
+    """A copy of the repository's claims with one file's entries edited (``edit(list of raw claims)``)."""
     folder = tmp_path / "claims"
     shutil.copytree(CLAIMS, folder)
-    raw = yaml.safe_load((folder / "lora.yaml").read_text())
+    raw = yaml.safe_load((folder / file).read_text())
     edit(raw)
-    (folder / "lora.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    (folder / file).write_text(yaml.safe_dump(raw, sort_keys=False))
     return folder
+
+
+def claims_file(cid: str) -> str:
+    return next(f.name for f in sorted(CLAIMS.glob("*.yaml")) if any(c["id"] == cid for c in yaml.safe_load(f.read_text())))
 
 
 def edit_claim(cid: str, **measure):
@@ -195,7 +199,7 @@ def edit_claim(cid: str, **measure):
     ("lora.headline.no-added-latency", {"run": "lora_r3"}, "closest: lora_r4, lora_r2"),
 ])
 def test_a_typo_in_a_measure_is_an_error_naming_the_closest_names(tmp_path, cid, change, expected):
-    folder = repo_claims_with(tmp_path, edit_claim(cid, **change))
+    folder = repo_claims_with(tmp_path, edit_claim(cid, **change), claims_file(cid))
     with pytest.raises(HarnessError) as err:
         load_claims(folder, ROOT)
     assert f"claim {cid}" in str(err.value) and expected in str(err.value)

@@ -79,3 +79,29 @@ def test_every_committed_verdict_is_recomputed_from_the_result_files():
     committed = {c["id"]: c for c in read_json(RESULTS / "status.json")["claims"]}
     assert [r["id"] for r in fresh] == list(committed)
     assert json.loads(json.dumps(fresh)) == list(committed.values())  # every field of every row, as committed
+
+
+def test_the_paper_tables_are_the_committed_verdicts_laid_out_as_printed():
+    """results/tables/ renders exactly status.json's verdicts, in the papers' own rows and columns."""
+    from harness.claims.tables import paper_tables
+
+    claims = load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False)
+    tables = paper_tables(claims, read_json(RESULTS / "status.json")["claims"])
+    assert {name: (RESULTS / "tables" / name).read_text() for name in tables} == tables
+    assert sorted(p.name for p in (RESULTS / "tables").glob("*.md")) == sorted(tables)
+    table1 = tables["adalora-table-1.md"].splitlines()
+    header = table1[table1.index(next(line for line in table1 if line.startswith("| row |")))]
+    assert header == "| row | MNLI (m) | SST-2 | CoLA | QQP (acc) | QQP (F1) | QNLI | RTE | MRPC | STS-B |"
+    assert [line.split(" | ")[0] for line in table1 if line.startswith("| ") and "row" not in line] == [
+        "| LoRA r=8", "| AdaLoRA 1.27M", "| LoRA r=2", "| AdaLoRA 0.32M"]
+    assert "96.10 · *not run* (" in tables["adalora-table-1.md"]
+    assert "`harness use-profile experiments/profiles/paper-adalora-debertav3-base-sst2.yaml && dvc exp run`" in tables["adalora-table-1.md"]
+    assert "| RoBERTa-base LoRA | 87.5 · *not run*" in tables["lora-table-2.md"]
+
+
+def test_a_measured_cell_shows_ours_its_interval_verdict_and_profile():
+    from harness.claims.tables import cell
+
+    claim = next(c for c in load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False) if c.id == "adalora.t1.rte-0.3m")
+    judged = {"verdict": "not reproduced", "estimate": 84.1, "evidence": {"ci95": [83.0, 85.2]}, "detail": ""}
+    assert cell(claim, judged) == "87.36 · ours 84.1 [83, 85.2] **not reproduced** (`paper-adalora-debertav3-base-rte-b144`)"

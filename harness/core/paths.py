@@ -33,6 +33,7 @@ ATLAS_MD = RESULTS / "atlas.md"
 ATLAS_PLOTS = RESULTS / "atlas_plots"
 STATUS = RESULTS / "status.json"
 STATUS_MD = RESULTS / "status.md"
+PAPER_TABLES = RESULTS / "tables"  # the papers' tables, printed cell beside ours (harness/claims/tables.py)
 PLOTS = RESULTS / "plots"
 RANK_MAPS = RESULTS / "rankmaps"
 RANK_MAP_IMAGES = RESULTS / "rankmap_images"

@@ -23,10 +23,11 @@ from harness.claims.engine import judge_all, pipeline_context
 from harness.claims.judges import fmt
 from harness.claims.loading import load_claims
 from harness.claims.measures import Context
+from harness.claims.tables import paper_tables
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
 from harness.core.io import read_json, write_json, write_text
-from harness.core.paths import PLANTED_SST2, PLOTS, PREPARE_SUMMARY, RANK_MAP_IMAGES, RANK_MAPS, RESULTS, STATUS, STATUS_MD, result_file
+from harness.core.paths import PAPER_TABLES, PLANTED_SST2, PLOTS, PREPARE_SUMMARY, RANK_MAP_IMAGES, RANK_MAPS, RESULTS, STATUS, STATUS_MD, result_file
 from harness.core.provenance import record
 from harness.rankbench import render_summary, summarize_benchmark
 from harness.rankmaps import write_rank_map
@@ -407,14 +408,24 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     status["align"] = align_rows(params.causal, ctx)
     status["knowledge"] = knowledge_rows(params.causal, ctx)
     status["knowledge_k"] = params.causal.knowledge.k if params.causal and params.causal.knowledge else None
-    claims = judge_all(load_claims(check_runs=False), ctx)
+    loaded = load_claims(check_runs=False)
+    claims = judge_all(loaded, ctx)
     status["claims"] = claims
     status["components"] = summarize_components(claims, load_components())
     write_json(STATUS, status)
     status = read_json(STATUS)  # the table renders exactly what the JSON holds, nothing more
     write_text(STATUS_MD, render(status))
+    write_tables(paper_tables(loaded, claims))
     log.info("tabulate: %s", ", ".join(f"{c['component']}: {c['status']}" for c in status["components"]))
     return status
+
+
+def write_tables(tables: dict[str, str]) -> None:
+    """``results/tables/`` holds exactly the tables the claims give: a table no claim fills any more is removed."""
+    for stale in set(PAPER_TABLES.glob("*.md")) - {PAPER_TABLES / name for name in tables}:
+        stale.unlink()
+    for name, text in tables.items():
+        write_text(PAPER_TABLES / name, text)
 
 
 def main(argv: list[str]) -> None:
