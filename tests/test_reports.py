@@ -2,6 +2,7 @@
 status table as a pure rendering of results/status.json whose verdicts are recomputable from the result files."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -91,11 +92,14 @@ def test_the_paper_tables_are_the_committed_verdicts_laid_out_as_printed():
     assert sorted(p.name for p in (RESULTS / "tables").glob("*.md")) == sorted(tables)
     table1 = tables["adalora-table-1.md"].splitlines()
     header = table1[table1.index(next(line for line in table1 if line.startswith("| row |")))]
-    assert header == "| row | MNLI (m) | SST-2 | CoLA | QQP (acc) | QQP (F1) | QNLI | RTE | MRPC | STS-B |"
-    assert [line.split(" | ")[0] for line in table1 if line.startswith("| ") and "row" not in line] == [
-        "| LoRA r=8", "| AdaLoRA 1.27M", "| LoRA r=2", "| AdaLoRA 0.32M"]
-    assert "96.10 · *not run* (" in tables["adalora-table-1.md"]
-    assert "`harness use-profile experiments/profiles/paper-adalora-debertav3-base-sst2.yaml && dvc exp run`" in tables["adalora-table-1.md"]
+    assert header == "| row | trainable | MNLI (m) | SST-2 | CoLA | QQP (acc) | QQP (F1) | QNLI | RTE | MRPC | STS-B |"
+    body = [line for line in table1 if line.startswith("| ") and not line.startswith("| row")]
+    assert [line.split(" | ")[0] for line in body] == ["| LoRA r=8", "| AdaLoRA 1.27M", "| LoRA r=2", "| AdaLoRA 0.32M"]
+    assert body[0].startswith("| LoRA r=8 | 1.33M · ours 1,327,104 (exact) **reproduced** | 90.65 · *not run* [")
+    sst2 = re.search(r"\| AdaLoRA 1\.27M \| [^|]+ \| [^|]+ \| 96\.10 · \*not run\* \[(\d+)\]", tables["adalora-table-1.md"])
+    note = next(line for line in table1 if line.startswith(f"{sst2.group(1)}. "))
+    assert note.endswith("needs profile paper-adalora-debertav3-base-sst2: "
+                         "`harness use-profile experiments/profiles/paper-adalora-debertav3-base-sst2.yaml && dvc exp run`")
     assert "| RoBERTa-base LoRA | 87.5 · *not run*" in tables["lora-table-2.md"]
 
 
