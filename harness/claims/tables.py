@@ -34,7 +34,8 @@ def paper_tables(claims: list[Claim], judged: list[dict[str, Any]]) -> dict[str,
 
 def _render(paper: str, table: str, cells: list[tuple[Claim, dict[str, Any]]]) -> str:
     rows = list(dict.fromkeys(c.source.row for c, _ in cells))
-    columns = list(dict.fromkeys(c.source.column for c, _ in cells))
+    # the papers print the parameter count before the scores, whichever claim file names it first
+    columns = sorted(dict.fromkeys(c.source.column for c, _ in cells), key=lambda col: col != "trainable")
     notes: dict[str, int] = {}
     grid: dict[tuple[str, str], list[str]] = {}
     for claim, judged in cells:
