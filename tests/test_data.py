@@ -274,7 +274,7 @@ def test_stsb_format_regression_prepares_scores_and_trains_a_one_output_head(wor
 
 def test_regression_refuses_class_metrics_and_text_labels(workspace, tiny_raw):
     tiny_raw["data"].update(task="regression", metrics=["accuracy"])
-    with pytest.raises(HarnessError, match="data.metrics: 'accuracy' compares classes; a regression task is scored by: pearson, spearman"):
+    with pytest.raises(HarnessError, match="data.metrics: 'accuracy' compares classes; a regression task is scored by: mean_correlation, pearson, spearman"):
         parse_params(tiny_raw)
     rows = ["a\tb\thigh", "c\td\tlow", "e\tf\thigh"]
     train = write_rows(workspace / "t.tsv", "sentence1\tsentence2\tscore", rows)

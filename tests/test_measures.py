@@ -151,7 +151,7 @@ def test_null_for_several_seeds_and_unknown_names_list_what_exists():
     runs = {"a": train_file({"0": {"steps_to_target": None}, "1": {"steps_to_target": None}})}
     with pytest.raises(NotRun, match=r"null for seed\(s\) 0, 1$"):
         RunMeasure.sample(RunSettings(kind="run", run="a", field="steps_to_target", file="train"), ctx(runs))
-    with pytest.raises(ValueError, match=r"unknown metric 'acc'; known: accuracy, f1, matthews, pearson, spearman \["):
+    with pytest.raises(ValueError, match=r"unknown metric 'acc'; known: accuracy, f1, matthews, mean_correlation, pearson, spearman \["):
         RunSettings(kind="run", run="a", field="metrics.acc")
     with pytest.raises(ValueError, match=r"unknown metric 'acc'; known: bits_per_byte, bleu, byte_perplexity, cider"):
         RunSettings(kind="run", run="a", field="metrics.acc", file="causal_eval")

@@ -33,11 +33,16 @@ RUNS = ("lora", "adalora", "loraplus", "full", "lora_r2", "adalora_b2", "qlora",
 
 
 def shrink_runs(raw: dict, atlas: dict) -> None:
-    """The shrunk params and atlas spec keep :data:`RUNS`, the planted task the arms are tuned on and the no-plant control, the causal LoRA and full runs and SFT-then-DPO on each."""
+    """The shrunk params and atlas spec keep :data:`RUNS`, the planted task the arms are tuned on and the no-plant control, the causal LoRA and full runs and SFT-then-DPO on each, and the retrieval and knowledge arms on them."""
     set_runs(raw, {name: raw["train"][name] for name in RUNS})
     raw["planted"]["tasks"] = {task: raw["planted"]["tasks"][task] for task in (raw["planted"]["tune_task"], "none")}
     raw["causal"]["runs"] = {name: raw["causal"]["runs"][name] for name in ("lora", "full")}
-    raw["causal"]["align"]["runs"]["sft_dpo_lora"]["sft_run"] = "lora"  # lora_all is not kept: the same method
+    # lora_all is not kept (the same method as lora): what names it names lora
+    raw["causal"]["align"]["runs"]["sft_dpo_lora"]["sft_run"] = "lora"
+    raw["causal"]["rag"]["models"] = ["lora" if m == "lora_all" else m for m in raw["causal"]["rag"]["models"]]
+    for arm in raw["causal"]["knowledge"]["arms"].values():
+        if arm.get("run") == "lora_all":
+            arm["run"] = "lora"
     for row in atlas["rows"]:
         row["runs"] = [r for r in row["runs"] if r in RUNS]
     atlas["rows"] = [row for row in atlas["rows"] if row["runs"] or row.get("align_runs") or row.get("not_run")]

@@ -100,7 +100,7 @@ def test_the_paper_tables_are_the_committed_verdicts_laid_out_as_printed():
     note = next(line for line in table1 if line.startswith(f"{sst2.group(1)}. "))
     assert note.endswith("needs profile paper-adalora-debertav3-base-sst2: "
                          "`harness use-profile experiments/profiles/paper-adalora-debertav3-base-sst2.yaml && dvc exp run`")
-    assert "| RoBERTa-base LoRA | 87.5 · *not run*" in tables["lora-table-2.md"]
+    assert "| RoBERTa-base LoRA | 0.3M · ours 294,912 (exact) **reproduced** | 87.5 · *not run*" in tables["lora-table-2.md"]
 
 
 def test_a_measured_cell_shows_ours_its_interval_verdict_and_profile():

@@ -16,6 +16,7 @@ from harness.core.registry import MEASURES, Registry
 from harness.core.schema import STRICT, validate
 
 KINDS = ("measurement", "count", "transferred", "rating")
+VERDICTS = ("reproduced", "exceeded", "not reproduced", "inconclusive", "insufficient runs", "not run")
 # The kinds whose verdicts decide a component's status; a rating is shown beside them, never alone.
 STATUS_KINDS = ("measurement", "count", "transferred")
 

@@ -33,6 +33,7 @@ ATLAS_MD = RESULTS / "atlas.md"
 ATLAS_PLOTS = RESULTS / "atlas_plots"
 STATUS = RESULTS / "status.json"
 STATUS_MD = RESULTS / "status.md"
+HEADLINE = RESULTS / "headline.json"  # the one DVC metrics file (harness/headline.py)
 PAPER_TABLES = RESULTS / "tables"  # the papers' tables, printed cell beside ours (harness/claims/tables.py)
 PLOTS = RESULTS / "plots"
 RANK_MAPS = RESULTS / "rankmaps"

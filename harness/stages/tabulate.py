@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from typing import Any
 
 from harness import taskcheck
 from harness.causal.report import align_rows, causal_rows, knowledge_rows, render_align, render_causal, render_knowledge
-from harness.claims.claim import KINDS, STATUS_KINDS
+from harness.claims.claim import KINDS, STATUS_KINDS, VERDICTS
 from harness.claims.components import load_components, summarize_components
 from harness.claims.engine import judge_all, pipeline_context
 from harness.claims.judges import fmt
@@ -27,8 +26,9 @@ from harness.claims.tables import paper_tables
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
 from harness.core.io import read_json, write_json, write_text
-from harness.core.paths import PAPER_TABLES, PLANTED_SST2, PLOTS, PREPARE_SUMMARY, RANK_MAP_IMAGES, RANK_MAPS, RESULTS, STATUS, STATUS_MD, result_file
+from harness.core.paths import HEADLINE, PAPER_TABLES, PLANTED_SST2, PLOTS, PREPARE_SUMMARY, RANK_MAP_IMAGES, RANK_MAPS, RESULTS, STATUS, STATUS_MD, result_file
 from harness.core.provenance import record
+from harness.headline import counts, headline
 from harness.rankbench import render_summary, summarize_benchmark
 from harness.rankmaps import write_rank_map
 from harness.stats import summarize
@@ -140,7 +140,6 @@ def render(status: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-VERDICTS = ("reproduced", "exceeded", "not reproduced", "inconclusive", "insufficient runs", "not run")
 KIND_TITLES = {"measurement": "paper-scale measurements", "count": "exact counts from configs",
                "transferred": "paper relations asked at our scale", "rating": "ratings (questions of ours)"}
 
@@ -153,8 +152,8 @@ def render_headline(claims: list[dict[str, Any]]) -> list[str]:
     """Verdicts counted by kind: a paper's verdict, an exact count and a question of ours are never summed."""
     lines = ["| claims by kind | " + " | ".join(VERDICTS) + " | total |", "|---|" + "---|" * (len(VERDICTS) + 1)]
     for kind in KINDS:
-        mine = Counter(c["verdict"] for c in claims if c["kind"] == kind)
-        lines.append(f"| {KIND_TITLES[kind]} | " + " | ".join(str(mine.get(v, 0)) for v in VERDICTS) + f" | {sum(mine.values())} |")
+        mine = counts(claims, kind)
+        lines.append(f"| {KIND_TITLES[kind]} | " + " | ".join(str(mine[v]) for v in VERDICTS) + f" | {sum(mine.values())} |")
     ungated = sum(not c["gate"] for c in claims)
     return lines + ["", f"Each claim is counted once, under its kind. {ungated} claims on wall-clock or RSS figures are reported but "
                         "not held by CI (gate: false)."]
@@ -415,6 +414,7 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     write_json(STATUS, status)
     status = read_json(STATUS)  # the table renders exactly what the JSON holds, nothing more
     write_text(STATUS_MD, render(status))
+    write_json(HEADLINE, headline(status))
     write_tables(paper_tables(loaded, claims))
     log.info("tabulate: %s", ", ".join(f"{c['component']}: {c['status']}" for c in status["components"]))
     return status

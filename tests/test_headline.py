@@ -1,0 +1,90 @@
+"""results/headline.json: the one DVC metrics file, small enough that two experiments compare on one screen."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from harness.claims.claim import KINDS
+from harness.core.io import read_json
+from harness.headline import headline
+
+from .conftest import ROOT
+
+RESULTS = ROOT / "results"
+
+
+def test_the_committed_headline_is_status_json_summarised():
+    status = read_json(RESULTS / "status.json")
+    assert read_json(RESULTS / "headline.json") == headline(status)
+
+
+def test_each_run_has_its_primary_metric_interval_params_and_memory():
+    status = read_json(RESULTS / "status.json")
+    head = headline(status)
+    assert head["profile"] == status["setup"]["profile"]
+    assert list(head["runs"]) == [r["run"] for r in status["runs"]]
+    for r in status["runs"]:
+        row = head["runs"][r["run"]]
+        assert set(row) == {r["metric"], "ci_low", "ci_high", "params", "peak_mb"}
+        assert row["ci_low"] <= row[r["metric"]] <= row["ci_high"]
+        assert row["params"] == r["trainable_params"] and row["peak_mb"] == round(r["peak_rss_mb"])
+    assert head["causal"]["lora"]["bleu"] == round(next(r for r in status["causal"] if r["run"] == "lora")["metrics"]["bleu"]["mean"], 2)
+    assert head["causal"]["icl"]["params"] == 0 and "peak_mb" not in head["causal"]["icl"]
+    assert set(head["align"]) == {f"{r['run']}_{r['phase']}" for r in status["align"]}
+    assert list(head["claims"]) == list(KINDS)
+    assert sum(n for kind in head["claims"].values() for n in kind.values()) == len(status["claims"])
+
+
+def test_dvc_declares_only_the_headline_as_metrics():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    declared = [next(iter(m)) if isinstance(m, dict) else m
+                for stage in stages.values() for m in stage.get("do", stage).get("metrics", [])]
+    assert declared == ["results/headline.json"]
+
+
+@pytest.mark.slow
+def test_dvc_exp_show_only_changed_compares_two_experiments_within_200_columns(tmp_path):
+    """A baseline and an experiment that retrained one run (its lr changed, its scores and one verdict moved),
+    as two commits of a repository holding the real params.yaml and the committed headline: the table
+    ``dvc exp show --only-changed`` prints fits 200 characters, and shows what changed."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(cmd, cwd=tmp_path, check=True)
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"tabulate": {
+        "cmd": "true", "params": ["train", "loop", "tuning"], "metrics": [{"results/headline.json": {"cache": False}}]}}}))
+    base = read_json(RESULTS / "headline.json")
+    (tmp_path / "results").mkdir()
+
+    def commit(head, message):
+        (tmp_path / "results" / "headline.json").write_text(json.dumps(head, indent=2))
+        subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+        subprocess.run([*git, "commit", "-qm", message], cwd=tmp_path, check=True)
+
+    commit(base, "baseline")
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["train"]["lora"]["lr"] = 1e-3
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = copy.deepcopy(base)
+    lora = changed["runs"]["lora"]
+    for key in ("accuracy", "ci_low", "ci_high"):
+        lora[key] = round(lora[key] + 1.37, 2)
+    lora["peak_mb"] += 12
+    changed["claims"]["transferred"]["inconclusive"] -= 1
+    changed["claims"]["transferred"]["reproduced"] += 1
+    commit(changed, "lora at lr 1e-3")
+    wide = {**os.environ, "COLUMNS": "1000"}  # a terminal wide enough that nothing wraps: the table's own width
+    shown = subprocess.run(["dvc", "exp", "show", "--only-changed", "--no-pager", "-n", "2"], cwd=tmp_path, env=wide,
+                           check=True, capture_output=True, text=True).stdout
+    header = next(line for line in shown.splitlines() if "Experiment" in line)
+    for column in ("train.lora.lr", "runs.lora.accuracy", "runs.lora.peak_mb", "claims.transferred.reproduced"):
+        assert column in header
+    assert "runs.adalora" not in header
+    assert max(map(len, shown.splitlines())) <= 200, shown
