@@ -228,7 +228,7 @@ def render_profiles(tables: GlueTables, default: dict[str, Any]) -> dict[str, st
             lr, batch, epochs, *_ = a.hyperparameters[task]
             header = [f"Paper profile: {a.paper} ({a.arxiv}) {a.table}, DeBERTaV3-base on GLUE {task} at the {budget.upper()} budget",
                       f"({b.adalora_row} against {b.lora_row}); Table 8's {task} row: lr {lr:g}, batch {batch}, {epochs} epochs.",
-                      "Needs a network (hub model and dataset) and a GPU. Use: harness use-profile <this file> && dvc exp run",
+                      "Needs a network (hub model and dataset) and a GPU. Run: harness run-profile <this file's name>",
                       WRITTEN_BY]
             out[f"{adalora_profile(tables, task, budget)}.yaml"] = _dump(header, _adalora_params(tables, task, budget, default))
     for task in lo.hyperparameters:
@@ -236,7 +236,7 @@ def render_profiles(tables: GlueTables, default: dict[str, Any]) -> dict[str, st
         header = [f"Paper profile: {lo.paper} ({lo.arxiv}) {lo.table}, {lo.row} on GLUE {task}; Table 9: lr {lr:g}, batch {batch}, {epochs} epochs.",
                   *(["Deviation: the paper starts this task's run from its best MNLI LoRA checkpoint (§D.1); this one starts from the",
                      "pretrained model."] if task in lo.from_mnli else []),
-                  "Needs a network (hub model and dataset) and a GPU. Use: harness use-profile <this file> && dvc exp run",
+                  "Needs a network (hub model and dataset) and a GPU. Run: harness run-profile <this file's name>",
                   WRITTEN_BY]
         out[f"{lora_profile(task)}.yaml"] = _dump(header, _lora_params(tables, task, default))
     return out

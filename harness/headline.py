@@ -2,8 +2,8 @@
 
 ``dvc exp show`` and ``dvc metrics show`` print every key of every metrics file as a column; with the detailed
 result JSONs declared as metrics that was hundreds of sparse columns. The headline keeps what a person compares
-across experiments - per run the primary metric's mean and 95% interval, trainable parameters and peak memory, and
-the claims' verdicts counted by kind - rounded so that noise below the printed precision does not make a column
+across experiments - per run the primary metric's mean and 95% interval, trainable parameters and peak memory, the
+claims' verdicts counted by kind, and the commit - rounded so that noise below the printed precision does not make a column
 "changed" under ``--only-changed``. The detailed JSONs stay outputs (``results/status.json`` and the stages' files).
 """
 
@@ -14,12 +14,20 @@ from typing import Any
 
 from harness.causal.report import COLUMNS as CAUSAL_METRICS
 from harness.claims.claim import KINDS, VERDICTS
+from harness.core.errors import HarnessError
+
+SECTIONS = ("profile", "causal", "align", "claims", "provenance")
 
 
 def headline(status: dict[str, Any]) -> dict[str, Any]:
-    """status.json's content -> the headline: runs (main track), causal, align (after each phase), claims by kind."""
+    """status.json's content -> the headline: the main track's runs (top level: their columns are the ones most
+    compared, so they get the shortest names), causal, align (after each phase), claims by kind, and the commit
+    (the full provenance is status.json's)."""
     out: dict[str, Any] = {"profile": status["setup"]["profile"]}
-    out["runs"] = {r["run"]: entry(r["metric"], r["score"], r["trainable_params"], r["peak_rss_mb"]) for r in status["runs"]}
+    for r in status["runs"]:
+        if r["run"] in SECTIONS:
+            raise HarnessError(f"train.{r['run']}: a run may not be named {', '.join(SECTIONS)} (the headline's sections)")
+        out[r["run"]] = entry(r["metric"], r["score"], r["trainable_params"], r["peak_rss_mb"])
     causal = {}
     for r in status["causal"] or []:
         metric = next((k for k, _ in CAUSAL_METRICS if k in r["metrics"]), None)
@@ -32,6 +40,8 @@ def headline(status: dict[str, Any]) -> dict[str, Any]:
     if align:
         out["align"] = align
     out["claims"] = {kind: {verdict.replace(" ", "_"): n for verdict, n in counts(status["claims"], kind).items()} for kind in KINDS}
+    git = status["provenance"]["git"]
+    out["provenance"] = {"git": {"sha": (git["sha"] or "")[:10] or None, "dirty": git["dirty"]}, "full": "results/status.json"}
     return out
 
 

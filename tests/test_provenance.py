@@ -41,6 +41,24 @@ def test_git_state_is_head_and_whether_tracked_inputs_changed(repo):
     assert provenance.git_state(repo) == {"sha": head, "dirty": True}
 
 
+def test_params_copied_from_a_committed_profile_are_committed_input(repo):
+    """What harness run-profile runs: params.yaml replaced by a profile file, byte for byte, is clean and named;
+    one byte more, or a profile of another name, is a change."""
+    text = "profile: other\nseeds: [0]\n"
+    (repo / "params.yaml").write_text("profile: smoke\nseeds: [0, 1]\n")
+    (repo / "experiments" / "profiles").mkdir(parents=True)
+    (repo / "experiments" / "profiles" / "other.yaml").write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "profile")
+    head = git(repo, "rev-parse", "HEAD")
+    (repo / "params.yaml").write_text(text)
+    assert provenance.git_state(repo) == {"sha": head, "dirty": False, "params_from": "experiments/profiles/other.yaml"}
+    (repo / "params.yaml").write_text(text + "# edited\n")
+    assert provenance.git_state(repo) == {"sha": head, "dirty": True}
+    (repo / "params.yaml").write_text(text.replace("other", "missing"))
+    assert provenance.git_state(repo) == {"sha": head, "dirty": True}
+
+
 def test_git_state_outside_a_repository_is_unknown(tmp_path):
     assert provenance.git_state(tmp_path) == {"sha": None, "dirty": None}
 
@@ -81,7 +99,9 @@ def test_hardware_names_the_machine(monkeypatch):
     import platform
 
     hw = provenance.hardware()
-    assert hw == {"machine": platform.machine(), "processor": platform.processor() or None, "cpu_count": __import__("os").cpu_count(),
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), None)
+    assert hw == {"machine": platform.machine(), "processor": platform.processor() or None, "cpu_model": model,
+                  "cpu_count": __import__("os").cpu_count(),
                   "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
                   "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     monkeypatch.setattr(provenance, "PACKAGES", ("torch", "no-such-package-xyz"))

@@ -9,6 +9,7 @@ family, raw and adjusted p-values, the interval and the region, so a verdict is 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from harness.claims.judges import Region, Verdict, assess, classify, quantity
 from harness.claims.measures import Context, NotRun
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
-from harness.core.paths import PAPERSCALE, RESULTS, result_file
+from harness.core.paths import PAPERSCALE, PROFILE_PARAMS, PROFILE_RESULTS, RESULTS, result_file
 from harness.core.registry import JUDGES, MEASURES
 from harness.stats import Evidence, adjust
 
@@ -48,7 +49,27 @@ def pipeline_context(params: Any, results: Path) -> Context:
     tasks = list(params.planted.tasks) if params.planted else []
     causal = [*params.causal.runs, ICL, *(params.causal.align.runs if params.causal.align else ()),
               *(params.causal.knowledge.arms if params.causal.knowledge else ()), *rag_names(params.causal)] if params.causal else []
-    return load_context(results, params.profile, list(dict.fromkeys([*params.train, *tasks, *causal])))
+    ctx = load_context(results, params.profile, list(dict.fromkeys([*params.train, *tasks, *causal])))
+    others = profile_results(results)
+    others.pop(params.profile, None)  # this profile's own pipeline outputs are the live ones
+    return dataclasses.replace(ctx, profiles={name: pipeline_context(p, results / PROFILE_RESULTS.relative_to(RESULTS) / name)
+                                              for name, p in others.items()})
+
+
+def profile_results(results: Path) -> dict[str, Any]:
+    """The profiles with results under ``<results>/profiles/<name>/`` (harness run-profile): name -> the params
+    they ran with (the copy of the profile file kept beside them)."""
+    from harness.core.config import load_params
+
+    folder = results / PROFILE_RESULTS.relative_to(RESULTS)
+    found = {}
+    for params_file in sorted(folder.glob(f"*/{PROFILE_PARAMS}")):
+        params = load_params(params_file)
+        if params.profile != params_file.parent.name:
+            raise HarnessError(f"{params_file}: profile {params.profile!r} in a folder named {params_file.parent.name!r}; "
+                               "the folder is the profile's name (harness run-profile writes both)")
+        found[params.profile] = params
+    return found
 
 
 def measure_claim(claim: Claim, ctx: Context) -> tuple[Evidence | None, Region | None, Verdict | None]:

@@ -47,6 +47,17 @@ class Context:
     profile: str
     runs: dict[str, dict[str, Any]]  # run -> {"train": ..., "eval": ...} as loaded from results/
     paperscale: dict[str, Any] | None
+    # the other profiles' results (results/profiles/<name>/, written by harness run-profile): a claim is judged
+    # against the profile it names, wherever that profile's results are
+    profiles: dict[str, Context] = dataclasses.field(default_factory=dict)
+
+    def of_profile(self, name: str) -> Context:
+        if name == self.profile:
+            return self
+        if name in self.profiles:
+            return self.profiles[name]
+        ran = ", ".join([self.profile, *self.profiles])
+        raise NotRun(f"results are for profile {ran}; this claim needs profile {name}")
 
 
 Domain = tuple[float, float]
@@ -166,8 +177,7 @@ class RunMeasure(Measure):
     def per_seed(cfg: RunSettings, ctx: Context) -> tuple[list[str], list[Any]]:
         """The seeds (in numeric order) and each one's value of the field as recorded (a number, or the
         mapping a derived measure reduces), or NotRun saying why there is none."""
-        if ctx.profile != cfg.profile:
-            raise NotRun(f"results are for profile {ctx.profile}; this claim needs profile {cfg.profile}")
+        ctx = ctx.of_profile(cfg.profile)
         record = ctx.runs.get(cfg.run, {}).get(cfg.file)
         if record is None:
             raise NotRun(f"no {cfg.file} results for run {cfg.run!r} in this profile")

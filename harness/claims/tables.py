@@ -65,7 +65,7 @@ def _render(paper: str, table: str, cells: list[tuple[Claim, dict[str, Any]]]) -
 
 def not_run_note(claim: Claim, judged: dict[str, Any]) -> str:
     profile = getattr(claim.measure, "profile", None)
-    how = f": `harness use-profile experiments/profiles/{profile}.yaml && dvc exp run`" if profile else ""
+    how = f": `harness run-profile {profile}`" if profile else ""
     return f"{judged['detail']}{how}"
 
 

@@ -33,6 +33,7 @@ COMMANDS = {
     "current": "harness.current",
     "validate": "harness.validate",
     "use-profile": "harness.use_profile",
+    "run-profile": "harness.run_profile",
     "glue-profiles": "harness.glue_profiles",
     "preload": "harness.preload",
 }

