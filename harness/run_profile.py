@@ -9,17 +9,22 @@ table to judge each claim against the profile it names. So the profile runs in i
 the same DVC cache (shared), and provenance that records a clean tree with ``params_from`` naming the profile file
 (harness/core/provenance.py). The default's params.yaml is never touched.
 
-Rerunning resumes: a checkout at the same commit is reused, so stages that finished are not run again; a new
-commit starts afresh. The results are copied back only after ``dvc repro`` succeeds, into a temporary folder
+Rerunning resumes: the checkout is kept, moved to the new HEAD with the profile's results and dvc.lock, so only
+stages that did not finish or whose inputs the new commit changed run again; the run record lists every
+invocation and sums their wall time. (Stages DVC restores from its run cache cost nothing there: delete
+``.dvc/cache/runs`` to time a profile from scratch.) The results are copied back only after ``dvc repro`` succeeds, into a temporary folder
 renamed over the old one, so an interrupted run leaves the committed results as they were.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,33 +64,59 @@ def run_profile(name: str, targets: list[str], root: Path = Path(".")) -> Path:
     (work / "params.yaml").write_text(source.read_text())
     begun = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    proc = subprocess.run(["harness", "preload", "--", "dvc", "repro", *targets], cwd=work)
+    # the checkout's own code runs, not the installed one (an editable install points at the main tree, which may
+    # change while the profile runs): the results then come from the commit their provenance names
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(work.resolve()), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "harness.core.cli", "preload", "--", "dvc", "repro", *targets], cwd=work, env=env)
     if proc.returncode != 0:
         raise HarnessError(f"harness run-profile {name}: dvc repro failed in {work} (exit {proc.returncode}); "
                            f"fix and rerun the same command, which resumes there")
-    run = {"profile": name, "params_from": str(PROFILES / f"{name}.yaml"), "git": git_state(work),
-           "command": " ".join(["harness", "run-profile", name, *targets]), "stages": targets or ["(all)"],
-           "started": begun.isoformat(timespec="seconds"), "wall_seconds": round(time.monotonic() - t0, 1),
-           "hardware": hardware()}
-    return harvest(work, root / PROFILE_RESULTS / name, run)
+    invocation = {"command": " ".join(["harness", "run-profile", name, *targets]), "stages": targets or ["(all)"],
+                  "started": begun.isoformat(timespec="seconds"), "wall_seconds": round(time.monotonic() - t0, 1),
+                  "provenance": {"git": git_state(work), "hardware": hardware()}}
+    dest = root / PROFILE_RESULTS / name
+    return harvest(work, dest, run_record(dest / PROFILE_RUN, name, invocation))
+
+
+def run_record(path: Path, name: str, invocation: dict) -> dict:
+    """The run record: every invocation that built these results (a resumed run adds one), their total wall time
+    (the profile's cost on that machine), and the last one's provenance at the top."""
+    earlier = json.loads(path.read_text())["invocations"] if path.is_file() else []
+    invocations = [*earlier, invocation]
+    return {"profile": name, "command": invocation["command"], "invocations": invocations,
+            "wall_seconds": round(sum(i["wall_seconds"] for i in invocations), 1), "provenance": invocation["provenance"]}
 
 
 def checkout(root: Path, name: str, sha: str) -> Path:
-    """``.profiles/<name>`` at ``sha``: reused when it is already there (a resumed run), else made afresh with the
-    pipeline's outputs cleared from its results/ (what it copies back is then this profile's only)."""
+    """``.profiles/<name>`` at ``sha``, holding this profile's outputs only. Made afresh the first time (the
+    default's committed results cleared from it); after that moved to ``sha`` keeping the profile's own results and
+    dvc.lock, so ``dvc repro`` reruns just the stages whose code, params or data the new commit changed - the
+    resumed run costs what the change costs."""
     work = root / WORKTREES / name
-    if work.is_dir() and git(work, "rev-parse", "HEAD") == sha:
-        return work
-    if work.exists():
-        git(root, "worktree", "remove", "--force", str(work))
-    git(root, "worktree", "add", "--detach", str(work), sha)
-    cache = subprocess.run(["dvc", "cache", "dir"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-    subprocess.run(["dvc", "config", "--local", "cache.dir", str(Path(cache).resolve())], cwd=work, check=True)
-    link_siblings(root, work)
+    if not work.is_dir():
+        git(root, "worktree", "prune")
+        git(root, "worktree", "add", "--detach", str(work), sha)
+        cache = subprocess.run(["dvc", "cache", "dir"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run(["dvc", "config", "--local", "cache.dir", str(Path(cache).resolve())], cwd=work, check=True)
+        link_siblings(root, work)
+        clear_outputs(work)
+    elif git(work, "rev-parse", "HEAD") != sha:
+        with tempfile.TemporaryDirectory() as keep:
+            shutil.copy2(work / "dvc.lock", Path(keep) / "dvc.lock")
+            shutil.copytree(work / RESULTS, Path(keep) / RESULTS.name)
+            git(work, "checkout", "--quiet", "--force", "--detach", sha)
+            clear_outputs(work)
+            shutil.copy2(Path(keep) / "dvc.lock", work / "dvc.lock")
+            for entry in (Path(keep) / RESULTS.name).iterdir():
+                if entry.name not in RESULT_INPUTS:
+                    (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, work / RESULTS / entry.name)
+    return work
+
+
+def clear_outputs(work: Path) -> None:
     for entry in (work / RESULTS).iterdir():
         if entry.name not in RESULT_INPUTS:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    return work
 
 
 def link_siblings(root: Path, work: Path) -> None:

@@ -54,10 +54,11 @@ def test_a_profile_folder_must_carry_its_own_name(tmp_path, repo_params):
 
 
 @pytest.mark.slow
-def test_run_profile_runs_beside_the_default_and_resumes(project, tiny_raw):
+def test_run_profile_runs_beside_the_default_and_resumes(project, tiny_raw):  # noqa: F811 (the fixture)
     """The profile runs in .profiles/<name> at HEAD; its results, params and run record land in
-    results/profiles/<name>/ with a clean provenance naming the profile file; params.yaml is untouched; a rerun
-    reuses the checkout and runs nothing again; an unknown profile is refused naming the known ones."""
+    results/profiles/<name>/ with a clean provenance naming the profile file; params.yaml is untouched; a rerun at
+    a later commit that changes no stage's inputs reruns nothing and adds an invocation; an unknown profile is
+    refused naming the known ones."""
     raw = copy.deepcopy(tiny_raw)
     raw["profile"] = "tiny-other"
     raw["train"] = {"lora": raw["train"]["lora"]}
@@ -79,7 +80,14 @@ def test_run_profile_runs_beside_the_default_and_resumes(project, tiny_raw):
                                               "params_from": "experiments/profiles/tiny-other.yaml"}
     run = json.loads((folder / "run.json").read_text())
     assert run["command"] == "harness run-profile tiny-other evaluate@lora" and run["wall_seconds"] > 0
+    assert run["provenance"]["git"] == evaluated["provenance"]["git"]
+    (project / "README.md").write_text("a commit that changes no stage's inputs\n")
+    commit(project, "docs")
     again = sh("harness", "run-profile", "tiny-other", "evaluate@lora", cwd=project)
-    assert "Running stage" not in again.stdout + again.stderr
+    assert "Running stage" not in again.stdout + again.stderr  # resumed at the new commit: nothing to rerun
+    rerun = json.loads((folder / "run.json").read_text())
+    assert len(rerun["invocations"]) == 2 and rerun["wall_seconds"] == round(sum(i["wall_seconds"] for i in rerun["invocations"]), 1)
+    assert rerun["provenance"]["git"]["sha"] == sh("git", "rev-parse", "HEAD", cwd=project).stdout.strip()
+    assert json.loads((folder / "eval" / "lora.json").read_text()) == evaluated  # what did not rerun keeps its record
     bad = sh("harness", "run-profile", "absent", cwd=project, ok=False)
     assert bad.returncode == 2 and "no profile 'absent'" in bad.stderr and "tiny-other" in bad.stderr

@@ -26,7 +26,21 @@ from harness.claims.tables import paper_tables
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
 from harness.core.io import read_json, write_json, write_text
-from harness.core.paths import HEADLINE, PAPER_TABLES, PLANTED_SST2, PLOTS, PREPARE_SUMMARY, RANK_MAP_IMAGES, RANK_MAPS, RESULTS, STATUS, STATUS_MD, result_file
+from harness.core.paths import (
+    HEADLINE,
+    PAPER_TABLES,
+    PLANTED_SST2,
+    PLOTS,
+    PREPARE_SUMMARY,
+    PROFILE_RESULTS,
+    PROFILE_RUN,
+    RANK_MAP_IMAGES,
+    RANK_MAPS,
+    RESULTS,
+    STATUS,
+    STATUS_MD,
+    result_file,
+)
 from harness.core.provenance import record
 from harness.headline import counts, headline
 from harness.rankbench import render_summary, summarize_benchmark
@@ -368,11 +382,12 @@ def render_profiles(setup: dict[str, Any], rows: list[dict[str, Any]]) -> list[s
                            f"{fmt_value(r['score']['ci_high'])}] (n={r['score']['n']})" for r in p["runs"])
         if p["not_run"]:
             scores += f"; not run: {', '.join(p['not_run'])}"
-        hw = run["hardware"]
+        hw, git = run["provenance"]["hardware"], run["provenance"]["git"]
         machine = f"{hw.get('cpu_model') or hw.get('machine')}, {hw['cpu_count']} cores" + (f", {hw['cuda']}" if hw.get("cuda") else "")
         metric = p["runs"][0]["metric"] if p["runs"] else ""
-        lines.append(f"| `{p['profile']}` | {p['source']} | `{p['model']}` | {metric}: {scores} | `{(run['git']['sha'] or 'none')[:10]}`"
-                     f"{' (dirty)' if run['git']['dirty'] else ''} | {run['wall_seconds'] / 60:.1f} min (`{run['command']}`) | {machine} |")
+        lines.append(f"| `{p['profile']}` | {p['source']} | `{p['model']}` | {metric}: {scores} | `{(git['sha'] or 'none')[:10]}`"
+                     f"{' (dirty)' if git['dirty'] else ''} | {run['wall_seconds'] / 60:.1f} min "
+                     f"(`{run['command']}`{f', {n} invocations' if (n := len(run['invocations'])) > 1 else ''}) | {machine} |")
     return lines
 
 
