@@ -82,6 +82,20 @@ def test_every_committed_verdict_is_recomputed_from_the_result_files():
     assert json.loads(json.dumps(fresh)) == list(committed.values())  # every field of every row, as committed
 
 
+def test_every_profile_folder_is_listed_with_its_runs_and_cost():
+    """results/profiles/<name>/ (harness run-profile) each appear under Profiles in status.md: data, runs with
+    their primary metric, commit, wall time and machine, all read from the folder."""
+    status = read_json(RESULTS / "status.json")
+    folders = sorted(p.parent.name for p in (RESULTS / "profiles").glob("*/params.yaml"))
+    assert [p["profile"] for p in status["profiles"]] == folders
+    table = (RESULTS / "status.md").read_text()
+    for p in status["profiles"]:
+        run = read_json(RESULTS / "profiles" / p["profile"] / "run.json")
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{p['profile']}` |"))
+        assert f"{run['wall_seconds'] / 60:.1f} min" in row and run["provenance"]["git"]["sha"][:10] in row
+        assert [r["run"] for r in p["runs"]] + p["not_run"] == list(load_params(RESULTS / "profiles" / p["profile"] / "params.yaml").train)
+
+
 def test_the_paper_tables_are_the_committed_verdicts_laid_out_as_printed():
     """results/tables/ renders exactly status.json's verdicts, in the papers' own rows and columns."""
     from harness.claims.tables import paper_tables

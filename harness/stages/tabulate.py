@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 from harness import taskcheck
@@ -358,13 +359,24 @@ def profile_rows(ctx: Context) -> list[dict[str, Any]]:
         rows.append({
             "profile": name,
             "model": params.model.name,
-            "source": read_json(folder / PREPARE_SUMMARY.name)["source"] if (folder / PREPARE_SUMMARY.name).is_file() else None,
+            "data": data_text(params, read_json(folder / PREPARE_SUMMARY.name) if (folder / PREPARE_SUMMARY.name).is_file() else None),
             "run": run_record,
             "runs": [{k: v for k, v in run_row(r, runs[r], params.data.metrics[0]).items() if k in ("run", "method", "metric", "score")}
                      for r in done],
             "not_run": [r for r in params.train if r not in done],
         })
     return rows
+
+
+def data_text(params: Params, prepared: dict[str, Any] | None) -> str:
+    """Where a profile's data came from and how it was split, in a few words."""
+    source, opts = params.data.source, params.data.source_options
+    where = {"local": lambda: f"local `{Path(opts.train).parent}`", "hub": lambda: f"hub `{opts.path}` {opts.name or ''}".rstrip()}
+    text = where.get(source, lambda: source)()
+    if prepared:
+        sizes = prepared["sizes"]
+        text += f" (train {sizes['train']:,}, validation {sizes['validation']:,}, test {sizes['test']:,})"
+    return text
 
 
 def render_profiles(setup: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
@@ -385,7 +397,7 @@ def render_profiles(setup: dict[str, Any], rows: list[dict[str, Any]]) -> list[s
         hw, git = run["provenance"]["hardware"], run["provenance"]["git"]
         machine = f"{hw.get('cpu_model') or hw.get('machine')}, {hw['cpu_count']} cores" + (f", {hw['cuda']}" if hw.get("cuda") else "")
         metric = p["runs"][0]["metric"] if p["runs"] else ""
-        lines.append(f"| `{p['profile']}` | {p['source']} | `{p['model']}` | {metric}: {scores} | `{(git['sha'] or 'none')[:10]}`"
+        lines.append(f"| `{p['profile']}` | {p['data']} | `{p['model']}` | {metric}: {scores} | `{(git['sha'] or 'none')[:10]}`"
                      f"{' (dirty)' if git['dirty'] else ''} | {run['wall_seconds'] / 60:.1f} min "
                      f"(`{run['command']}`{f', {n} invocations' if (n := len(run['invocations'])) > 1 else ''}) | {machine} |")
     return lines
