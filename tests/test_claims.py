@@ -83,6 +83,23 @@ def test_zero_spread_is_reported_as_such_and_judged_on_the_point():
     assert judge_claim(claim(), ctx_with({"a": [89.0, 89.0, 89.0]})).verdict == "not reproduced"
 
 
+def test_a_tie_on_every_seed_is_inconclusive_not_a_relation_reproduced():
+    """Two arms both predicting one class score alike on every seed; "a >= b" must not pass on the tie."""
+    c = relation()
+    v = judge_claim(c, ctx_with({"a": [51.5, 51.5, 51.5], "b": [51.5, 51.5, 51.5]}))
+    assert v.verdict == "inconclusive" and v.detail.startswith("a and b score the same metrics.accuracy on each of the 3 seeds (51.5 throughout)")
+    rating = claim(kind="rating", scale="smoke", published=None, measure=pair(),
+                   judge={"kind": "bound", "of": "difference", "at_least": -1.0, "reason": "r"})
+    assert judge_claim(rating, ctx_with({"a": [0.0] * 3, "b": [0.0] * 3})).verdict == "inconclusive"  # inside the margin, on a tie
+    v = judge_claim(c, ctx_with({"a": [51.5, 52.5, 51.5], "b": [51.5, 52.5, 51.5]}))  # alike seed by seed, not constant
+    assert v.verdict == "inconclusive" and "throughout" not in v.detail
+    bound = claim(kind="rating", scale="smoke", published=None, judge={"kind": "bound", "at_least": 51.5, "reason": "r"})
+    v = judge_claim(bound, ctx_with({"a": [51.5, 51.5, 51.5]}))  # one measure, exactly on its bound on every seed
+    assert v.verdict == "inconclusive" and "a tie that bears on neither side" in v.detail
+    assert judge_claim(c, ctx_with({"a": [52.5, 52.5, 52.5], "b": [51.5, 51.5, 51.5]})).verdict == "reproduced"
+    assert judge_claim(c, ctx_with({"a": [50.5, 50.5, 50.5], "b": [51.5, 51.5, 51.5]})).verdict == "not reproduced"
+
+
 def test_nan_metric_is_not_reproduced_not_a_crash():
     v = judge_claim(claim(), ctx_with({"a": [95.0, math.nan, 94.0]}))
     assert v.verdict == "not reproduced" and v.detail == "a seed produced a non-finite value (diverged run or undefined metric)"

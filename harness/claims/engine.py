@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.claims.claim import Claim
 from harness.claims.judges import Region, Verdict, assess, classify, quantity
-from harness.claims.measures import Context, NotRun
+from harness.claims.measures import Context, NoEvidence, NotRun
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.core.paths import PAPERSCALE, PROFILE_PARAMS, PROFILE_RESULTS, RESULTS, result_file
@@ -81,6 +81,8 @@ def measure_claim(claim: Claim, ctx: Context) -> tuple[Evidence | None, Region |
     except NotRun as why:
         needs = f"needs {', '.join(claim.requires)}: " if claim.requires else ""
         return None, None, Verdict("not run", None, None, f"{needs}{why}")
+    except NoEvidence as why:
+        return None, None, Verdict("inconclusive", None, None, str(why))
     except HarnessError as err:
         return None, None, Verdict("not run", None, None, str(err))
     ev, diverged = assess(sample, region)

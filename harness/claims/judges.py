@@ -98,6 +98,10 @@ def classify(ev: Evidence, region: Region, adjusted: tuple[float, float] | None 
     if ev.interval_kind in ("exact", "zero spread"):
         what = f"{fmt(ev.mean)} (exact)" if ev.interval_kind == "exact" else \
             f"{fmt(ev.mean)} on all {ev.n} seeds (zero spread: the method is deterministic given the fixed eval set)"
+        if ev.interval_kind == "zero spread" and ev.mean in (region.low, region.high):
+            # a quantity that varies by seed sitting exactly on a relation's boundary on every seed is a tie (two arms
+            # scoring alike, typically both predicting one class): it shows neither side of "a >= b"
+            return Verdict("inconclusive", ev, region, f"{what}: exactly on the boundary of {where}, a tie that bears on neither side")
         if region.contains(ev.mean):
             return Verdict("reproduced", ev, region, f"{what} inside {where}")
         return Verdict("exceeded" if region.beyond_better(ev.mean) else "not reproduced", ev, region, f"{what} outside {where}")

@@ -19,6 +19,10 @@ class NotRun(Exception):
     """The measurement does not exist here; the message says why (needs GPU, network, a run, ...)."""
 
 
+class NoEvidence(Exception):
+    """The measurement exists but cannot bear on the claim (the verdict is inconclusive); the message says why."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Sample:
     values: list[float]
@@ -249,7 +253,24 @@ class PairMeasure(Measure):
 
     @staticmethod
     def sample(cfg: PairSettings, ctx: Context) -> tuple[Sample, Sample]:
-        return MEASURES.get(cfg.a.kind).sample(cfg.a, ctx), MEASURES.get(cfg.b.kind).sample(cfg.b, ctx)
+        a, b = MEASURES.get(cfg.a.kind).sample(cfg.a, ctx), MEASURES.get(cfg.b.kind).sample(cfg.b, ctx)
+        PairMeasure.told_apart(cfg, a, b)
+        return a, b
+
+    @staticmethod
+    def told_apart(cfg: PairSettings, a: Sample, b: Sample) -> None:
+        """Two different runs scoring exactly alike on every seed have not been told apart - typically both predict
+        one class (accuracy = the majority share, Matthews 0) - and any relation or margin between them would pass
+        or fail on that tie alone: NoEvidence."""
+        leaves = (cfg.a, cfg.b)
+        if not all(leaf.kind == "run" and leaf.field.startswith("metrics.") for leaf in leaves) or cfg.a.field != cfg.b.field:
+            return
+        if (cfg.a.profile, cfg.a.run) == (cfg.b.profile, cfg.b.run) or a.deterministic or a.seeds != b.seeds or a.values != b.values:
+            return
+        same = set(a.values)
+        raise NoEvidence(f"{cfg.a.run} and {cfg.b.run} score the same {cfg.a.field} on each of the {len(a.values)} seeds"
+                         + (f" ({same.pop():g} throughout)" if len(same) == 1 else "")
+                         + ": not told apart (e.g. both predict one class), so the comparison carries no evidence")
 
     @staticmethod
     def domains(cfg: PairSettings) -> tuple[Domain, Domain]:
