@@ -83,7 +83,7 @@ def test_run_measure_reads_seeds_in_numeric_order_and_knows_exact_fields():
 
 
 @pytest.mark.parametrize("runs, settings, why", [
-    ({}, dict(run="a", field="final_loss", file="train", profile="paper-x"), "results are for profile smoke; this claim needs profile paper-x"),
+    ({}, dict(run="a", field="final_loss", file="train", profile="paper-x"), "profile paper-x has not run here: `harness run-profile paper-x`"),
     ({}, dict(run="a", field="final_loss", file="train"), "no train results for run 'a' in this profile"),
     ({"a": train_file({"0": {}})}, dict(run="a", field="memory.peak_rss_mb", file="train"), "run 'a' has no field 'memory.peak_rss_mb' (missing 'memory')"),
     ({"a": train_file({"0": {"steps_to_target": 50}, "1": {"steps_to_target": None}})}, dict(run="a", field="steps_to_target", file="train"),

@@ -112,7 +112,7 @@ def test_the_paper_tables_are_the_committed_verdicts_laid_out_as_printed():
     assert body[0].startswith("| LoRA r=8 | 1.33M · ours 1,327,104 (exact) **reproduced** | 90.65 · *not run* [")
     sst2 = re.search(r"\| AdaLoRA 1\.27M \| [^|]+ \| [^|]+ \| 96\.10 · \*not run\* \[(\d+)\]", tables["adalora-table-1.md"])
     note = next(line for line in table1 if line.startswith(f"{sst2.group(1)}. "))
-    assert note.endswith("needs profile paper-adalora-debertav3-base-sst2: "
+    assert note.endswith("needs gpu, network: profile paper-adalora-debertav3-base-sst2 has not run here: "
                          "`harness run-profile paper-adalora-debertav3-base-sst2`")
     assert "| RoBERTa-base LoRA | 0.3M · ours 294,912 (exact) **reproduced** | 87.5 · *not run*" in tables["lora-table-2.md"]
 

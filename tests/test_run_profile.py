@@ -40,7 +40,7 @@ def test_a_claim_is_judged_against_the_profile_it_names(tmp_path, repo_params):
     sample = RunMeasure.sample(RunSettings(kind="run", run="lora", field="metrics.accuracy", profile="other"), ctx)
     committed = json.loads((ROOT / "results" / "eval" / "lora.json").read_text())["seeds"]
     assert sample.values == [committed[s]["metrics"]["accuracy"] for s in sorted(committed, key=int)]
-    with pytest.raises(NotRun, match="results are for profile smoke, other; this claim needs profile absent"):
+    with pytest.raises(NotRun, match="profile absent has not run here: `harness run-profile absent`"):
         RunMeasure.sample(RunSettings(kind="run", run="lora", field="metrics.accuracy", profile="absent"), ctx)
     with pytest.raises(NotRun, match="no eval results for run 'adalora'"):
         RunMeasure.sample(RunSettings(kind="run", run="adalora", field="metrics.accuracy", profile="other"), ctx)

@@ -60,8 +60,7 @@ class Context:
             return self
         if name in self.profiles:
             return self.profiles[name]
-        ran = ", ".join([self.profile, *self.profiles])
-        raise NotRun(f"results are for profile {ran}; this claim needs profile {name}")
+        raise NotRun(f"profile {name} has not run here: `harness run-profile {name}`")
 
 
 Domain = tuple[float, float]

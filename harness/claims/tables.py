@@ -40,7 +40,7 @@ def _render(paper: str, table: str, cells: list[tuple[Claim, dict[str, Any]]]) -
     grid: dict[tuple[str, str], list[str]] = {}
     for claim, judged in cells:
         if judged["verdict"] == "not run":
-            mark = notes.setdefault(not_run_note(claim, judged), len(notes) + 1)
+            mark = notes.setdefault(judged["detail"], len(notes) + 1)
             text = f"{claim.published.text} · *not run* [{mark}]"
         else:
             text = cell(claim, judged)
@@ -61,12 +61,6 @@ def _render(paper: str, table: str, cells: list[tuple[Claim, dict[str, Any]]]) -
     if notes:
         lines += ["", "Not run:", ""] + [f"{mark}. {note}" for note, mark in notes.items()]
     return "\n".join(lines) + "\n"
-
-
-def not_run_note(claim: Claim, judged: dict[str, Any]) -> str:
-    profile = getattr(claim.measure, "profile", None)
-    how = f": `harness run-profile {profile}`" if profile else ""
-    return f"{judged['detail']}{how}"
 
 
 def cell(claim: Claim, judged: dict[str, Any]) -> str:
