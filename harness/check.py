@@ -99,6 +99,14 @@ def load_expected(path: Path = EXPECTED_VERDICTS) -> dict[str, Any]:
     return data
 
 
+def held_text(held: dict[str, Any] | None) -> str:
+    """A held claim as the update lists it; a verdict reached without an estimate (a diverged run, a tie that
+    bears on nothing) shows none."""
+    if held is None:
+        return "absent"
+    return held["verdict"] + ("" if held["estimate"] is None else f" ({held['estimate']:.4g})")
+
+
 def changes(old: dict[str, Any], new: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
     """Every difference between two expected states, with the fresh verdict's reason."""
     why = {r["id"]: r["detail"] for r in rows}
@@ -108,9 +116,7 @@ def changes(old: dict[str, Any], new: dict[str, Any], rows: list[dict[str, Any]]
         a, b = old_held.get(cid), new_held.get(cid)
         if a == b:
             continue
-        before = "absent" if a is None else f"{a['verdict']} ({a['estimate']:.4g})"
-        after = "absent" if b is None else f"{b['verdict']} ({b['estimate']:.4g})"
-        out.append(f"{cid}: {before} -> {after}" + (f" - {why[cid]}" if cid in why else ""))
+        out.append(f"{cid}: {held_text(a)} -> {held_text(b)}" + (f" - {why[cid]}" if cid in why else ""))
     for cid in sorted(set(new["not_run"]) ^ set(old.get("not_run", []))):
         out.append(f"{cid}: {'now not run' if cid in new['not_run'] else 'runs now'}" + (f" - {why[cid]}" if cid in why else ""))
     return out

@@ -147,6 +147,8 @@ def test_changes_name_every_difference():
         "b: inconclusive (0.5) -> absent - gone", "d: absent -> not reproduced (-2) - why d", "f: reproduced (1) -> absent",
         "b: now not run - gone", "c: runs now"]
     assert check.changes({}, {"held": {}, "not_run": []}, []) == []
+    tie = {"held": {"e": {"verdict": "inconclusive", "estimate": None}}, "not_run": []}  # a verdict with no estimate
+    assert check.changes({}, tie, [{"id": "e", "detail": "a tie"}]) == ["e: absent -> inconclusive - a tie"]
 
 
 def test_expected_state_format_is_checked(tmp_path):
