@@ -117,7 +117,7 @@ def test_missing_results_are_not_run_with_reason():
     v = judge_claim(claim(requires=["gpu"]), ctx_with({}))
     assert v.verdict == "not run" and v.detail == "needs gpu: no eval results for run 'a' in this profile"
     v = judge_claim(claim(measure={"kind": "run", "run": "a", "field": "metrics.accuracy", "profile": "paper-x"}), ctx_with({"a": [1.0, 2.0]}))
-    assert v.verdict == "not run" and "needs profile paper-x" in v.detail
+    assert v.verdict == "not run" and "profile paper-x has not run here" in v.detail
 
 
 def test_relation_is_one_sided_and_paired_by_seed():

@@ -141,9 +141,9 @@ def test_difference_measure_and_its_domain():
 
 def test_derived_measures_read_their_profile():
     runs = {"ada": train_file({"0": {"method_report": {"rank_pattern": {"q": 8}}}})}
-    with pytest.raises(NotRun, match="needs profile paper-x"):
+    with pytest.raises(NotRun, match="profile paper-x has not run here"):
         RankSpreadMeasure.sample(RankSpreadSettings(kind="rank_spread", run="ada", profile="paper-x"), ctx(runs))
-    with pytest.raises(NotRun, match="needs profile paper-x"):
+    with pytest.raises(NotRun, match="profile paper-x has not run here"):
         MemoryModelMeasure.sample(MemoryModelSettings(kind="memory_model", full_run="f", peft_run="p", profile="paper-x"), ctx(runs))
 
 

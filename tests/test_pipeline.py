@@ -53,7 +53,8 @@ def project(tmp_path, tiny_raw):
     """A throwaway copy of the project (pipeline, code, examples) with the shrunk params, committed under git + DVC."""
     for name in ("harness", "experiments"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "results" / "reference", tmp_path / "results" / "reference")  # an input: the real-data reference run
+    for inputs in ("reference", "profiles"):  # results that are inputs: the real-data reference run, other profiles' results
+        shutil.copytree(ROOT / "results" / inputs, tmp_path / "results" / inputs)
     shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
     shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
     atlas = yaml.safe_load((ROOT / "experiments" / "atlas.yaml").read_text())
