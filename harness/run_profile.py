@@ -12,8 +12,9 @@ the same DVC cache (shared), and provenance that records a clean tree with ``par
 Rerunning resumes: the checkout is kept, moved to the new HEAD with the profile's results and dvc.lock, so only
 stages that did not finish or whose inputs the new commit changed run again; the run record lists every
 invocation and sums their wall time. (Stages DVC restores from its run cache cost nothing there: delete
-``.dvc/cache/runs`` to time a profile from scratch.) The results are copied back only after ``dvc repro`` succeeds, into a temporary folder
-renamed over the old one, so an interrupted run leaves the committed results as they were.
+``.dvc/cache/runs`` to time a profile from scratch.) The results are copied back only after ``dvc repro``
+succeeds, into a temporary folder that replaces the old one by two renames, so an interrupted run leaves the
+committed results as they were.
 """
 
 from __future__ import annotations
@@ -140,8 +141,12 @@ def harvest(work: Path, dest: Path, run: dict) -> Path:
             (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, tmp / entry.name)
     shutil.copy2(work / "params.yaml", tmp / PROFILE_PARAMS)
     (tmp / PROFILE_RUN).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
-    shutil.rmtree(dest, ignore_errors=True)
+    old = dest.with_name(f".{dest.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)  # two renames: at every moment either the old results or the new ones are complete
     tmp.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
     return dest
 
 

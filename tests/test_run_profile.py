@@ -51,6 +51,8 @@ def test_a_profile_folder_must_carry_its_own_name(tmp_path, repo_params):
     folder.rename(folder.with_name("renamed"))
     with pytest.raises(HarnessError, match="profile 'other' in a folder named 'renamed'"):
         profile_results(tmp_path / "results")
+    folder.with_name("renamed").rename(folder.with_name(".other.tmp"))  # an interrupted copy-back is not a profile
+    assert profile_results(tmp_path / "results") == {}
 
 
 @pytest.mark.slow

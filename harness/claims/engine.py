@@ -63,7 +63,7 @@ def profile_results(results: Path) -> dict[str, Any]:
 
     folder = results / PROFILE_RESULTS.relative_to(RESULTS)
     found = {}
-    for params_file in sorted(folder.glob(f"*/{PROFILE_PARAMS}")):
+    for params_file in sorted(folder.glob(f"[!.]*/{PROFILE_PARAMS}")):  # not run-profile's .<name>.tmp / .old folders
         params = load_params(params_file)
         if params.profile != params_file.parent.name:
             raise HarnessError(f"{params_file}: profile {params.profile!r} in a folder named {params_file.parent.name!r}; "
