@@ -102,16 +102,23 @@ def checkout(root: Path, name: str, sha: str) -> Path:
         link_siblings(root, work)
         clear_outputs(work)
     elif git(work, "rev-parse", "HEAD") != sha:
-        with tempfile.TemporaryDirectory() as keep:
-            shutil.copy2(work / "dvc.lock", Path(keep) / "dvc.lock")
-            shutil.copytree(work / RESULTS, Path(keep) / RESULTS.name)
+        with tempfile.TemporaryDirectory() as tmp:
+            lock, kept = Path(tmp) / "dvc.lock", Path(tmp) / RESULTS.name
+            shutil.copy2(work / "dvc.lock", lock)
+            kept.mkdir()
+            copy_outputs(work / RESULTS, kept)
             git(work, "checkout", "--quiet", "--force", "--detach", sha)
             clear_outputs(work)
-            shutil.copy2(Path(keep) / "dvc.lock", work / "dvc.lock")
-            for entry in (Path(keep) / RESULTS.name).iterdir():
-                if entry.name not in RESULT_INPUTS:
-                    (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, work / RESULTS / entry.name)
+            shutil.copy2(lock, work / "dvc.lock")
+            copy_outputs(kept, work / RESULTS)
     return work
+
+
+def copy_outputs(results: Path, dest: Path) -> None:
+    """Copy a results folder's entries into ``dest``, all but the pipeline's inputs (RESULT_INPUTS)."""
+    for entry in results.iterdir():
+        if entry.name not in RESULT_INPUTS:
+            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, dest / entry.name)
 
 
 def clear_outputs(work: Path) -> None:
@@ -136,9 +143,7 @@ def harvest(work: Path, dest: Path, run: dict) -> Path:
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for entry in (work / RESULTS).iterdir():
-        if entry.name not in RESULT_INPUTS:
-            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, tmp / entry.name)
+    copy_outputs(work / RESULTS, tmp)
     shutil.copy2(work / "params.yaml", tmp / PROFILE_PARAMS)
     (tmp / PROFILE_RUN).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
     old = dest.with_name(f".{dest.name}.old")
