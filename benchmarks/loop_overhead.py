@@ -4,8 +4,8 @@ and the fraction of this CPU's measured fp32 GEMM peak the step reaches.
     python benchmarks/loop_overhead.py [--steps 40] [--repeats 3] [--run lora]
 
 Both loops run the same recipe (the run's optimizer, clipping, schedule and method hook) from the
-same seeded model on the same pre-collated batches, so the ratio is the harness's bookkeeping alone
-(loss and token accounting, device moves, memory sampling); they alternate
+same seeded model on the same pre-collated batches, so the ratio is what the harness's loop adds alone
+(transformers' Trainer and accelerate, our callbacks: loss and token accounting, memory sampling); they alternate
 (bare, harness, bare, harness, ...) so drift on a noisy machine hits both, and the median is compared.
 FLOPs per step are counted by torch's FlopCounterMode, not estimated.
 """
@@ -77,7 +77,8 @@ def main() -> None:
         method, cfg, model = fresh_model(params, args.run, len(batches))
         bare.append(bare_loop(model, method, cfg, batches, params.loop))
         method, cfg, model = fresh_model(params, args.run, len(batches))
-        harness.append(train(model, method, cfg, batches, params.loop, len(batches), device).train_seconds)
+        loader = torch.utils.data.DataLoader(batches, batch_size=None)  # the same pre-collated batches, in order
+        harness.append(train(model, method, cfg, loader, params.loop, len(batches), device).train_seconds)
     peak = gemm_peak_gflops()
     b, h = statistics.median(bare), statistics.median(harness)
     padded = sum(int(x["attention_mask"].numel()) for x in batches)

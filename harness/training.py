@@ -1,8 +1,16 @@
-"""The training loop shared by every method: seeded, measured, with the method's hooks at the right places.
+"""The training loop shared by every method: transformers' ``Trainer`` with the method's hooks and our
+measurements as callbacks.
 
-Written by hand rather than with ``transformers.Trainer``: AdaLoRA needs a call between the optimizer step
-and ``zero_grad`` (the Trainer has no such hook in the right place), and the loop must cost no more than
-a bare peft loop on the same batches (``benchmarks/loop_overhead.py`` measures that).
+The Trainer brings what a user of the paper profiles needs on real hardware: mixed precision, gradient
+accumulation, gradient checkpointing and data parallelism through ``accelerate launch`` (DDP; FSDP or
+DeepSpeed by accelerate's own config). The method registry stays the one place a method is defined: the
+Trainer asks the method for its optimizer (LoRA+ is peft's ``create_loraplus_optimizer``) and calls its
+``before_zero_grad`` from ``on_optimizer_step`` ("after the optimizer step but before gradients are
+zeroed out": where AdaLoRA's ``update_and_allocate`` belongs). ``benchmarks/loop_overhead.py`` measures
+the loop against a bare peft loop on the same batches.
+
+On CPU in fp32 without accumulation the arithmetic is the hand-written loop's it replaced, step for step
+(same batches, clipping, optimizer, schedule and dropout stream): tests/test_training.py checks that.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,12 +26,13 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from transformers import DataCollatorWithPadding, get_scheduler
+from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers import set_seed as hf_set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from harness.core.config import LoopConfig
 from harness.core.errors import HarnessError
+from harness.core.workers import world_size
 from harness.methods.base import Method
 from harness.resources import PeakMemory
 
@@ -34,10 +44,16 @@ def seed_everything(seed: int) -> None:
     hf_set_seed(seed)
 
 
+def effective_batch(loop: LoopConfig) -> int:
+    """Examples per optimizer step: per-device batch x accumulation steps x processes."""
+    return loop.batch_size * loop.gradient_accumulation_steps * world_size()
+
+
 def total_steps(loop: LoopConfig, n_train: int) -> int:
+    """Optimizer steps: ``max_steps``, or ``epochs`` passes at the effective batch."""
     if loop.max_steps:
         return loop.max_steps
-    return max(1, math.ceil(loop.epochs * math.ceil(n_train / loop.batch_size)))
+    return max(1, math.ceil(loop.epochs * math.ceil(n_train / effective_batch(loop))))
 
 
 def train_loader(dataset, tokenizer, batch_size: int, seed: int, group_by_length: bool = False, collate_fn=None) -> DataLoader:
@@ -60,17 +76,6 @@ def train_loader(dataset, tokenizer, batch_size: int, seed: int, group_by_length
         generator=generator if sampler is None else None,
         collate_fn=collate_fn or DataCollatorWithPadding(tokenizer),
     )
-
-
-def batches(loader: DataLoader, steps: int):
-    """``steps`` batches, re-iterating the loader (a new shuffle each epoch) as often as needed."""
-    done = 0
-    while True:
-        for batch in loader:
-            if done == steps:
-                return
-            yield batch
-            done += 1
 
 
 @dataclasses.dataclass
@@ -96,6 +101,129 @@ def first_reaching(curve: list[tuple[int, float]], target: float | None) -> int 
     return next((step for step, value in curve if value >= target), None)
 
 
+def resolve_precision(choice: str, device: torch.device) -> str:
+    """``auto``: bf16 on a GPU that supports it, fp32 elsewhere (CPU autocast is slower than fp32 on
+    most CPUs and would change the committed CPU results); an explicit choice the device cannot do fails."""
+    bf16_ok = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    if choice == "auto":
+        return "bf16" if bf16_ok else "fp32"
+    if choice == "fp16" and device.type != "cuda":
+        raise HarnessError("loop.precision: fp16 autocast needs a CUDA device; use fp32 or bf16 on CPU")
+    if choice == "bf16" and device.type == "cuda" and not bf16_ok:
+        raise HarnessError("loop.precision: this GPU has no bf16; use fp16 or fp32")
+    return choice
+
+
+class MethodHooks(TrainerCallback):
+    """The method's hook between ``optimizer.step()`` and ``zero_grad()`` (AdaLoRA's rank allocation),
+    with the 0-based index of the step just taken."""
+
+    def __init__(self, method: Method):
+        self.method = method
+
+    def on_optimizer_step(self, args, state, control, model=None, **kwargs):
+        self.method.before_zero_grad(model, state.global_step)
+
+
+class Measurements(TrainerCallback):
+    """What a run costs and how it learns: wall and CPU time, peak memory, tokens (the Trainer's
+    non-padding count), the loss curve (the Trainer's logged window means, plus the last step) and the
+    validation curve (``tracker(model)`` every ``track_every`` steps, its time not counted as training)."""
+
+    def __init__(self, device: torch.device, tracker: Callable[[nn.Module], float] | None, track_every: int, label: str | None):
+        self.device = device
+        self.tracker = tracker
+        self.track_every = track_every if tracker is not None else 0
+        self.label = label
+        self.loss_curve: list[tuple[int, float]] = []
+        self.val_curve: list[tuple[int, float]] = []
+        self.tracking_seconds = self.tracking_cpu_seconds = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.memory = PeakMemory(self.device).__enter__()
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        step, steps = state.global_step, state.max_steps
+        if step == steps:
+            control.should_log = True  # the last window, however long, closes the loss curve
+        if self.track_every and (step % self.track_every == 0 or step == steps):
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            # forked RNG: the tracker's DataLoader draws a seed from torch's global generator, which
+            # would otherwise shift every later dropout mask (tracking must not change the run)
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                self.val_curve.append((step, self.tracker(model)))
+            model.train()
+            self.tracking_seconds += time.perf_counter() - t0
+            self.tracking_cpu_seconds += time.process_time() - cpu0
+        if self.label and step % max(1, steps // 4) == 0 and step < steps:
+            elapsed = time.perf_counter() - self.start
+            log.info("%s: step %d/%d, %.0f s, ~%.0f s left", self.label, step, steps, elapsed, elapsed / step * (steps - step))
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self.loss_curve.append((state.global_step, logs["loss"]))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.seconds = time.perf_counter() - self.start - self.tracking_seconds
+        self.cpu_seconds = time.process_time() - self.cpu_start - self.tracking_cpu_seconds
+        self.memory.__exit__(None, None, None)
+
+
+class MethodTrainer(Trainer):
+    """The Trainer on our batches with the method's optimizer.
+
+    Classification and LM losses here are per-batch means: with accumulation the Trainer divides each by
+    the number of micro-batches (``loss_is_scaled_for_ga = False``), and the model is not handed
+    ``num_items_in_batch`` (a sequence classifier would ignore it while the Trainer stopped dividing)."""
+
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *, loader: DataLoader, method: Method, cfg: Any, lr: float, weight_decay: float, **kwargs):
+        self.loader, self.method, self.cfg, self.lr, self.weight_decay = loader, method, cfg, lr, weight_decay
+        super().__init__(**kwargs)
+        self.model_accepts_loss_kwargs = False
+        self.remove_callback(PrinterCallback)  # the loss curve goes to the result files and the trackers, not stdout
+
+    def get_train_dataloader(self) -> DataLoader:
+        return self.accelerator.prepare(self.loader)
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            self.optimizer = self.method.optimizer(self.model, self.cfg, lr=self.lr, weight_decay=self.weight_decay)
+        return self.optimizer
+
+
+def training_arguments(loop: LoopConfig, steps: int, device: torch.device, log_every: int, output_dir: str) -> TrainingArguments:
+    """The loop's settings as the Trainer's arguments (our loader, optimizer and callbacks do the rest)."""
+    precision = resolve_precision(loop.precision, device)
+    return TrainingArguments(
+        output_dir=output_dir,
+        max_steps=steps,
+        per_device_train_batch_size=loop.batch_size,
+        gradient_accumulation_steps=loop.gradient_accumulation_steps,
+        gradient_checkpointing=loop.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if loop.gradient_checkpointing else None,
+        lr_scheduler_type=loop.scheduler,
+        warmup_steps=int(loop.warmup_ratio * steps),
+        max_grad_norm=loop.max_grad_norm,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=device.type == "cpu",
+        logging_strategy="steps",
+        logging_steps=log_every,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",
+        # our loader's own seeded shuffle, not accelerate's per-epoch reseeded one
+        accelerator_config={"use_seedable_sampler": False},
+        dataloader_pin_memory=False,
+    )
+
+
 def train(
     model: nn.Module,
     method: Method,
@@ -109,71 +237,38 @@ def train(
     tracker: Callable[[nn.Module], float] | None = None,
     track_every: int = 0,
 ) -> TrainStats:
-    """Run ``steps`` optimizer steps. ``tracker(model)`` (the validation metric) is called every
-    ``track_every`` steps with the model in eval mode; its time is excluded from ``train_seconds``.
-    With a ``label``, a progress line (step, loss, time left) is logged at every quarter of the run."""
-    lr = cfg.lr or loop.lr
-    optimizer = method.optimizer(model, cfg, lr=lr, weight_decay=loop.weight_decay)
-    scheduler = get_scheduler(
-        loop.scheduler, optimizer, num_warmup_steps=int(loop.warmup_ratio * steps), num_training_steps=steps
-    )
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    model.to(device).train()
-    curve: list[tuple[int, float]] = []
-    window = torch.zeros((), device=device)
-    tokens = torch.zeros((), dtype=torch.long, device=device)
-    val_curve: list[tuple[int, float]] = []
-    tracking_seconds = 0.0
-    report_every = max(1, steps // 4)
-    tracking_cpu_seconds = 0.0
-    with PeakMemory(device) as mem:
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for step, batch in enumerate(batches(loader, steps)):
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            loss = model(**batch).loss
-            loss.backward()
-            if loop.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(trainable, loop.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            method.before_zero_grad(model, step)
-            optimizer.zero_grad(set_to_none=True)
-            window += loss.detach()
-            tokens += batch["attention_mask"].sum()
-            if (step + 1) % log_every == 0 or step + 1 == steps:
-                n = (step % log_every) + 1
-                curve.append((step + 1, window.item() / n))
-                window.zero_()
-            if tracker is not None and track_every and ((step + 1) % track_every == 0 or step + 1 == steps):
-                t0, cpu0 = time.perf_counter(), time.process_time()
-                # forked RNG: the tracker's DataLoader draws a seed from torch's global generator, which
-                # would otherwise shift every later dropout mask (tracking must not change the run)
-                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                    val_curve.append((step + 1, tracker(model)))
-                model.train()
-                tracking_seconds += time.perf_counter() - t0
-                tracking_cpu_seconds += time.process_time() - cpu0
-            if label and (step + 1) % report_every == 0 and step + 1 < steps:
-                elapsed = time.perf_counter() - start
-                log.info("%s: step %d/%d, loss %.4f, %.0f s, ~%.0f s left", label, step + 1, steps, loss.item(), elapsed, elapsed / (step + 1) * (steps - step - 1))
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - start - tracking_seconds
-        cpu_seconds = time.process_time() - cpu_start - tracking_cpu_seconds
-    n_tokens = int(tokens.item())
+    """Run ``steps`` optimizer steps over ``loader``'s batches. ``tracker(model)`` (the validation metric) is
+    called every ``track_every`` steps with the model in eval mode; its time is excluded from
+    ``train_seconds``. With a ``label``, a progress line is logged at every quarter of the run."""
+    measurements = Measurements(device, tracker, track_every, label)
+    with tempfile.TemporaryDirectory(prefix="trainer-") as scratch:
+        args = training_arguments(loop, steps, device, log_every, scratch)
+        if label:
+            precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+            log.info("%s: %d steps, effective batch %d (batch x accumulation x processes), %s", label, steps, effective_batch(loop), precision)
+        # The Trainer reseeds every RNG in its constructor; the run was seeded once, before its head and
+        # adapter were initialised, and its dropout masks continue that stream (one seed fixes the run).
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            trainer = MethodTrainer(
+                loader=loader, method=method, cfg=cfg, lr=cfg.lr or loop.lr, weight_decay=loop.weight_decay,
+                model=model, args=args, callbacks=[MethodHooks(method), measurements],
+            )
+        trainer.train()
+    curve = measurements.loss_curve
     if not math.isfinite(curve[-1][1]):
         raise HarnessError(f"training diverged: loss is {curve[-1][1]} at step {steps}; lower loop.lr or the run's lr")
+    tokens = int(trainer.state.num_input_tokens_seen)
     return TrainStats(
         steps=steps,
-        train_seconds=seconds,
-        tokens=n_tokens,
-        tokens_per_s=n_tokens / seconds,
-        cpu_seconds=cpu_seconds,
+        train_seconds=measurements.seconds,
+        tokens=tokens,
+        tokens_per_s=tokens / measurements.seconds,
+        cpu_seconds=measurements.cpu_seconds,
         final_loss=curve[-1][1],
         loss_curve=curve,
-        memory=mem.as_dict(),
-        val_curve=val_curve,
-        steps_to_target=first_reaching(val_curve, loop.target),
+        memory=measurements.memory.as_dict(),
+        val_curve=measurements.val_curve,
+        steps_to_target=first_reaching(measurements.val_curve, loop.target),
     )
 
 

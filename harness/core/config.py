@@ -50,7 +50,14 @@ class LoopConfig:
 
     max_steps: NonNegInt = 0
     epochs: NonNegFloat = 0.0
+    # per device (and per process under `accelerate launch`); an optimizer step sees
+    # batch_size x gradient_accumulation_steps x processes examples (the effective batch)
     batch_size: PositiveInt = 32
+    gradient_accumulation_steps: PositiveInt = 1
+    # Recompute activations in the backward pass instead of keeping them: less memory, ~1/3 more compute.
+    gradient_checkpointing: bool = False
+    # Autocast precision; auto: bf16 on a GPU that supports it, fp32 elsewhere (CPU included).
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     # Batches of similar length (HF's group_by_length): less padding, same examples per epoch.
     group_by_length: bool = False
     eval_batch_size: PositiveInt = 128

@@ -15,10 +15,16 @@ from typing import Any
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a scratch directory beside ``path``; on success it replaces ``path``, on error it is removed."""
+    """Yield a scratch directory beside ``path``; on success it replaces ``path``, on error it is removed.
+
+    A killed process (SIGKILL, power loss) cannot remove its scratch directory: the next write of the same
+    ``path`` does (one stage owns an output, and DVC runs one stage on a path at a time)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    prefix = f".{path.name}.partial-"
+    for stale in path.parent.glob(f"{prefix}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=path.parent))
     try:
         yield tmp
     except BaseException:
@@ -27,6 +33,20 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     if path.exists():
         shutil.rmtree(path)
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def output_dir(path: str | Path) -> Iterator[Path]:
+    """:func:`atomic_dir` in the process that writes the outputs; a discarded scratch directory in the other
+    processes of a data-parallel launch (they train alongside it and write nothing)."""
+    from harness.core.workers import is_main_process
+
+    if is_main_process():
+        with atomic_dir(path) as out:
+            yield out
+    else:
+        with tempfile.TemporaryDirectory(prefix="rank-scratch-") as scratch:
+            yield Path(scratch)
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -11,7 +11,8 @@ The schedule follows ``loop.threads``: a positive count runs every seed at once,
 (the default 1 gives the same floating-point summation order, hence the same numbers, on any machine);
 0 runs the seeds one after the other, each on every core. Each seed records its thread count. Because
 seeds share the cores, a seed's wall-clock tokens/s depends on how many ran beside it; tokens per CPU-second
-(also recorded) does not. On CUDA the seeds run one after the other in the stage process.
+(also recorded) does not. On CUDA, and under ``accelerate launch`` (where the processes share each seed's
+batches), the seeds run one after the other in the stage process.
 
 Forking is safe only from a process that has not yet run a torch kernel: GNU OpenMP, torch's CPU thread
 pool, does not survive a fork once started (a child that asks it for two threads hangs). The CLI marks its
@@ -55,6 +56,16 @@ class Slot:
     seed: int
     round: int
     threads: int
+
+
+def world_size() -> int:
+    """Processes training one model together: ``accelerate launch`` and torchrun set WORLD_SIZE (1 otherwise)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a data-parallel launch, or the only process: the one that writes a stage's outputs."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def available_cores() -> int:
@@ -118,8 +129,10 @@ def run_seeds(
 ) -> dict[int, T]:
     """``work(seed)`` for every seed, in forked processes on a CPU (see the module docstring); returns the
     results by seed. ``work`` may be a closure (fork copies it); what it returns must pickle. A
-    :class:`HarnessError` in a seed is re-raised as is; any other failure names the seed and its traceback."""
-    if device.type != "cpu":
+    :class:`HarnessError` in a seed is re-raised as is; any other failure names the seed and its traceback.
+    Under a data-parallel launch every process trains each seed together with the others, so the seeds run
+    one after the other in this process."""
+    if device.type != "cpu" or world_size() > 1:
         return _in_process(work, [Slot(s, i, threads) for i, s in enumerate(seeds)], log=log, label=label)
     return run_slots(work, schedule(seeds, threads, available_cores()), log=log, label=label)
 

@@ -30,10 +30,10 @@ class MethodSettings:
 class Method:
     """One adaptation method. Subclasses set ``name`` and ``Config`` and override what differs.
 
-    The loop calls, in order: :meth:`base_model` and :meth:`prepare` (after the seed is set, so
-    adapter init is seeded), :meth:`optimizer`, then per step ``backward -> clip -> optimizer.step ->
-    scheduler.step ->`` :meth:`before_zero_grad` ``-> zero_grad``, and finally :meth:`report` and
-    :meth:`save`. A method with ``trains = False`` gets :meth:`fit` instead of the loop.
+    The loop (harness/training.py, transformers' Trainer) calls, in order: :meth:`base_model` and
+    :meth:`prepare` (after the seed is set, so adapter init is seeded), :meth:`optimizer`, then per step
+    ``backward -> clip -> optimizer.step ->`` :meth:`before_zero_grad` (the Trainer's ``on_optimizer_step``)
+    ``-> scheduler.step -> zero_grad``, and finally :meth:`report` and :meth:`save`. A method with ``trains = False`` gets :meth:`fit` instead of the loop.
     """
 
     name: ClassVar[str]

@@ -1,7 +1,8 @@
 """Stage ``train@<run>``: train one configured run for every seed, at the learning rate the tune stage chose
 on the validation split (``results/tune/<run>.json``), and save its adapters.
 
-Seeds run side by side in processes of their own (harness/core/workers.py). Outputs ``models/<run>/seed_<s>``
+Seeds run side by side in processes of their own (harness/core/workers.py); under ``accelerate launch`` every
+process trains each seed on its share of the batches and rank 0 writes the outputs. Outputs ``models/<run>/seed_<s>``
 (DVC cache), ``results/train/<run>.json`` (git: cost figures, method report such as AdaLoRA's rank
 pattern, provenance) and ``results/curves/<run>.csv`` (loss curves, a DVC plot).
 """
@@ -14,10 +15,10 @@ import sys
 
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
-from harness.core.io import atomic_dir, read_json, write_json, write_text
+from harness.core.io import output_dir, read_json, write_json, write_text
 from harness.core.paths import curve_file, model_dir, result_file, seed_subdir
 from harness.core.provenance import record
-from harness.core.workers import run_seeds
+from harness.core.workers import is_main_process, run_seeds
 from harness.fitting import fit_seed
 from harness.resources import pick_device
 from harness.stages.common import config_dict, data_hashes, load_prepared, run_method, train_figures
@@ -51,7 +52,7 @@ def run(params: Params, run: str) -> dict:
     seeds = seeds_of(params, run)
     lr = tuned_lr(run)
 
-    with atomic_dir(model_dir(run)) as out:
+    with output_dir(model_dir(run)) as out:
         def one_seed(seed: int) -> dict:
             figures, _ = train_seed(params, run, seed, splits, tokenizer, out / seed_subdir(seed), lr)
             loss = "n/a" if figures["final_loss"] is None else f"{figures['final_loss']:.4f}"
@@ -60,6 +61,8 @@ def run(params: Params, run: str) -> dict:
 
         done = run_seeds(one_seed, seeds, threads=params.loop.threads, device=pick_device(params.loop.device), log=log, label=f"train@{run}")
     per_seed = {str(seed): figures for seed, figures in done.items()}
+    if not is_main_process():  # a data-parallel launch: rank 0 writes
+        return {}
     result = {
         "run": run,
         "method": method.name,

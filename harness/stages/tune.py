@@ -27,7 +27,7 @@ from harness.core.errors import HarnessError
 from harness.core.io import write_json
 from harness.core.paths import result_file
 from harness.core.provenance import record
-from harness.core.workers import run_seeds
+from harness.core.workers import is_main_process, run_seeds
 from harness.fitting import fit_seed
 from harness.inference import predict, score
 from harness.resources import pick_device
@@ -89,7 +89,8 @@ def run(params: Params, run: str) -> dict:
         "note": None if method.trains else "no gradient steps: nothing to tune",
         "provenance": record(seeds=[params.tuning.seed], data_hashes=data_hashes(SPLITS_READ)),
     }
-    write_json(result_file("tune", run), result)
+    if is_main_process():  # a data-parallel launch: rank 0 writes
+        write_json(result_file("tune", run), result)
     return result
 
 

@@ -1,0 +1,142 @@
+"""The Trainer-based loop: the plain recipe's arithmetic step for step, the method's hook where it belongs,
+accumulation equal to the larger batch, checkpointing equal to keeping activations, precision refusals."""
+
+import dataclasses
+
+import pytest
+import torch
+from transformers import get_scheduler
+
+from harness.core.config import parse_params
+from harness.core.errors import HarnessError
+from harness.methods.adalora import AdaLora
+from harness.stages.common import run_method
+from harness.training import effective_batch, resolve_precision, seed_everything, total_steps, train, train_loader
+from tests.conftest import set_runs
+
+CPU = torch.device("cpu")
+
+
+def fresh(params, run: str, steps: int, dropout: bool = True):
+    method, cfg = run_method(params, run)
+    seed_everything(0)
+    model = method.prepare(method.base_model(params.model, params.data.num_labels, cfg), cfg, total_steps=steps)
+    if not dropout:  # equal-gradient comparisons: dropout masks depend on the micro-batch shapes
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+    return method, cfg, model
+
+
+def plain_loop(model, method, cfg, loader, loop, steps) -> list[float]:
+    """The recipe written plainly: forward, backward, clip, step, schedule, the method's hook, zero_grad."""
+    opt = method.optimizer(model, cfg, lr=cfg.lr or loop.lr, weight_decay=loop.weight_decay)
+    sched = get_scheduler(loop.scheduler, opt, num_warmup_steps=int(loop.warmup_ratio * steps), num_training_steps=steps)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    model.train()
+    losses, step = [], 0
+    while step < steps:
+        for batch in loader:
+            if step == steps:
+                break
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, loop.max_grad_norm)
+            opt.step()
+            sched.step()
+            method.before_zero_grad(model, step)
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            step += 1
+    return losses
+
+
+def trained(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("run", ["lora", "adalora"])
+def test_trainer_loop_is_the_plain_recipe_step_for_step(run, tiny_raw, prepared):
+    """Same seed, same batches: the Trainer's weights equal the plain loop's bit for bit, over more than one
+    epoch (the loader reshuffles), and the logged loss windows are the plain loop's means."""
+    splits, tokenizer = prepared
+    params = parse_params(tiny_raw)
+    loop = dataclasses.replace(params.loop, max_steps=15)  # 96 examples / 8 = 12 batches an epoch
+    method, cfg, model = fresh(params, run, 15)
+    losses = plain_loop(model, method, cfg, train_loader(splits["train"], tokenizer, 8, 0), loop, 15)
+    expected = trained(model)
+    method, cfg, model = fresh(params, run, 15)
+    stats = train(model, method, cfg, train_loader(splits["train"], tokenizer, 8, 0), loop, 15, CPU, log_every=5)
+    assert trained(model).keys() == expected.keys()
+    assert all(torch.equal(expected[name], weights) for name, weights in trained(model).items())
+    assert [step for step, _ in stats.loss_curve] == [5, 10, 15]
+    assert stats.loss_curve[0][1] == pytest.approx(sum(losses[:5]) / 5, rel=1e-6)
+    assert stats.tokens == sum(int(b["attention_mask"].sum()) for b, _ in zip(_epochs(splits, tokenizer), range(15)))
+
+
+def _epochs(splits, tokenizer):
+    loader = train_loader(splits["train"], tokenizer, 8, 0)
+    while True:
+        yield from loader
+
+
+def test_adalora_allocates_from_on_optimizer_step(tiny_raw, prepared, monkeypatch):
+    """The hook gets each step's 0-based index once, after the optimizer step, with the gradients still there."""
+    splits, tokenizer = prepared
+    params = parse_params(set_runs(tiny_raw, {"adalora": {"method": "adalora", "init_r": 4, "target_r": 2, "deltaT": 1}}))
+    seen = []
+    original = AdaLora.before_zero_grad
+
+    def spy(self, model, step):
+        seen.append((step, any(p.grad is not None for p in model.parameters() if p.requires_grad)))
+        original(self, model, step)
+
+    monkeypatch.setattr(AdaLora, "before_zero_grad", spy)
+    method, cfg, model = fresh(params, "adalora", 6)
+    train(model, method, cfg, train_loader(splits["train"], tokenizer, 8, 0), params.loop, 6, CPU)
+    assert seen == [(step, True) for step in range(6)]
+
+
+def test_accumulation_equals_the_larger_batch(tiny_raw, prepared):
+    """Two micro-batches of 8 accumulate to the gradient of one batch of 16 (dropout off; equal up to float
+    summation order, which Adam's normalisation magnifies on near-zero entries: atol 1e-5 on weights ~1e-2),
+    each micro-batch's loss counts half (the logged losses match: Adam alone would hide a doubled gradient),
+    and the effective batch counts both."""
+    splits, tokenizer = prepared
+    params = parse_params(tiny_raw)
+    whole = dataclasses.replace(params.loop, max_steps=4, batch_size=16)
+    accumulated = dataclasses.replace(whole, batch_size=8, gradient_accumulation_steps=2)
+    assert effective_batch(whole) == effective_batch(accumulated) == 16
+    assert total_steps(dataclasses.replace(accumulated, max_steps=0, epochs=1.0), 96) == 6
+
+    method, cfg, model = fresh(params, "lora", 4, dropout=False)
+    whole_stats = train(model, method, cfg, train_loader(splits["train"], tokenizer, 16, 0), whole, 4, CPU, log_every=1)
+    expected = trained(model)
+    method, cfg, model = fresh(params, "lora", 4, dropout=False)
+    # the same 16 examples per step, in two halves: the batches of 16 in order, split
+    halves = [{k: v[i : i + 8] for k, v in batch.items()} for batch in train_loader(splits["train"], tokenizer, 16, 0) for i in (0, 8)]
+    loader = torch.utils.data.DataLoader(halves, batch_size=None)
+    stats = train(model, method, cfg, loader, accumulated, 4, CPU, log_every=1)
+    assert [loss for _, loss in stats.loss_curve] == pytest.approx([loss for _, loss in whole_stats.loss_curve], rel=1e-4)
+    for name, weights in trained(model).items():
+        torch.testing.assert_close(weights, expected[name], rtol=1e-4, atol=1e-5)
+
+
+def test_gradient_checkpointing_changes_memory_not_the_weights(tiny_raw, prepared):
+    splits, tokenizer = prepared
+    params = parse_params(tiny_raw)
+    method, cfg, model = fresh(params, "lora", 4)
+    train(model, method, cfg, train_loader(splits["train"], tokenizer, 8, 0), params.loop, 4, CPU)
+    expected = trained(model)
+    method, cfg, model = fresh(params, "lora", 4)
+    checkpointed = dataclasses.replace(params.loop, gradient_checkpointing=True)
+    train(model, method, cfg, train_loader(splits["train"], tokenizer, 8, 0), checkpointed, 4, CPU)
+    for name, weights in trained(model).items():
+        torch.testing.assert_close(weights, expected[name], rtol=1e-5, atol=1e-7)
+
+
+def test_precision_auto_is_fp32_on_cpu_and_fp16_needs_cuda():
+    assert resolve_precision("auto", CPU) == "fp32"
+    assert resolve_precision("bf16", CPU) == "bf16"
+    with pytest.raises(HarnessError, match="loop.precision: fp16"):
+        resolve_precision("fp16", CPU)
