@@ -15,12 +15,15 @@ On CPU in fp32 without accumulation the arithmetic is the hand-written loop's it
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,6 +32,7 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers import set_seed as hf_set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from harness.core.config import LoopConfig
 from harness.core.errors import HarnessError
@@ -114,34 +118,106 @@ def resolve_precision(choice: str, device: torch.device) -> str:
     return choice
 
 
+def last_checkpoint(checkpoint_dir: Path | None) -> Path | None:
+    """The newest complete checkpoint (the Trainer writes ``trainer_state.json`` last), or None."""
+    if checkpoint_dir is None or not checkpoint_dir.is_dir():
+        return None
+    done = [d for d in checkpoint_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if (d / "trainer_state.json").is_file()]
+    return max(done, key=lambda d: int(d.name.rsplit("-", 1)[1]), default=None)
+
+
+def saving_now(args, state, control) -> Path | None:
+    """The checkpoint folder the Trainer is about to write at this step (None: no checkpoint now, or
+    another process writes it). Our own state goes in first, so a folder with the Trainer's state file
+    is complete."""
+    if not (control.should_save and args.should_save):
+        return None
+    folder = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 class MethodHooks(TrainerCallback):
     """The method's hook between ``optimizer.step()`` and ``zero_grad()`` (AdaLoRA's rank allocation),
-    with the 0-based index of the step just taken."""
+    with the 0-based index of the step just taken; the state the method keeps outside the model and the
+    optimizer (AdaLoRA's importance averages) is saved with each checkpoint and restored on resume."""
 
-    def __init__(self, method: Method):
-        self.method = method
+    FILE = "method_state.pt"
+
+    def __init__(self, method: Method, resume_from: Path | None):
+        self.method, self.resume_from = method, resume_from
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if self.resume_from is not None and (self.resume_from / self.FILE).is_file():
+            device = next(model.parameters()).device
+            self.method.load_loop_state(model, torch.load(self.resume_from / self.FILE, map_location=device))
 
     def on_optimizer_step(self, args, state, control, model=None, **kwargs):
         self.method.before_zero_grad(model, state.global_step)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        folder = saving_now(args, state, control)
+        self.saved = self.method.loop_state(model) if folder is not None else {}
+        if self.saved:
+            torch.save(self.saved, folder / self.FILE)
+
+    def on_save(self, args, state, control, model=None, **kwargs):
+        if self.saved:
+            self.method.load_loop_state(model, self.saved)
+
+
+class ShuffleState(TrainerCallback):
+    """The shuffle's generator as it stood when the current epoch began, saved with each checkpoint and put
+    back on resume: the resumed epoch then draws the order the uninterrupted run drew (the Trainer restores
+    the global RNGs and skips the batches already trained, but cannot know our loader's generator)."""
+
+    FILE = "shuffle_generator.pt"
+
+    def __init__(self, loader: DataLoader, resume_from: Path | None):
+        self.generator = loader.generator or getattr(loader.sampler, "generator", None)
+        self.resume_from = resume_from
+        self.epoch_state: torch.Tensor | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.generator is not None and self.resume_from is not None:
+            self.generator.set_state(torch.load(self.resume_from / self.FILE))
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if self.generator is not None:
+            self.epoch_state = self.generator.get_state()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        folder = saving_now(args, state, control)
+        if folder is not None and self.epoch_state is not None:
+            torch.save(self.epoch_state, folder / self.FILE)
 
 
 class Measurements(TrainerCallback):
     """What a run costs and how it learns: wall and CPU time, peak memory, tokens (the Trainer's
     non-padding count), the loss curve (the Trainer's logged window means, plus the last step) and the
-    validation curve (``tracker(model)`` every ``track_every`` steps, its time not counted as training)."""
+    validation curve (``tracker(model)`` every ``track_every`` steps, its time not counted as training).
+
+    The curves and the time so far live in the Trainer's ``log_history``, which each checkpoint saves, so a
+    resumed run reports the whole run; its peak memory is that of the process that finished it."""
 
     def __init__(self, device: torch.device, tracker: Callable[[nn.Module], float] | None, track_every: int, label: str | None):
         self.device = device
         self.tracker = tracker
         self.track_every = track_every if tracker is not None else 0
         self.label = label
-        self.loss_curve: list[tuple[int, float]] = []
-        self.val_curve: list[tuple[int, float]] = []
         self.tracking_seconds = self.tracking_cpu_seconds = 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
+        before = [h for h in state.log_history if "train_seconds" in h]  # a resumed run's time so far
+        self.seconds_before = before[-1]["train_seconds"] if before else 0.0
+        self.cpu_seconds_before = before[-1]["cpu_seconds"] if before else 0.0
         self.memory = PeakMemory(self.device).__enter__()
         self.start, self.cpu_start = time.perf_counter(), time.process_time()
+
+    def elapsed(self) -> tuple[float, float]:
+        """Training wall and CPU seconds of the whole run so far, tracking excluded."""
+        return (self.seconds_before + time.perf_counter() - self.start - self.tracking_seconds,
+                self.cpu_seconds_before + time.process_time() - self.cpu_start - self.tracking_cpu_seconds)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         step, steps = state.global_step, state.max_steps
@@ -152,24 +228,24 @@ class Measurements(TrainerCallback):
             # forked RNG: the tracker's DataLoader draws a seed from torch's global generator, which
             # would otherwise shift every later dropout mask (tracking must not change the run)
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-                self.val_curve.append((step, self.tracker(model)))
+                state.log_history.append({"step": step, "validation": self.tracker(model)})
             model.train()
             self.tracking_seconds += time.perf_counter() - t0
             self.tracking_cpu_seconds += time.process_time() - cpu0
+        if control.should_save:
+            seconds, cpu_seconds = self.elapsed()
+            state.log_history.append({"step": step, "train_seconds": seconds, "cpu_seconds": cpu_seconds})
         if self.label and step % max(1, steps // 4) == 0 and step < steps:
-            elapsed = time.perf_counter() - self.start
-            log.info("%s: step %d/%d, %.0f s, ~%.0f s left", self.label, step, steps, elapsed, elapsed / step * (steps - step))
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "loss" in logs:
-            self.loss_curve.append((state.global_step, logs["loss"]))
+            seconds = self.elapsed()[0]
+            log.info("%s: step %d/%d, %.0f s, ~%.0f s left", self.label, step, steps, seconds, seconds / step * (steps - step))
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        self.seconds = time.perf_counter() - self.start - self.tracking_seconds
-        self.cpu_seconds = time.process_time() - self.cpu_start - self.tracking_cpu_seconds
+        self.seconds, self.cpu_seconds = self.elapsed()
         self.memory.__exit__(None, None, None)
+        self.loss_curve = [(h["step"], h["loss"]) for h in state.log_history if "loss" in h]
+        self.val_curve = [(h["step"], h["validation"]) for h in state.log_history if "validation" in h]
 
 
 class MethodTrainer(Trainer):
@@ -196,7 +272,7 @@ class MethodTrainer(Trainer):
         return self.optimizer
 
 
-def training_arguments(loop: LoopConfig, steps: int, device: torch.device, log_every: int, output_dir: str) -> TrainingArguments:
+def training_arguments(loop: LoopConfig, steps: int, device: torch.device, log_every: int, output_dir: str, checkpoints: bool) -> TrainingArguments:
     """The loop's settings as the Trainer's arguments (our loader, optimizer and callbacks do the rest)."""
     precision = resolve_precision(loop.precision, device)
     return TrainingArguments(
@@ -214,7 +290,9 @@ def training_arguments(loop: LoopConfig, steps: int, device: torch.device, log_e
         use_cpu=device.type == "cpu",
         logging_strategy="steps",
         logging_steps=log_every,
-        save_strategy="no",
+        save_strategy="steps" if checkpoints else "no",
+        save_steps=loop.checkpoint_every or 500,
+        save_total_limit=1,  # the previous checkpoint goes once the next is complete
         report_to="none",
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",
@@ -236,24 +314,35 @@ def train(
     label: str | None = None,
     tracker: Callable[[nn.Module], float] | None = None,
     track_every: int = 0,
+    checkpoint_dir: Path | None = None,
 ) -> TrainStats:
     """Run ``steps`` optimizer steps over ``loader``'s batches. ``tracker(model)`` (the validation metric) is
     called every ``track_every`` steps with the model in eval mode; its time is excluded from
-    ``train_seconds``. With a ``label``, a progress line is logged at every quarter of the run."""
+    ``train_seconds``. With a ``label``, a progress line is logged at every quarter of the run.
+
+    With a ``checkpoint_dir`` and ``loop.checkpoint_every``, a checkpoint is saved there every that many
+    steps, a run finding one resumes from it (on CPU to the uninterrupted run's result), and a finished run
+    removes the folder."""
+    checkpoints = checkpoint_dir is not None and loop.checkpoint_every > 0
+    resume_from = last_checkpoint(checkpoint_dir) if checkpoints else None
     measurements = Measurements(device, tracker, track_every, label)
-    with tempfile.TemporaryDirectory(prefix="trainer-") as scratch:
-        args = training_arguments(loop, steps, device, log_every, scratch)
+    with contextlib.ExitStack() as stack:
+        output = str(checkpoint_dir) if checkpoints else stack.enter_context(tempfile.TemporaryDirectory(prefix="trainer-"))
+        args = training_arguments(loop, steps, device, log_every, output, checkpoints)
         if label:
             precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
-            log.info("%s: %d steps, effective batch %d (batch x accumulation x processes), %s", label, steps, effective_batch(loop), precision)
+            log.info("%s: %d steps, effective batch %d (batch x accumulation x processes), %s%s", label, steps, effective_batch(loop), precision,
+                     f", resuming from {resume_from}" if resume_from else "")
         # The Trainer reseeds every RNG in its constructor; the run was seeded once, before its head and
         # adapter were initialised, and its dropout masks continue that stream (one seed fixes the run).
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             trainer = MethodTrainer(
-                loader=loader, method=method, cfg=cfg, lr=cfg.lr or loop.lr, weight_decay=loop.weight_decay,
-                model=model, args=args, callbacks=[MethodHooks(method), measurements],
+                loader=loader, method=method, cfg=cfg, lr=cfg.lr or loop.lr, weight_decay=loop.weight_decay, model=model, args=args,
+                callbacks=[MethodHooks(method, resume_from), ShuffleState(loader, resume_from), measurements],
             )
-        trainer.train()
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if checkpoints and args.should_save:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
     curve = measurements.loss_curve
     if not math.isfinite(curve[-1][1]):
         raise HarnessError(f"training diverged: loss is {curve[-1][1]} at step {steps}; lower loop.lr or the run's lr")

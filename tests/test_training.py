@@ -1,7 +1,14 @@
 """The Trainer-based loop: the plain recipe's arithmetic step for step, the method's hook where it belongs,
-accumulation equal to the larger batch, checkpointing equal to keeping activations, precision refusals."""
+accumulation equal to the larger batch, gradient checkpointing equal to keeping activations, precision
+refusals, and a killed stage resuming to the uninterrupted result."""
 
 import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -9,10 +16,11 @@ from transformers import get_scheduler
 
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
+from harness.core.io import read_json
 from harness.methods.adalora import AdaLora
 from harness.stages.common import run_method
 from harness.training import effective_batch, resolve_precision, seed_everything, total_steps, train, train_loader
-from tests.conftest import set_runs
+from tests.conftest import set_runs, write_params
 
 CPU = torch.device("cpu")
 
@@ -140,3 +148,60 @@ def test_precision_auto_is_fp32_on_cpu_and_fp16_needs_cuda():
     assert resolve_precision("bf16", CPU) == "bf16"
     with pytest.raises(HarnessError, match="loop.precision: fp16"):
         resolve_precision("fp16", CPU)
+
+
+def stage(workspace, *args, **popen):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "harness.core.cli", *args], cwd=workspace, env=env, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def finished(proc) -> str:
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    return err
+
+
+def trained_result(workspace, run: str):
+    from safetensors.torch import load_file
+
+    result = read_json(workspace / "results" / "train" / f"{run}.json")["seeds"]["0"]
+    adapter = load_file(workspace / "models" / run / "seed_0" / "adapter_model.safetensors")
+    return result, adapter
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run", ["lora", "adalora"])
+def test_a_killed_train_stage_resumes_to_the_uninterrupted_result(run, workspace, tiny_raw):
+    """SIGKILL the train stage (its process group: the seed runs in a forked child) once a checkpoint is
+    complete; the rerun resumes from it, removes the killed run's scratch folder, and ends with the loss
+    curve, validation curve, token count and adapter weights of a run that was never interrupted."""
+    set_runs(tiny_raw, {run: tiny_raw["train"][run]})
+    tiny_raw["loop"].update(max_steps=40, checkpoint_every=10)
+    write_params(workspace, tiny_raw)
+    for args in (("prepare",), ("tune", run)):
+        finished(stage(workspace, *args))
+
+    proc = stage(workspace, "train", run, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list(workspace.glob("checkpoints/**/checkpoint-10/trainer_state.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the stage ended before its first checkpoint"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (workspace / "results" / "train" / f"{run}.json").exists()
+    assert list((workspace / "models").glob(f".{run}.partial-*")), "the killed run left no scratch folder to clean"
+
+    log = finished(stage(workspace, "train", run))
+    assert "resuming from checkpoints/" in log
+    assert not list((workspace / "models").glob(".*")), "the killed run's scratch folder is still there"
+    assert not list((workspace / "checkpoints").rglob("checkpoint-*")), "a finished run keeps no checkpoint"
+    resumed, resumed_adapter = trained_result(workspace, run)
+
+    shutil.rmtree(workspace / "models")
+    log = finished(stage(workspace, "train", run))
+    assert "resuming" not in log
+    uninterrupted, adapter = trained_result(workspace, run)
+    for key in ("loss_curve", "val_curve", "train_tokens", "final_loss", "method_report"):
+        assert resumed[key] == uninterrupted[key], key
+    assert adapter.keys() == resumed_adapter.keys()
+    assert all(torch.equal(adapter[k], resumed_adapter[k]) for k in adapter)

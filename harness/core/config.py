@@ -58,6 +58,9 @@ class LoopConfig:
     gradient_checkpointing: bool = False
     # Autocast precision; auto: bf16 on a GPU that supports it, fp32 elsewhere (CPU included).
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # A checkpoint (weights, optimizer, schedule, RNGs, shuffle and method state) every N optimizer steps; a
+    # stage killed mid-run resumes from the last when rerun. 0: none (the CPU default's runs take minutes).
+    checkpoint_every: NonNegInt = 0
     # Batches of similar length (HF's group_by_length): less padding, same examples per epoch.
     group_by_length: bool = False
     eval_batch_size: PositiveInt = 128

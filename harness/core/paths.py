@@ -23,6 +23,9 @@ SPLITS_DIR, TOKENIZER_DIR, META_FILE = "splits", "tokenizer", "meta.json"
 CAUSAL_DATA = Path("data/causal")
 MODELS = Path("models")
 CAUSAL_BASE = MODELS / "causal" / "base"
+# Training checkpoints of runs in progress (loop.checkpoint_every): neither an output nor committed; a run
+# that finishes removes its own, a killed one resumes from its last (harness/fitting.py names them).
+CHECKPOINTS = Path("checkpoints")
 
 # Results (committed to git).
 RESULTS = Path("results")

@@ -115,6 +115,21 @@ class AdaLora(Method):
         if self.allocate:
             model.base_model.update_and_allocate(step)
 
+    def loop_state(self, model):
+        """The allocator's importance averages, and the rank pattern once the budget is final: a resumed run
+        allocates as the uninterrupted one would. The pattern leaves the config while the Trainer saves the
+        adapter: peft saves an AdaLoRA adapter with a pattern cut to its kept ranks, which loads only into a
+        cut model, while training goes on with the full tensors, masked."""
+        allocator, config = model.base_model.rankallocator, model.peft_config[model.active_adapter]
+        state = {"ipt": allocator.ipt, "exp_avg_ipt": allocator.exp_avg_ipt, "exp_avg_unc": allocator.exp_avg_unc, "rank_pattern": config.rank_pattern}
+        config.rank_pattern = None
+        return state
+
+    def load_loop_state(self, model, state):
+        allocator = model.base_model.rankallocator
+        allocator.ipt, allocator.exp_avg_ipt, allocator.exp_avg_unc = state["ipt"], state["exp_avg_ipt"], state["exp_avg_unc"]
+        model.peft_config[model.active_adapter].rank_pattern = state["rank_pattern"]
+
     def effective_params(self, model):
         """Kept triplets plus whatever else trains (the head): masked triplets are zeros a pruned
         checkpoint would not store."""

@@ -62,6 +62,15 @@ class Method:
     def before_zero_grad(self, model: nn.Module, step: int) -> None:
         """Hook with gradients still present after the optimizer step (AdaLoRA's allocator needs it)."""
 
+    def loop_state(self, model: nn.Module) -> dict[str, Any]:
+        """What the method keeps across steps outside the model and the optimizer, for a checkpoint to save
+        beside the Trainer's (empty: nothing). It may take out of the model what the Trainer's save of the
+        model must not see: :meth:`load_loop_state` puts it back once that save is done, and on resume."""
+        return {}
+
+    def load_loop_state(self, model: nn.Module, state: dict[str, Any]) -> None:
+        """Put back what :meth:`loop_state` returned."""
+
     def report(self, model: nn.Module, cfg: Any) -> dict[str, Any]:
         """Method-specific results worth keeping (e.g. AdaLoRA's final rank pattern)."""
         return {}
