@@ -4,6 +4,7 @@ check CI runs on committed results (`harness current`) failing on a stale or edi
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -154,3 +155,23 @@ def test_glue_files_as_they_ship_train_and_evaluate_through_dvc_exp_run(project)
         assert ("label_ids" in prepared) == (name == "rte")
         evaluated = json.loads((project / "results" / "eval" / "lora.json").read_text())
         assert 0 <= evaluated["seeds"]["0"]["metrics"]["accuracy"] <= 100
+
+
+def test_two_queued_experiments_run_side_by_side(project):
+    """What the README shows for many experiments at once: `dvc exp run --queue -S ...` twice, then
+    `dvc queue start -j 2`; each experiment runs in a worker of its own and keeps its own params and results."""
+    for steps in (4, 5):
+        sh("dvc", "exp", "run", "--queue", "-n", f"steps{steps}", "-S", f"loop.max_steps={steps}", "train@lora", cwd=project)
+    sh("dvc", "queue", "start", "-j", "2", cwd=project)
+    deadline = time.monotonic() + 900
+    while any(word in stdout(sh("dvc", "queue", "status", cwd=project)) for word in ("Queued", "Running")):
+        assert time.monotonic() < deadline, stdout(sh("dvc", "queue", "status", cwd=project))
+        time.sleep(5)
+    status = stdout(sh("dvc", "queue", "status", cwd=project))
+    assert status.count("Success") == 2, status
+    refs = sh("git", "for-each-ref", "--format=%(refname)", "refs/exps/", cwd=project).stdout.split()
+    for steps in (4, 5):
+        [ref] = [r for r in refs if r.endswith(f"/steps{steps}")]  # where DVC keeps the experiment's commit
+        result = json.loads(sh("git", "show", f"{ref}:results/train/lora.json", cwd=project).stdout)
+        assert result["seeds"]["0"]["steps"] == steps
+    sh("dvc", "queue", "stop", cwd=project, ok=False)
