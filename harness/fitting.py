@@ -53,9 +53,10 @@ def checkpoint_dir(params: Params, run: str, cfg, seed: int, train_split, track:
     return parent / digest
 
 
-def fit_seed(params: Params, run: str, method: Method, cfg, seed: int, splits, tokenizer, track: bool = True) -> tuple[object, object]:
+def fit_seed(params: Params, run: str, method: Method, cfg, seed: int, splits, tokenizer, track: bool = True,
+             log_name: str | None = None) -> tuple[object, object]:
     """Train one seed of ``run`` (``method`` with settings ``cfg``) on the training split; the trained model
-    and its stats."""
+    and its stats. ``log_name``: what the trackers of ``loop.report_to`` log it as (None: they do not)."""
     device = pick_device(params.loop.device)
     steps = total_steps(params.loop, len(splits["train"]))
     seed_everything(seed)  # before the head and the adapter are initialised
@@ -67,7 +68,7 @@ def fit_seed(params: Params, run: str, method: Method, cfg, seed: int, splits, t
         tracker = validation_tracker(params, splits, tokenizer, device) if every else None
         checkpoints = checkpoint_dir(params, run, cfg, seed, splits["train"], track) if params.loop.checkpoint_every else None
         stats = train(model, method, cfg, loader, params.loop, steps, device, label=f"{run} seed {seed} lr {cfg.lr or params.loop.lr:g}", tracker=tracker,
-                      track_every=every, checkpoint_dir=checkpoints)
+                      track_every=every, checkpoint_dir=checkpoints, log_name=log_name)
     else:
         model, stats = fit_without_steps(model, method, cfg, splits["train"], tokenizer, device)
     return model, stats

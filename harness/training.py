@@ -36,7 +36,8 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from harness.core.config import LoopConfig
 from harness.core.errors import HarnessError
-from harness.core.workers import world_size
+from harness.core.paths import DVCLIVE_LOGS, TENSORBOARD_LOGS
+from harness.core.workers import is_main_process, world_size
 from harness.methods.base import Method
 from harness.resources import PeakMemory
 
@@ -200,6 +201,8 @@ class Measurements(TrainerCallback):
     The curves and the time so far live in the Trainer's ``log_history``, which each checkpoint saves, so a
     resumed run reports the whole run; its peak memory is that of the process that finished it."""
 
+    trainer: Trainer  # set once the Trainer exists: validation points go out through its log()
+
     def __init__(self, device: torch.device, tracker: Callable[[nn.Module], float] | None, track_every: int, label: str | None):
         self.device = device
         self.tracker = tracker
@@ -228,7 +231,12 @@ class Measurements(TrainerCallback):
             # forked RNG: the tracker's DataLoader draws a seed from torch's global generator, which
             # would otherwise shift every later dropout mask (tracking must not change the run)
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-                state.log_history.append({"step": step, "validation": self.tracker(model)})
+                value = self.tracker(model)
+            # to log_history and every tracker of loop.report_to; log() clears should_log, which may be set
+            # for this step's loss window
+            should_log = control.should_log
+            self.trainer.log({"validation": value})
+            control.should_log = should_log
             model.train()
             self.tracking_seconds += time.perf_counter() - t0
             self.tracking_cpu_seconds += time.process_time() - cpu0
@@ -272,11 +280,49 @@ class MethodTrainer(Trainer):
         return self.optimizer
 
 
-def training_arguments(loop: LoopConfig, steps: int, device: torch.device, log_every: int, output_dir: str, checkpoints: bool) -> TrainingArguments:
+def tracker_dirs(report_to: list[str], log_name: str) -> list[Path]:
+    """The folders the trackers of ``report_to`` write run ``log_name`` (``<stage>/<run>/<seed or lr>``) to."""
+    return [root / log_name for tracker, root in (("tensorboard", TENSORBOARD_LOGS), ("dvclive", DVCLIVE_LOGS)) if tracker in report_to]
+
+
+def tracker_callbacks(report_to: list[str], log_name: str) -> list[TrainerCallback]:
+    """transformers' own TensorBoard and DVCLive callbacks, writing where the Trainer's ``report_to`` cannot
+    place them: ``runs/<log_name>`` and ``dvclive/<log_name>`` (DVCLive's folder ``live/`` with a ``dvc.yaml``
+    beside it, so ``dvc plots`` finds the curves, and no experiment of its own: the run is one already). W&B
+    keeps its own folder and is the Trainer's ``report_to``. Only the process that writes outputs writes these."""
+    if not is_main_process():
+        return []
+    callbacks: list[TrainerCallback] = []
+    if "tensorboard" in report_to:
+        from torch.utils.tensorboard import SummaryWriter
+        from transformers.integrations import TensorBoardCallback
+
+        callbacks.append(TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(TENSORBOARD_LOGS / log_name))))
+    if "dvclive" in report_to:
+        from dvclive import Live
+        from transformers.integrations import DVCLiveCallback
+
+        class TrainerStepDVCLive(DVCLiveCallback):
+            """Points at the Trainer's step (the integration's own step counts its log calls)."""
+
+            def on_log(self, args, state, control, **kwargs):
+                self.live.step = state.global_step
+                super().on_log(args, state, control, **kwargs)
+
+        # its dvc.yaml beside the folder, not in it: DVCLive replaces its own entries only when their paths
+        # name the folder (dvclive 3.48 appends duplicates otherwise)
+        live = Live(dir=str(DVCLIVE_LOGS / log_name / "live"), dvcyaml=str(DVCLIVE_LOGS / log_name / "dvc.yaml"), save_dvc_exp=False)
+        callbacks.append(TrainerStepDVCLive(live=live))
+    return callbacks
+
+
+def training_arguments(loop: LoopConfig, steps: int, device: torch.device, log_every: int, output_dir: str, checkpoints: bool,
+                       tracked: bool) -> TrainingArguments:
     """The loop's settings as the Trainer's arguments (our loader, optimizer and callbacks do the rest)."""
     precision = resolve_precision(loop.precision, device)
     return TrainingArguments(
         output_dir=output_dir,
+        report_to=["wandb"] if tracked and "wandb" in loop.report_to else "none",
         max_steps=steps,
         per_device_train_batch_size=loop.batch_size,
         gradient_accumulation_steps=loop.gradient_accumulation_steps,
@@ -293,7 +339,6 @@ def training_arguments(loop: LoopConfig, steps: int, device: torch.device, log_e
         save_strategy="steps" if checkpoints else "no",
         save_steps=loop.checkpoint_every or 500,
         save_total_limit=1,  # the previous checkpoint goes once the next is complete
-        report_to="none",
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",
         # our loader's own seeded shuffle, not accelerate's per-epoch reseeded one
@@ -315,6 +360,7 @@ def train(
     tracker: Callable[[nn.Module], float] | None = None,
     track_every: int = 0,
     checkpoint_dir: Path | None = None,
+    log_name: str | None = None,
 ) -> TrainStats:
     """Run ``steps`` optimizer steps over ``loader``'s batches. ``tracker(model)`` (the validation metric) is
     called every ``track_every`` steps with the model in eval mode; its time is excluded from
@@ -322,13 +368,17 @@ def train(
 
     With a ``checkpoint_dir`` and ``loop.checkpoint_every``, a checkpoint is saved there every that many
     steps, a run finding one resumes from it (on CPU to the uninterrupted run's result), and a finished run
-    removes the folder."""
+    removes the folder. With a ``log_name`` (``<stage>/<run>/<seed or lr>``), the trackers of ``loop.report_to``
+    log the run under it (a run that does not resume starts its folders afresh)."""
     checkpoints = checkpoint_dir is not None and loop.checkpoint_every > 0
     resume_from = last_checkpoint(checkpoint_dir) if checkpoints else None
     measurements = Measurements(device, tracker, track_every, label)
     with contextlib.ExitStack() as stack:
         output = str(checkpoint_dir) if checkpoints else stack.enter_context(tempfile.TemporaryDirectory(prefix="trainer-"))
-        args = training_arguments(loop, steps, device, log_every, output, checkpoints)
+        if log_name is not None and resume_from is None and is_main_process():
+            for folder in tracker_dirs(loop.report_to, log_name):
+                shutil.rmtree(folder, ignore_errors=True)
+        args = training_arguments(loop, steps, device, log_every, output, checkpoints, log_name is not None)
         if label:
             precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
             log.info("%s: %d steps, effective batch %d (batch x accumulation x processes), %s%s", label, steps, effective_batch(loop), precision,
@@ -338,8 +388,10 @@ def train(
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             trainer = MethodTrainer(
                 loader=loader, method=method, cfg=cfg, lr=cfg.lr or loop.lr, weight_decay=loop.weight_decay, model=model, args=args,
-                callbacks=[MethodHooks(method, resume_from), ShuffleState(loader, resume_from), measurements],
+                callbacks=[MethodHooks(method, resume_from), ShuffleState(loader, resume_from), measurements,
+                           *(tracker_callbacks(loop.report_to, log_name) if log_name is not None else [])],
             )
+        measurements.trainer = trainer
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     if checkpoints and args.should_save:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)

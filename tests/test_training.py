@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -205,3 +206,28 @@ def test_a_killed_train_stage_resumes_to_the_uninterrupted_result(run, workspace
         assert resumed[key] == uninterrupted[key], key
     assert adapter.keys() == resumed_adapter.keys()
     assert all(torch.equal(adapter[k], resumed_adapter[k]) for k in adapter)
+
+
+def test_curves_go_to_tensorboard_and_dvclive(tiny_raw, prepared):
+    """The loss and validation points a run records are the ones its trackers receive, step for step, and
+    DVCLive's dvc.yaml declares its curves once however often it is rewritten."""
+    from dvclive.serialize import load_yaml
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    splits, tokenizer = prepared  # the workspace is the working directory: runs/ and dvclive/ land there
+    params = parse_params(tiny_raw)
+    loop = dataclasses.replace(params.loop, report_to=["tensorboard", "dvclive"])
+    method, cfg, model = fresh(params, "lora", 6)
+    stats = train(model, method, cfg, train_loader(splits["train"], tokenizer, 8, 0), loop, 6, CPU, log_every=2, tracker=lambda model: 50.0,
+                  track_every=3, log_name="train/lora/seed_0")
+    events = EventAccumulator("runs/train/lora/seed_0").Reload()
+    loss = [(e.step, e.value) for e in events.Scalars("train/loss")]
+    assert [s for s, _ in loss] == [s for s, _ in stats.loss_curve] == [2, 4, 6]
+    assert [v for _, v in loss] == pytest.approx([v for _, v in stats.loss_curve])
+    assert [(e.step, e.value) for e in events.Scalars("train/validation")] == stats.val_curve == [(3, 50.0), (6, 50.0)]
+    live = Path("dvclive/train/lora/seed_0")
+    for name, curve in (("loss", stats.loss_curve), ("validation", stats.val_curve)):
+        rows = [line.split("\t") for line in (live / "live" / "plots" / "metrics" / f"{name}.tsv").read_text().splitlines()[1:]]
+        assert [(int(step), float(value)) for step, value in rows] == curve
+    declared = load_yaml(live / "dvc.yaml")
+    assert declared["metrics"] == ["live/metrics.json"] and declared["plots"] == [{"live/plots/metrics": {"x": "step"}}]

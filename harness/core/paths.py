@@ -26,6 +26,11 @@ CAUSAL_BASE = MODELS / "causal" / "base"
 # Training checkpoints of runs in progress (loop.checkpoint_every): neither an output nor committed; a run
 # that finishes removes its own, a killed one resumes from its last (harness/fitting.py names them).
 CHECKPOINTS = Path("checkpoints")
+# Live training curves for the trackers of loop.report_to, one folder per stage, run and seed (or lr); not
+# outputs. TensorBoard's (its convention, git-ignored) and DVCLive's (each with a dvc.yaml: DVC reads a dvc.yaml
+# only where git does not ignore it, so `dvc plots show` finds the curves; commit them or not).
+TENSORBOARD_LOGS = Path("runs")
+DVCLIVE_LOGS = Path("dvclive")
 
 # Results (committed to git).
 RESULTS = Path("results")

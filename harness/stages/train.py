@@ -40,7 +40,7 @@ def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir, 
     method, cfg = run_method(params, run)
     if lr is not None:
         cfg = dataclasses.replace(cfg, lr=lr)
-    model, stats = fit_seed(params, run, method, cfg, seed, splits, tokenizer)
+    model, stats = fit_seed(params, run, method, cfg, seed, splits, tokenizer, log_name=f"train/{run}/{seed_subdir(seed)}")
     method.save(model, out_dir)
     figures = train_figures(model, method, cfg, stats, pick_device(params.loop.device))
     return figures, model

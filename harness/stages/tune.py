@@ -53,7 +53,8 @@ def run(params: Params, run: str) -> dict:
     lrs = grid(params, run) if method.trains else []
 
     def one_point(i: int) -> dict:
-        model, stats = fit_seed(params, run, method, dataclasses.replace(cfg, lr=lrs[i]), params.tuning.seed, splits, tokenizer, track=False)
+        model, stats = fit_seed(params, run, method, dataclasses.replace(cfg, lr=lrs[i]), params.tuning.seed, splits, tokenizer, track=False,
+                                log_name=f"tune/{run}/lr_{lrs[i]:g}")
         preds, labels, _ = predict(model, splits["validation"], tokenizer, params.loop.eval_batch_size, device)
         value = score(preds, labels, [metric])[metric]
         log.info("tune@%s lr %g: validation %s %.2f", run, lrs[i], metric, value)
