@@ -10,6 +10,11 @@ is Table 11's (r=4, alpha 32 on c_attn); QLoRA is the same adapter on an NF4 + d
 Memory: CUDA max allocated on a GPU (exact), peak RSS growth on a CPU. The LoRA paper's claims this
 speaks to: "25% faster training than full fine-tuning" (GPT-3, §4.2) and QLoRA's memory saving.
 Methods run one after another, ``--rounds`` times in alternation; the median round is reported.
+MFU: the FLOPs of one forward and backward pass as run, counted by torch's FlopCounterMode (the optimizer step
+is not counted; LoRA and QLoRA skip the frozen weights' gradient GEMMs, so theirs is about 2/3 of full's), per
+second of a step, over this device's measured GEMM peak in the run's dtype
+(``gemm_peak.py``; on an H100 the datasheet's dense bf16 figure is 989 TFLOP/s, and a measured peak is lower).
+The loop is a plain one (``benchmarks/loop_overhead.py`` measures what the harness's Trainer loop adds to it).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import time
 from pathlib import Path
 
 import torch
+from gemm_peak import gemm_peak_gflops  # benchmarks/gemm_peak.py (scripts run from benchmarks/)
+from torch.utils.flop_counter import FlopCounterMode
 from transformers import (
     AutoModelForCausalLM,
     BitsAndBytesConfig,
@@ -82,6 +89,9 @@ def measure(args, method: str, device: torch.device, scratch: Path) -> dict:
         optimizer = torch.optim.AdamW(params, lr=1e-4)
         generator = torch.Generator().manual_seed(0)
         batch = torch.randint(0, 50257, (args.batch, args.seq), generator=generator).to(device)
+        with FlopCounterMode(display=False) as counter:
+            model(input_ids=batch, labels=batch).loss.backward()
+        optimizer.zero_grad(set_to_none=True)
         times = []
         for step in range(args.warmup + args.steps):
             if device.type == "cuda":
@@ -101,6 +111,7 @@ def measure(args, method: str, device: torch.device, scratch: Path) -> dict:
         "trainable_params": sum(p.numel() for p in params),
         "tokens_per_s": args.batch * args.seq / step_s,
         "step_s": step_s,
+        "flops_per_step": counter.get_total_flops(),
         "peak_mb": memory.get("cuda_max_allocated_mb") if device.type == "cuda" else memory["peak_rss_delta_mb"],
     }
 
@@ -125,18 +136,22 @@ def main() -> None:
             for m in methods:
                 rounds[m].append(measure(args, m, device, Path(scratch)))
     result = {m: sorted(r, key=lambda x: x["step_s"])[len(r) // 2] for m, r in rounds.items()}  # median round
+    peak = gemm_peak_gflops(8192 if device.type == "cuda" else 2048, device=str(device), dtype=DTYPES[args.dtype])
+    for r in result.values():
+        r["mfu"] = r["flops_per_step"] / r["step_s"] / 1e9 / peak
     unit = "CUDA max allocated MB" if device.type == "cuda" else "peak RSS growth MB"
-    print(f"{args.preset} {args.dtype} seq {args.seq} batch {args.batch} on {hardware()['cuda'] or 'CPU'} ({unit})")
-    print("| method | trainable | tokens/s | x full | peak MB | x full |")
-    print("|---|---|---|---|---|---|")
+    print(f"{args.preset} {args.dtype} seq {args.seq} batch {args.batch} on {hardware()['cuda'] or 'CPU'} ({unit}); "
+          f"measured {args.dtype} GEMM peak {peak:.0f} GFLOP/s")
+    print("| method | trainable | tokens/s | x full | MFU | peak MB | x full |")
+    print("|---|---|---|---|---|---|---|")
     full = result.get("full")
     for m, r in result.items():
         speed = f"{r['tokens_per_s'] / full['tokens_per_s']:.2f}" if full else "—"
         memory = f"{r['peak_mb'] / full['peak_mb']:.2f}" if full and full["peak_mb"] else "—"
-        print(f"| {m} | {r['trainable_params']:,} | {r['tokens_per_s']:.0f} | {speed} | {r['peak_mb']:.0f} | {memory} |")
+        print(f"| {m} | {r['trainable_params']:,} | {r['tokens_per_s']:.0f} | {speed} | {100 * r['mfu']:.0f}% | {r['peak_mb']:.0f} | {memory} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "device": hardware(),
+        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "device": hardware(), "gemm_peak_gflops": peak,
                                         "packages": package_versions(), "results": result}, indent=2))
 
 

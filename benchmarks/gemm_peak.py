@@ -1,5 +1,6 @@
-"""The machine's practical fp32 ceiling, printed beside every benchmark figure: machines running this project
-differ by up to ~2.8x (AVX2-only EPYC ~100 GFLOP/s vs Xeon ~250), so a time means little without it."""
+"""The machine's practical GEMM ceiling, printed beside every benchmark figure: machines running this project
+differ by up to ~2.8x (AVX2-only EPYC ~100 GFLOP/s fp32 vs Xeon ~250), so a time means little without it; on a
+GPU, the bf16 ceiling that model FLOPs utilisation (MFU) is measured against."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import time
 import torch
 
 
-def gemm_peak_gflops(n: int = 2048, reps: int = 10) -> float:
-    """fp32 GEMM throughput with torch's current thread count."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def gemm_peak_gflops(n: int = 2048, reps: int = 10, device: str = "cpu", dtype: torch.dtype = torch.float32) -> float:
+    """GEMM throughput of ``dtype`` on ``device`` (on a CPU with torch's current thread count)."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     a @ b
+    if device != "cpu":
+        torch.cuda.synchronize(device)
     start = time.perf_counter()
     for _ in range(reps):
         a @ b
+    if device != "cpu":
+        torch.cuda.synchronize(device)
     return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
