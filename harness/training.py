@@ -147,6 +147,7 @@ class MethodHooks(TrainerCallback):
 
     def __init__(self, method: Method, resume_from: Path | None):
         self.method, self.resume_from = method, resume_from
+        self.saved: dict[str, Any] = {}  # the loop state taken out for the checkpoint being written
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if self.resume_from is not None and (self.resume_from / self.FILE).is_file():
@@ -336,9 +337,8 @@ def training_arguments(loop: LoopConfig, steps: int, device: torch.device, log_e
         use_cpu=device.type == "cpu",
         logging_strategy="steps",
         logging_steps=log_every,
-        save_strategy="steps" if checkpoints else "no",
-        save_steps=loop.checkpoint_every or 500,
-        save_total_limit=1,  # the previous checkpoint goes once the next is complete
+        # save_total_limit: the previous checkpoint goes once the next is complete
+        **({"save_strategy": "steps", "save_steps": loop.checkpoint_every, "save_total_limit": 1} if checkpoints else {"save_strategy": "no"}),
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",
         # our loader's own seeded shuffle, not accelerate's per-epoch reseeded one
