@@ -25,19 +25,11 @@ def measure(run: str, checkpointing: bool, batch: int, seq: int) -> dict:
     import torch
 
     from harness.core.config import load_params
-    from harness.core.registry import METHODS
-    from harness.memory import activation_bytes
+    from harness.memory import activation_bytes, activation_probe, saved_for_backward
     from harness.resources import PeakMemory
 
-    params = load_params()
-    method, cfg = METHODS.get(params.train[run].method)(), params.train[run]
-    torch.manual_seed(0)
-    model = method.prepare(method.base_model(params.model, 2, cfg), cfg, total_steps=4).train()
-    base = model if run == "full" else model.base_model.model
-    if checkpointing:
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    inputs = {"input_ids": torch.randint(1000, 2000, (batch, seq)), "attention_mask": torch.ones(batch, seq, dtype=torch.long),
-              "labels": torch.zeros(batch, dtype=torch.long)}
+    model, base, inputs = activation_probe(load_params(), run, checkpointing=checkpointing, batch=batch, seq_len=seq)
+    saved = saved_for_backward(model, inputs)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=1e-4)
     for measured in (False, True):  # a warm-up step, then the measured one
@@ -50,7 +42,8 @@ def measure(run: str, checkpointing: bool, batch: int, seq: int) -> dict:
             optimizer.zero_grad(set_to_none=True)
     n = sum(p.numel() for p in trainable)
     acts = activation_bytes(base.config, batch=batch, seq_len=seq, bytes_per_value=4, checkpointing=checkpointing)
-    return {"run": run, "checkpointing": checkpointing, "measured_mb": peak.as_dict()["peak_rss_delta_mb"],
+    return {"run": run, "checkpointing": checkpointing, "measured_mb": peak.as_dict()["peak_rss_delta_mb"], "saved_mb": saved / 2**20,
+            "saved_model_mb": acts["saved"] / 2**20,
             "model_mb": (4 * n + acts["total"]) / 2**20, "activations_mb": acts["total"] / 2**20, "grads_mb": 4 * n / 2**20}
 
 
@@ -64,15 +57,15 @@ def main() -> None:
         print(json.dumps(measure(args.one[0], args.one[1] == "1", args.batch, args.seq)))
         return
     print(f"one training step, batch {args.batch} x {args.seq} tokens, fp32, peak RSS rise over model + AdamW states")
-    print("| run | checkpointing | measured MB | model MB (gradients + activations) | model / measured |")
-    print("|---|---|---|---|---|")
+    print("| run | checkpointing | measured MB | model MB (gradients + activations) | model / measured | autograd saved MB | model's saved MB |")
+    print("|---|---|---|---|---|---|---|")
     for run in ("full", "lora"):
         for checkpointing in ("0", "1"):
             out = subprocess.run([sys.executable, __file__, "--batch", str(args.batch), "--seq", str(args.seq), "--one", run, checkpointing],
                                  capture_output=True, text=True, check=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
             print(f"| {run} | {'yes' if r['checkpointing'] else 'no'} | {r['measured_mb']:.0f} | {r['model_mb']:.0f} "
-                  f"({r['grads_mb']:.0f} + {r['activations_mb']:.0f}) | {r['model_mb'] / r['measured_mb']:.2f} |")
+                  f"({r['grads_mb']:.0f} + {r['activations_mb']:.0f}) | {r['model_mb'] / r['measured_mb']:.2f} | {r['saved_mb']:.0f} | {r['saved_model_mb']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -64,3 +64,40 @@ def activation_bytes(config, *, batch: int, seq_len: int, bytes_per_value: int, 
     else:
         saved, recompute = embeddings + layers * layer + head, 0
     return {"saved": saved, "recompute": recompute, "total": saved + recompute}
+
+
+def activation_probe(params, run: str, *, checkpointing: bool, batch: int, seq_len: int):
+    """What the activation count is checked on (tests/test_memory.py, benchmarks/memory_model.py): run ``run``'s
+    model as its training starts (seeded; gradient checkpointing on request), its transformer (whose config the
+    count reads), and a batch of random tokens."""
+    import torch
+
+    from harness.core.registry import METHODS
+
+    method, cfg = METHODS.get(params.train[run].method)(), params.train[run]
+    torch.manual_seed(0)
+    model = method.prepare(method.base_model(params.model, 2, cfg), cfg, total_steps=4).train()
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # under a peft wrapper or not
+    if checkpointing:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    inputs = {"input_ids": torch.randint(1000, 2000, (batch, seq_len)), "attention_mask": torch.ones(batch, seq_len, dtype=torch.long),
+              "labels": torch.zeros(batch, dtype=torch.long)}
+    return model, base, inputs
+
+
+def saved_for_backward(model, inputs) -> int:
+    """Bytes of the tensors autograd saves during one forward pass (each storage once, parameters excluded):
+    the activations, measured exactly."""
+    import torch
+
+    storages: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(**inputs)
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    return sum(size for ptr, size in storages.items() if ptr not in weights)

@@ -1,46 +1,20 @@
 """The analytic activation count against what autograd actually keeps for the backward pass of MiniLM."""
 
 import pytest
-import torch
 
 from harness.core.config import parse_params
-from harness.core.registry import METHODS
-from harness.memory import activation_bytes
+from harness.memory import activation_bytes, activation_probe, saved_for_backward
 from harness.recommend import Workload, estimate, model_config
 
 BATCH, SEQ = 8, 64
 
 
-def saved_for_backward(model, batch) -> int:
-    """Bytes of the tensors autograd saved during one forward pass (each storage once, parameters excluded)."""
-    storages: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(**batch)
-    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    return sum(size for ptr, size in storages.items() if ptr not in weights)
-
-
 @pytest.mark.parametrize("run", ["full", "lora"])
 @pytest.mark.parametrize("checkpointing", [False, True])
 def test_activation_model_is_within_25_percent_of_what_autograd_keeps(run, checkpointing, tiny_raw):
-    params = parse_params(tiny_raw)
-    method, cfg = METHODS.get(params.train[run].method)(), params.train[run]
-    torch.manual_seed(0)
-    model = method.prepare(method.base_model(params.model, 2, cfg), cfg, total_steps=4).train()
-    base = model if run == "full" else model.base_model.model
-    if checkpointing:
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    batch = {"input_ids": torch.randint(1000, 2000, (BATCH, SEQ)), "attention_mask": torch.ones(BATCH, SEQ, dtype=torch.long),
-             "labels": torch.zeros(BATCH, dtype=torch.long)}
+    model, base, batch = activation_probe(parse_params(tiny_raw), run, checkpointing=checkpointing, batch=BATCH, seq_len=SEQ)
     measured = saved_for_backward(model, batch)
     predicted = activation_bytes(base.config, batch=BATCH, seq_len=SEQ, bytes_per_value=4, checkpointing=checkpointing)["saved"]
-    print(f"{run} checkpointing={checkpointing}: measured {measured / 2**20:.2f} MB, model {predicted / 2**20:.2f} MB")
     assert measured == pytest.approx(predicted, rel=0.25), f"measured {measured / 2**20:.1f} MB, model {predicted / 2**20:.1f} MB"
 
 
