@@ -4,17 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import shutil
 from pathlib import Path
 
 from harness.core.config import Params, track_every
-from harness.core.paths import CHECKPOINTS
 from harness.inference import predict, score
 from harness.methods.base import Method
 from harness.resources import pick_device
-from harness.training import fit_without_steps, seed_everything, total_steps, train, train_loader
+from harness.training import checkpoint_dir, fit_without_steps, seed_everything, total_steps, train, train_loader
 
 
 def validation_tracker(params: Params, splits, tokenizer, device):
@@ -30,27 +26,13 @@ def validation_tracker(params: Params, splits, tokenizer, device):
 
 
 
-def code_digest() -> str:
-    """Hash of the harness package's source: a checkpoint written by other code is not resumed."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):  # this file lies at the package's root
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def checkpoint_dir(params: Params, run: str, cfg, seed: int, train_split, track: bool) -> Path:
-    """Where this training of ``run`` keeps its checkpoints: keyed by everything that decides its steps (the
-    run's settings and lr, the loop, the model, the seed, the training split, tracking, the code), so a
-    rerun resumes only a run that would have produced the same result; checkpoints of the same run, lr
-    and seed under another key can never be resumed and are removed."""
+def run_checkpoint_dir(params: Params, run: str, cfg, seed: int, train_split, track: bool) -> Path:
+    """Where this training of ``run`` keeps its checkpoints (harness/training.py's ``checkpoint_dir``), keyed by
+    the run's settings and lr, the loop, the model, the seed, the training split (datasets' content
+    fingerprint) and whether it tracks validation."""
     key = {"run": run, "cfg": dataclasses.asdict(cfg), "loop": dataclasses.asdict(params.loop), "model": dataclasses.asdict(params.model),
-           "seed": seed, "track": track, "train": train_split._fingerprint, "code": code_digest()}  # datasets' content fingerprint
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    parent = CHECKPOINTS / run / f"lr_{cfg.lr or params.loop.lr:g}-seed_{seed}"
-    for stale in parent.glob("*"):
-        if stale.name != digest:
-            shutil.rmtree(stale, ignore_errors=True)
-    return parent / digest
+           "seed": seed, "track": track, "train": train_split._fingerprint}
+    return checkpoint_dir(f"{run}/lr_{cfg.lr or params.loop.lr:g}-seed_{seed}", key)
 
 
 def fit_seed(params: Params, run: str, method: Method, cfg, seed: int, splits, tokenizer, track: bool = True,
@@ -66,7 +48,7 @@ def fit_seed(params: Params, run: str, method: Method, cfg, seed: int, splits, t
         loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed, params.loop.group_by_length)
         every = track_every(params.loop, cfg) if track else 0
         tracker = validation_tracker(params, splits, tokenizer, device) if every else None
-        checkpoints = checkpoint_dir(params, run, cfg, seed, splits["train"], track) if params.loop.checkpoint_every else None
+        checkpoints = run_checkpoint_dir(params, run, cfg, seed, splits["train"], track) if params.loop.checkpoint_every else None
         stats = train(model, method, cfg, loader, params.loop, steps, device, label=f"{run} seed {seed} lr {cfg.lr or params.loop.lr:g}", tracker=tracker,
                       track_every=every, checkpoint_dir=checkpoints, log_name=log_name)
     else:

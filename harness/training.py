@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import logging
 import math
 import shutil
@@ -36,7 +38,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from harness.core.config import LoopConfig
 from harness.core.errors import HarnessError
-from harness.core.paths import DVCLIVE_LOGS, TENSORBOARD_LOGS
+from harness.core.paths import CHECKPOINTS, DVCLIVE_LOGS, TENSORBOARD_LOGS
 from harness.core.workers import is_main_process, world_size
 from harness.methods.base import Method
 from harness.resources import PeakMemory
@@ -117,6 +119,26 @@ def resolve_precision(choice: str, device: torch.device) -> str:
     if choice == "bf16" and device.type == "cuda" and not bf16_ok:
         raise HarnessError("loop.precision: this GPU has no bf16; use fp16 or fp32")
     return choice
+
+
+def code_digest() -> str:
+    """Hash of the harness package's source: a checkpoint written by other code is not resumed."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):  # this file lies at the package's root
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def checkpoint_dir(name: str, key: dict[str, Any]) -> Path:
+    """Where training ``name`` (``<run>/<seed and lr>``) keeps its checkpoints, under a digest of ``key`` (all
+    that decides its steps: settings, lr, loop, model, seed, training data) and of the code, so a rerun resumes
+    only a run that would have produced the same result. Checkpoints under ``name`` with another digest can
+    never be resumed and are removed."""
+    digest = hashlib.sha256(json.dumps({**key, "code": code_digest()}, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    for stale in (CHECKPOINTS / name).glob("*"):
+        if stale.name != digest:
+            shutil.rmtree(stale, ignore_errors=True)
+    return CHECKPOINTS / name / digest
 
 
 def last_checkpoint(checkpoint_dir: Path | None) -> Path | None:

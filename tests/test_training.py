@@ -162,46 +162,66 @@ def finished(proc) -> str:
     return err
 
 
-def trained_result(workspace, run: str):
-    from safetensors.torch import load_file
+@dataclasses.dataclass(frozen=True)
+class TrainingStage:
+    """A stage that trains through harness/training.py, as the resume test drives it."""
 
-    result = read_json(workspace / "results" / "train" / f"{run}.json")["seeds"]["0"]
-    adapter = load_file(workspace / "models" / run / "seed_0" / "adapter_model.safetensors")
-    return result, adapter
+    command: str
+    before: tuple[tuple[str, ...], ...]  # the stage commands it needs first ({run}: the run)
+    results: str  # where it writes results/<...>/<run>.json
+    models: str  # and models/<...>/<run>/seed_<s>
+    steps: int  # enough that a kill lands before the end
+
+    def configure(self, raw: dict, run: str) -> None:
+        if self.command == "train":
+            set_runs(raw, {run: raw["train"][run]})
+            raw["loop"].update(max_steps=self.steps, checkpoint_every=10)
+        else:
+            raw["causal"]["loop"].update(max_steps=self.steps, checkpoint_every=10)
+
+    def result(self, workspace, run: str):
+        from safetensors.torch import load_file
+
+        figures = read_json(workspace / self.results / f"{run}.json")["seeds"]["0"]
+        return figures, load_file(workspace / self.models / run / "seed_0" / "adapter_model.safetensors")
+
+
+TRAIN = TrainingStage("train", (("prepare",), ("tune", "{run}")), "results/train", "models", 40)
+CAUSAL_TRAIN = TrainingStage("causal-train", (("causal-data",), ("causal-base",)), "results/causal/train", "models/causal", 200)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("run", ["lora", "adalora"])
-def test_a_killed_train_stage_resumes_to_the_uninterrupted_result(run, workspace, tiny_raw):
-    """SIGKILL the train stage (its process group: the seed runs in a forked child) once a checkpoint is
-    complete; the rerun resumes from it, removes the killed run's scratch folder, and ends with the loss
-    curve, validation curve, token count and adapter weights of a run that was never interrupted."""
-    set_runs(tiny_raw, {run: tiny_raw["train"][run]})
-    tiny_raw["loop"].update(max_steps=40, checkpoint_every=10)
+@pytest.mark.parametrize(("kind", "run"), [(TRAIN, "lora"), (TRAIN, "adalora"), (CAUSAL_TRAIN, "lora")], ids=["train-lora", "train-adalora", "causal-lora"])
+def test_a_killed_train_stage_resumes_to_the_uninterrupted_result(kind, run, workspace, tiny_raw):
+    """SIGKILL the stage (its process group: the seed runs in a forked child) once a checkpoint is complete;
+    the rerun resumes from it, removes the killed run's scratch folder, and ends with the loss curve,
+    validation curve, token count and adapter weights of a run that was never interrupted."""
+    kind.configure(tiny_raw, run)
     write_params(workspace, tiny_raw)
-    for args in (("prepare",), ("tune", run)):
-        finished(stage(workspace, *args))
+    for args in kind.before:
+        finished(stage(workspace, *(a.format(run=run) for a in args)))
 
-    proc = stage(workspace, "train", run, start_new_session=True)
+    proc = stage(workspace, kind.command, run, start_new_session=True)
     deadline = time.monotonic() + 300
     while not list(workspace.glob("checkpoints/**/checkpoint-10/trainer_state.json")):
         assert proc.poll() is None and time.monotonic() < deadline, "the stage ended before its first checkpoint"
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (workspace / "results" / "train" / f"{run}.json").exists()
-    assert list((workspace / "models").glob(f".{run}.partial-*")), "the killed run left no scratch folder to clean"
+    models = workspace / kind.models
+    assert not (workspace / kind.results / f"{run}.json").exists()
+    assert list(models.glob(f".{run}.partial-*")), "the killed run left no scratch folder to clean"
 
-    log = finished(stage(workspace, "train", run))
+    log = finished(stage(workspace, kind.command, run))
     assert "resuming from checkpoints/" in log
-    assert not list((workspace / "models").glob(".*")), "the killed run's scratch folder is still there"
+    assert not list(models.glob(".*")), "the killed run's scratch folder is still there"
     assert not list((workspace / "checkpoints").rglob("checkpoint-*")), "a finished run keeps no checkpoint"
-    resumed, resumed_adapter = trained_result(workspace, run)
+    resumed, resumed_adapter = kind.result(workspace, run)
 
-    shutil.rmtree(workspace / "models")
-    log = finished(stage(workspace, "train", run))
+    shutil.rmtree(models / run)
+    log = finished(stage(workspace, kind.command, run))
     assert "resuming" not in log
-    uninterrupted, adapter = trained_result(workspace, run)
+    uninterrupted, adapter = kind.result(workspace, run)
     for key in ("loss_curve", "val_curve", "train_tokens", "final_loss", "method_report"):
         assert resumed[key] == uninterrupted[key], key
     assert adapter.keys() == resumed_adapter.keys()

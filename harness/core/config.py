@@ -61,7 +61,7 @@ class LoopConfig:
     # A checkpoint (weights, optimizer, schedule, RNGs, shuffle and method state) every N optimizer steps; a
     # stage killed mid-run resumes from the last when rerun. 0: none (the CPU default's runs take minutes).
     checkpoint_every: NonNegInt = 0
-    # Where the loss and validation curves also go, live, for the tune and train stages: TensorBoard
+    # Where the loss and validation curves also go, live, for the tune, train and causal_train stages: TensorBoard
     # (runs/<stage>/<run>/<seed or lr>; `tensorboard --logdir runs`), W&B (installed and logged in), DVCLive
     # (dvclive/<stage>/<run>/<seed or lr>, with a dvc.yaml there: `dvc plots show`).
     report_to: list[Literal["tensorboard", "wandb", "dvclive"]] = dataclasses.field(default_factory=lambda: ["tensorboard"])
