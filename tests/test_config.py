@@ -59,6 +59,18 @@ def test_out_of_range_value(tiny_raw):
     assert "loop.batch_size" in error_of(tiny_raw)
 
 
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("gradient_accumulation_steps", 0, "loop.gradient_accumulation_steps"),
+    ("precision", "fp8", "loop.precision"),
+    ("report_to", ["tensorboard", "mlflow"], "loop.report_to"),
+    ("checkpoint_every", -1, "loop.checkpoint_every"),
+])
+def test_training_loop_settings_are_checked(tiny_raw, key, value, said):
+    tiny_raw["loop"][key] = value
+    message = error_of(tiny_raw)
+    assert said in message and repr(value if not isinstance(value, list) else value[1]).strip("'") in message
+
+
 def test_unknown_method_lists_known(tiny_raw):
     tiny_raw["train"]["lora"]["method"] = "lorra"
     assert error_of(tiny_raw) == f"unknown method 'lorra'; known: {', '.join(METHODS.names())}"
