@@ -10,7 +10,7 @@ from harness.core.config import Params, track_every
 from harness.inference import predict, score
 from harness.methods.base import Method
 from harness.resources import pick_device
-from harness.training import checkpoint_dir, fit_without_steps, seed_everything, total_steps, train, train_loader
+from harness.training import fit_without_steps, keyed_checkpoint_dir, seed_everything, total_steps, train, train_loader
 
 
 def validation_tracker(params: Params, splits, tokenizer, device):
@@ -27,12 +27,12 @@ def validation_tracker(params: Params, splits, tokenizer, device):
 
 
 def run_checkpoint_dir(params: Params, run: str, cfg, seed: int, train_split, track: bool) -> Path:
-    """Where this training of ``run`` keeps its checkpoints (harness/training.py's ``checkpoint_dir``), keyed by
+    """Where this training of ``run`` keeps its checkpoints (harness/training.py's ``keyed_checkpoint_dir``), keyed by
     the run's settings and lr, the loop, the model, the seed, the training split (datasets' content
     fingerprint) and whether it tracks validation."""
     key = {"run": run, "cfg": dataclasses.asdict(cfg), "loop": dataclasses.asdict(params.loop), "model": dataclasses.asdict(params.model),
            "seed": seed, "track": track, "train": train_split._fingerprint}
-    return checkpoint_dir(f"{run}/lr_{cfg.lr or params.loop.lr:g}-seed_{seed}", key)
+    return keyed_checkpoint_dir(f"{run}/lr_{cfg.lr or params.loop.lr:g}-seed_{seed}", key)
 
 
 def fit_seed(params: Params, run: str, method: Method, cfg, seed: int, splits, tokenizer, track: bool = True,

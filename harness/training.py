@@ -33,6 +33,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers import set_seed as hf_set_seed
+from transformers.integrations import DVCLiveCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
@@ -129,7 +130,7 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def checkpoint_dir(name: str, key: dict[str, Any]) -> Path:
+def keyed_checkpoint_dir(name: str, key: dict[str, Any]) -> Path:
     """Where training ``name`` (``<run>/<seed and lr>``) keeps its checkpoints, under a digest of ``key`` (all
     that decides its steps: settings, lr, loop, model, seed, training data) and of the code, so a rerun resumes
     only a run that would have produced the same result. Checkpoints under ``name`` with another digest can
@@ -303,6 +304,14 @@ class MethodTrainer(Trainer):
         return self.optimizer
 
 
+class TrainerStepDVCLive(DVCLiveCallback):
+    """transformers' DVCLive callback with its points at the Trainer's step (its own step counts log calls)."""
+
+    def on_log(self, args, state, control, **kwargs):
+        self.live.step = state.global_step
+        super().on_log(args, state, control, **kwargs)
+
+
 def tracker_dirs(report_to: list[str], log_name: str) -> list[Path]:
     """The folders the trackers of ``report_to`` write run ``log_name`` (``<stage>/<run>/<seed or lr>``) to."""
     return [root / log_name for tracker, root in (("tensorboard", TENSORBOARD_LOGS), ("dvclive", DVCLIVE_LOGS)) if tracker in report_to]
@@ -323,14 +332,6 @@ def tracker_callbacks(report_to: list[str], log_name: str) -> list[TrainerCallba
         callbacks.append(TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(TENSORBOARD_LOGS / log_name))))
     if "dvclive" in report_to:
         from dvclive import Live
-        from transformers.integrations import DVCLiveCallback
-
-        class TrainerStepDVCLive(DVCLiveCallback):
-            """Points at the Trainer's step (the integration's own step counts its log calls)."""
-
-            def on_log(self, args, state, control, **kwargs):
-                self.live.step = state.global_step
-                super().on_log(args, state, control, **kwargs)
 
         # its dvc.yaml beside the folder, not in it: DVCLive replaces its own entries only when their paths
         # name the folder (dvclive 3.48 appends duplicates otherwise)

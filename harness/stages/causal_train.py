@@ -25,7 +25,7 @@ from harness.core.workers import is_main_process, run_seeds
 from harness.models import DTYPES
 from harness.resources import pick_device
 from harness.stages.common import causal_data_hashes, causal_run, config_dict, train_figures, write_run_result
-from harness.training import checkpoint_dir, seed_everything, total_steps, train, train_loader
+from harness.training import keyed_checkpoint_dir, seed_everything, total_steps, train, train_loader
 
 log = logging.getLogger("harness.causal_train")
 
@@ -47,7 +47,7 @@ def run(params: Params, run: str) -> dict:
             loader = train_loader(data, tokenizer, causal.loop.batch_size, seed, causal.loop.group_by_length, collate_fn=collator(tokenizer))
             key = {"cfg": dataclasses.asdict(cfg), "loop": dataclasses.asdict(causal.loop), "model": causal.model, "standin": dataclasses.asdict(causal.standin),
                    "dtype": causal.dtype, "max_length": causal.max_length, "task": causal.task, "seed": seed, "train": data._fingerprint}
-            checkpoints = checkpoint_dir(f"causal/{run}/seed_{seed}", key) if causal.loop.checkpoint_every else None
+            checkpoints = keyed_checkpoint_dir(f"causal/{run}/seed_{seed}", key) if causal.loop.checkpoint_every else None
             stats = train(model, method, cfg, loader, causal.loop, steps, device, label=f"causal_train@{run} seed {seed}", checkpoint_dir=checkpoints,
                           log_name=f"causal_train/{run}/{seed_subdir(seed)}")
             method.save(model, out / seed_subdir(seed))
