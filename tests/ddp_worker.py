@@ -11,6 +11,7 @@ import torch
 
 from harness.core.config import load_params
 from harness.core.workers import is_main_process
+from harness.rankbench import without_dropout
 from harness.stages.common import load_prepared, run_method
 from harness.training import seed_everything, train, train_loader
 
@@ -22,9 +23,7 @@ def main(batch_size: int, steps: int, out: str) -> None:
     method, cfg = run_method(params, "lora")
     seed_everything(0)
     model = method.prepare(method.base_model(params.model, params.data.num_labels, cfg), cfg, total_steps=steps)
-    for module in model.modules():  # dropout masks depend on the batch shape: the comparison needs them off
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
+    without_dropout(model)  # dropout masks depend on the batch shape: the comparison needs them off
     # each process takes every world_size-th batch of the same sequence (accelerate's sharding): with the
     # same shuffle at the full batch, one process's batch k is the union of the processes' batches k
     stats = train(model, method, cfg, train_loader(splits["train"], tokenizer, batch_size, 0), loop, steps, torch.device("cpu"), log_every=1)

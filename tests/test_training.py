@@ -19,6 +19,7 @@ from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.methods.adalora import AdaLora
+from harness.rankbench import without_dropout
 from harness.stages.common import run_method
 from harness.training import effective_batch, resolve_precision, seed_everything, total_steps, train, train_loader
 from tests.conftest import set_runs, write_params
@@ -31,9 +32,7 @@ def fresh(params, run: str, steps: int, dropout: bool = True):
     seed_everything(0)
     model = method.prepare(method.base_model(params.model, params.data.num_labels, cfg), cfg, total_steps=steps)
     if not dropout:  # equal-gradient comparisons: dropout masks depend on the micro-batch shapes
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = 0.0
+        without_dropout(model)
     return method, cfg, model
 
 
