@@ -89,6 +89,10 @@ def train_loader(dataset, tokenizer, batch_size: int, seed: int, group_by_length
 @dataclasses.dataclass
 class TrainStats:
     steps: int
+    # examples per optimizer step (per-device batch x accumulation x processes) and the autocast precision
+    # the steps ran in; None for a method without gradient steps
+    effective_batch: int | None
+    precision: str | None
     train_seconds: float
     tokens: int
     tokens_per_s: float
@@ -402,9 +406,10 @@ def train(
             for folder in tracker_dirs(loop.report_to, log_name):
                 shutil.rmtree(folder, ignore_errors=True)
         args = training_arguments(loop, steps, device, log_every, output, checkpoints, log_name is not None)
+        precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+        examples_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
         if label:
-            precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
-            log.info("%s: %d steps, effective batch %d (batch x accumulation x processes), %s%s", label, steps, effective_batch(loop), precision,
+            log.info("%s: %d steps, effective batch %d (batch x accumulation x processes), %s%s", label, steps, examples_per_step, precision,
                      f", resuming from {resume_from}" if resume_from else "")
         # The Trainer reseeds every RNG in its constructor; the run was seeded once, before its head and
         # adapter were initialised, and its dropout masks continue that stream (one seed fixes the run).
@@ -424,6 +429,8 @@ def train(
     tokens = int(trainer.state.num_input_tokens_seen)
     return TrainStats(
         steps=steps,
+        effective_batch=examples_per_step,
+        precision=precision,
         train_seconds=measurements.seconds,
         tokens=tokens,
         tokens_per_s=tokens / measurements.seconds,
@@ -444,6 +451,6 @@ def fit_without_steps(model: nn.Module, method: Method, cfg: Any, dataset, token
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     tokens = sum(len(ids) for ids in dataset["input_ids"])
     return model, TrainStats(
-        steps=0, train_seconds=seconds, tokens=tokens, tokens_per_s=tokens / seconds, cpu_seconds=cpu_seconds, final_loss=None,
+        steps=0, effective_batch=None, precision=None, train_seconds=seconds, tokens=tokens, tokens_per_s=tokens / seconds, cpu_seconds=cpu_seconds, final_loss=None,
         loss_curve=[], memory=mem.as_dict(), val_curve=[], steps_to_target=None,
     )

@@ -150,6 +150,13 @@ def test_precision_auto_is_fp32_on_cpu_and_fp16_needs_cuda():
         resolve_precision("fp16", CPU)
 
 
+def dvclive_points(folder: Path, name: str) -> list[tuple[int, float]]:
+    """The (step, value) rows of metric ``name`` in DVCLive folder ``folder``."""
+    rows = (folder / "plots" / "metrics" / f"{name}.tsv").read_text().splitlines()
+    assert rows[0] == f"step\t{name}"
+    return [(int(step), float(value)) for step, value in (row.split("\t") for row in rows[1:])]
+
+
 def stage(workspace, *args, **popen):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "harness.core.cli", *args], cwd=workspace, env=env, stderr=subprocess.PIPE, text=True, **popen)
@@ -216,6 +223,12 @@ def test_a_killed_train_stage_resumes_to_the_uninterrupted_result(kind, run, wor
     assert not list(models.glob(".*")), "the killed run's scratch folder is still there"
     assert not list((workspace / "checkpoints").rglob("checkpoint-*")), "a finished run keeps no checkpoint"
     resumed, resumed_adapter = kind.result(workspace, run)
+    loop = tiny_raw["loop"] if kind is TRAIN else tiny_raw["causal"]["loop"]
+    assert (resumed["effective_batch"], resumed["precision"]) == (loop["batch_size"], "fp32")
+    if kind is TRAIN:  # its DVC plots are DVCLive's files and hold every step, those before the kill too
+        live = workspace / "results" / "curves" / run / "seed_0"
+        assert dvclive_points(live, "loss") == [tuple(p) for p in resumed["loss_curve"]]
+        assert dvclive_points(live, "validation") == [tuple(p) for p in resumed["val_curve"]]
 
     shutil.rmtree(models / run)
     log = finished(stage(workspace, kind.command, run))
@@ -245,8 +258,7 @@ def test_curves_go_to_tensorboard_and_dvclive(tiny_raw, prepared):
     assert [v for _, v in loss] == pytest.approx([v for _, v in stats.loss_curve])
     assert [(e.step, e.value) for e in events.Scalars("train/validation")] == stats.val_curve == [(3, 50.0), (6, 50.0)]
     live = Path("dvclive/train/lora/seed_0")
-    for name, curve in (("loss", stats.loss_curve), ("validation", stats.val_curve)):
-        rows = [line.split("\t") for line in (live / "live" / "plots" / "metrics" / f"{name}.tsv").read_text().splitlines()[1:]]
-        assert [(int(step), float(value)) for step, value in rows] == curve
+    assert dvclive_points(live / "live", "loss") == stats.loss_curve
+    assert dvclive_points(live / "live", "validation") == stats.val_curve
     declared = load_yaml(live / "dvc.yaml")
     assert declared["metrics"] == ["live/metrics.json"] and declared["plots"] == [{"live/plots/metrics": {"x": "step"}}]

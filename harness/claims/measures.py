@@ -117,8 +117,8 @@ def dig(obj: Any, dotted: str) -> Any:
 # What a seed's record holds, per results file (the producers: stages/train.py, stages/evaluate.py,
 # stages/truncate.py, stages/planted.py and, for the causal track, stages/causal_train.py, causal_evaluate.py
 # causal_align.py and causal_knowledge.py).
-TRAIN_FIELDS = {"trainable_params", "effective_params", "total_params", "steps", "train_seconds", "train_tokens",
-                "tokens_per_s", "train_cpu_seconds", "tokens_per_cpu_s", "final_loss", "memory", "device", "threads",
+TRAIN_FIELDS = {"trainable_params", "effective_params", "total_params", "steps", "effective_batch", "precision", "train_seconds",
+                "train_tokens", "tokens_per_s", "train_cpu_seconds", "tokens_per_cpu_s", "final_loss", "memory", "device", "threads",
                 "method_report", "steps_to_target"}
 FIELDS = {
     "train": TRAIN_FIELDS,

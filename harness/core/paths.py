@@ -66,8 +66,9 @@ def result_file(kind: str, name: str, results: Path = RESULTS) -> Path:
     return results / RESULT_FOLDERS[kind] / f"{name}.json"
 
 
-def curve_file(run: str) -> Path:
-    return CURVES / f"{run}.csv"
+def curves_dir(run: str) -> Path:
+    """A classification run's loss and validation curves, one DVCLive folder per ``seed_subdir``."""
+    return CURVES / run
 
 
 def model_dir(run: str) -> Path:

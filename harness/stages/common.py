@@ -93,6 +93,8 @@ def train_figures(model, method, cfg, stats, device) -> dict[str, Any]:
         "effective_params": method.effective_params(model),
         "total_params": total_parameters(model),
         "steps": stats.steps,
+        "effective_batch": stats.effective_batch,
+        "precision": stats.precision,
         "train_seconds": stats.train_seconds,
         "train_tokens": stats.tokens,
         "tokens_per_s": stats.tokens_per_s,

@@ -4,7 +4,8 @@ on the validation split (``results/tune/<run>.json``), and save its adapters.
 Seeds run side by side in processes of their own (harness/core/workers.py); under ``accelerate launch`` every
 process trains each seed on its share of the batches and rank 0 writes the outputs. Outputs ``models/<run>/seed_<s>``
 (DVC cache), ``results/train/<run>.json`` (git: cost figures, method report such as AdaLoRA's rank
-pattern, provenance) and ``results/curves/<run>.csv`` (loss curves, a DVC plot).
+pattern, provenance) and ``results/curves/<run>/seed_<s>/`` (its loss and validation curves in DVCLive's
+format, the stage's DVC plots).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+from pathlib import Path
 
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
 from harness.core.io import output_dir, read_json, write_json, write_text
-from harness.core.paths import curve_file, model_dir, result_file, seed_subdir
+from harness.core.paths import curves_dir, model_dir, result_file, seed_subdir
 from harness.core.provenance import record
 from harness.core.workers import is_main_process, run_seeds
 from harness.fitting import fit_seed
@@ -32,6 +34,24 @@ def tuned_lr(run: str) -> float | None:
     if not path.is_file():
         raise HarnessError(f"{path}: no tuning result for run {run}; run the tune stage first (dvc repro tune@{run})")
     return read_json(path)["chosen_lr"]
+
+
+def write_curves(folder: Path, figures: dict) -> None:
+    """One seed's loss and validation curves as DVCLive writes them (``plots/metrics/<name>.tsv``: step and
+    value), for ``dvc plots``. Written through DVCLive's API from the finished run's record rather than by a
+    callback during training, so that a run resumed from a checkpoint plots every step and a killed one
+    leaves nothing; the live view during training is ``loop.report_to``'s (TensorBoard, DVCLive, W&B). Only
+    ``log_metric``: ``Live.end()`` inside ``dvc exp run`` would ``git add`` the folder, and a ``metrics.json``
+    here would be read as a plot."""
+    from dvclive import Live
+
+    live = Live(dir=str(folder), dvcyaml=None, save_dvc_exp=False, report=None)
+    for name, curve in (("loss", figures["loss_curve"]), ("validation", figures["val_curve"])):
+        for step, value in curve:
+            live.step = step
+            live.log_metric(name, value)
+    if not figures["loss_curve"]:  # no gradient steps (retrieval): DVCLive's header alone, so the output exists in git
+        write_text(Path(live.plots_dir) / "metrics" / "loss.tsv", "step\tloss\n")
 
 
 def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir, lr: float | None = None) -> tuple[dict, object]:
@@ -52,9 +72,10 @@ def run(params: Params, run: str) -> dict:
     seeds = seeds_of(params, run)
     lr = tuned_lr(run)
 
-    with output_dir(model_dir(run)) as out:
+    with output_dir(model_dir(run)) as out, output_dir(curves_dir(run)) as curves:
         def one_seed(seed: int) -> dict:
             figures, _ = train_seed(params, run, seed, splits, tokenizer, out / seed_subdir(seed), lr)
+            write_curves(curves / seed_subdir(seed), figures)
             loss = "n/a" if figures["final_loss"] is None else f"{figures['final_loss']:.4f}"
             log.info("train@%s seed %d: loss %s, %.1f s, %.0f tokens/s", run, seed, loss, figures["train_seconds"], figures["tokens_per_s"])
             return figures
@@ -72,8 +93,6 @@ def run(params: Params, run: str) -> dict:
         "provenance": record(seeds=seeds, data_hashes=data_hashes()),
     }
     write_json(result_file("train", run), result)
-    rows = ["seed,step,loss"] + [f"{seed},{step},{loss:.6f}" for seed, s in per_seed.items() for step, loss in s["loss_curve"]]
-    write_text(curve_file(run), "\n".join(rows) + "\n")
     return result
 
 
