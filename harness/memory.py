@@ -3,7 +3,7 @@ activations autograd keeps for the backward pass (:func:`activation_bytes`).
 
 Assumptions, stated because the papers' own figures depend on them:
 * weights stored in 16-bit (2 bytes), or 4-bit NF4 plus quantization constants for QLoRA;
-* gradients only for trainable parameters, 16-bit (2 bytes);
+* gradients only for trainable parameters, in the weights' precision (16-bit, 2 bytes);
 * AdamW keeps two fp32 moments per trainable parameter (8 bytes); no fp32 master copy;
 * activations depend on batch and sequence length: the paper-scale claims (weights, storage) leave them
   out, ``harness recommend`` adds them for the batch and sequence length it is asked about.
@@ -16,7 +16,6 @@ The quantization-constant arithmetic is QLoRA's (Dettmers et al. §3): one fp32 
 from __future__ import annotations
 
 WEIGHT_BYTES_16 = 2
-GRAD_BYTES = 2
 ADAM_BYTES = 8
 NF4_BITS = 4
 BLOCK = 64
@@ -29,12 +28,12 @@ def quant_constant_bits(double_quant: bool) -> float:
     return 8 / BLOCK + 32 / (BLOCK * DQ_BLOCK)
 
 
-def training_bytes(total_params: int, trainable_params: int, base_bits: float = 16.0) -> dict[str, float]:
-    """Bytes for weights (frozen base at ``base_bits`` per parameter, trainable ones in 16-bit),
-    gradients and Adam moments of the trainable parameters."""
+def training_bytes(total_params: int, trainable_params: int, base_bits: float = 16.0, bytes_per_value: int = WEIGHT_BYTES_16) -> dict[str, float]:
+    """Bytes for weights (frozen base at ``base_bits`` per parameter, trainable ones at ``bytes_per_value``:
+    16-bit by default), gradients (``bytes_per_value``) and Adam moments of the trainable parameters."""
     frozen = total_params - trainable_params
-    weights = frozen * base_bits / 8 + trainable_params * WEIGHT_BYTES_16
-    grads = trainable_params * GRAD_BYTES
+    weights = frozen * base_bits / 8 + trainable_params * bytes_per_value
+    grads = trainable_params * bytes_per_value
     optimizer = trainable_params * ADAM_BYTES
     return {"weights": weights, "grads": grads, "optimizer": optimizer, "total": weights + grads + optimizer}
 
@@ -101,3 +100,34 @@ def saved_for_backward(model, inputs) -> int:
         model(**inputs)
     weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
     return sum(size for ptr, size in storages.items() if ptr not in weights)
+
+
+def training_step(model, inputs, optimizer) -> None:
+    model(**inputs).loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def step_peak_bytes(model, optimizer, inputs) -> dict[str, int]:
+    """Peak tensor memory of one training step of ``model`` (whose optimizer has stepped once, so its states
+    exist), by kind: ``Parameter``, ``Buffer``, ``Gradient``, ``Optstate``, ``Activation``, ``Temp`` (the
+    backward pass's gradients of activations and the optimizer's scratch) and ``Total``, each storage counted
+    once by torch's MemTracker. That is what the model above predicts, the CPU counterpart of CUDA's max
+    allocated: a process's RSS adds the allocator's slack on top (benchmarks/memory_model.py prints both).
+    MemTracker is in ``torch.distributed._tools``, torch's own but not public API."""
+    import types
+
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    tracker = MemTracker()
+    # MemTracker hooks the gradient of every parameter it meets, which a frozen one (a PEFT base) refuses:
+    # mark those as hooked already, with handles that remove nothing
+    nothing = types.SimpleNamespace(remove=lambda: None)
+    for param in model.parameters():
+        if not param.requires_grad:
+            tracker._param_to_grad_hook_handles[param] = (nothing, nothing)
+    tracker.track_external(model, optimizer)
+    with tracker:
+        training_step(model, inputs, optimizer)
+    (peak,) = tracker.get_tracker_snapshot("peak").values()
+    return {getattr(kind, "value", kind): size for kind, size in peak.items()}
