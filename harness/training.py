@@ -406,10 +406,9 @@ def train(
             for folder in tracker_dirs(loop.report_to, log_name):
                 shutil.rmtree(folder, ignore_errors=True)
         args = training_arguments(loop, steps, device, log_every, output, checkpoints, log_name is not None)
-        precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
-        examples_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        precision = resolve_precision(loop.precision, device)
         if label:
-            log.info("%s: %d steps, effective batch %d (batch x accumulation x processes), %s%s", label, steps, examples_per_step, precision,
+            log.info("%s: %d steps, effective batch %d (batch x accumulation x processes), %s%s", label, steps, effective_batch(loop), precision,
                      f", resuming from {resume_from}" if resume_from else "")
         # The Trainer reseeds every RNG in its constructor; the run was seeded once, before its head and
         # adapter were initialised, and its dropout masks continue that stream (one seed fixes the run).
@@ -429,7 +428,7 @@ def train(
     tokens = int(trainer.state.num_input_tokens_seen)
     return TrainStats(
         steps=steps,
-        effective_batch=examples_per_step,
+        effective_batch=effective_batch(loop),
         precision=precision,
         train_seconds=measurements.seconds,
         tokens=tokens,
