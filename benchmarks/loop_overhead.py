@@ -23,9 +23,10 @@ from transformers import get_scheduler
 
 from harness.core.commands import configure_logging
 from harness.core.config import load_params
+from harness.core.seeding import seed_everything
 from harness.models import load_classifier
 from harness.stages.common import load_prepared, run_method
-from harness.training import seed_everything, train, train_loader
+from harness.training import train, train_loader
 
 
 def fresh_model(params, run, steps):

@@ -7,10 +7,11 @@ import dataclasses
 from pathlib import Path
 
 from harness.core.config import Params, track_every
+from harness.core.seeding import seed_everything
 from harness.inference import predict, score
 from harness.methods.base import Method
 from harness.resources import pick_device
-from harness.training import fit_without_steps, keyed_checkpoint_dir, seed_everything, total_steps, train, train_loader
+from harness.training import fit_without_steps, keyed_checkpoint_dir, total_steps, train, train_loader
 
 
 def validation_tracker(params: Params, splits, tokenizer, device):

@@ -32,7 +32,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
-from transformers import set_seed as hf_set_seed
 from transformers.integrations import DVCLiveCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
@@ -45,11 +44,6 @@ from harness.methods.base import Method
 from harness.resources import PeakMemory
 
 log = logging.getLogger("harness.training")
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (CPU and CUDA). Call before the head and the adapter are initialised."""
-    hf_set_seed(seed)
 
 
 def effective_batch(loop: LoopConfig) -> int:

@@ -20,7 +20,13 @@ SST2 = ROOT.parent / "shared" / "data" / "glue" / "SST-2"
 
 @pytest.fixture(scope="session")
 def repo_params() -> dict:
-    return yaml.safe_load((ROOT / "params.yaml").read_text())
+    """The project's params with every study's merged in (as the stages see them), as one file: a test workspace
+    holds no studies/ folder."""
+    from harness.core.config import read_yaml, with_studies
+
+    raw = with_studies(read_yaml(ROOT / "params.yaml"), ROOT / "params.yaml")
+    raw.pop("studies", None)
+    return raw
 
 
 def shrink(raw: dict) -> dict:

@@ -128,7 +128,7 @@ def test_unavailable_metric_reports_why(monkeypatch):
     [
         (lambda c: c["runs"].update(bad={"method": "bitfit"}), "causal.runs.bad.method: 'bitfit' has no causal-LM support; supported: adalora, full, lora, loraplus"),
         (lambda c: c["runs"].update(icl={"method": "lora"}), "causal.runs.icl: the name icl is the in-context row"),
-        (lambda c: c.update(task="e2e_nlg"), "unknown causal task 'e2e_nlg'; known: e2e, lm"),
+        (lambda c: c.update(task="e2e_nlg"), "unknown causal task 'e2e_nlg'; closest: e2e; known: e2e, lm"),
         (lambda c: c["data"].update(source="local"), "causal.data.local: source local needs both train and test files"),
         (lambda c: c["standin"].update(n_embd=30, n_head=4), "n_embd (30) must be a multiple of n_head (4)"),
         (lambda c: c["data"]["generated"].update(n_rows=3), "causal.data.generated.n_rows: unknown key; allowed: n_train_mrs"),

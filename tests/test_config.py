@@ -33,7 +33,7 @@ def error_of(raw) -> str:
 
 def test_unknown_top_level_key(tiny_raw):
     tiny_raw["trian"] = {}
-    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: causal, data, loop, model, planted, profile, seeds, sweep, train, truncate, tuning"
+    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: causal, data, loop, model, planted, profile, seeds, studies, sweep, train, truncate, tuning"
 
 
 def test_unknown_nested_key_lists_allowed(tiny_raw):
@@ -73,7 +73,7 @@ def test_training_loop_settings_are_checked(tiny_raw, key, value, said):
 
 def test_unknown_method_lists_known(tiny_raw):
     tiny_raw["train"]["lora"]["method"] = "lorra"
-    assert error_of(tiny_raw) == f"unknown method 'lorra'; known: {', '.join(METHODS.names())}"
+    assert error_of(tiny_raw) == f"unknown method 'lorra'; closest: lora, qlora, adalora; known: {', '.join(METHODS.names())}"
 
 
 def test_unknown_source_and_metric(tiny_raw):
@@ -81,7 +81,7 @@ def test_unknown_source_and_metric(tiny_raw):
     assert "unknown data source 'glue'; known: hub, local, synthetic_sentiment" == error_of(tiny_raw)
     tiny_raw["data"]["source"] = "synthetic_sentiment"
     tiny_raw["data"]["metrics"] = ["acc"]
-    assert error_of(tiny_raw).startswith("unknown metric 'acc'; known: accuracy")
+    assert error_of(tiny_raw).startswith("unknown metric 'acc'; closest: accuracy; known: accuracy")
 
 
 def test_adalora_budget_must_shrink(tiny_raw):

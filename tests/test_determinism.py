@@ -10,8 +10,8 @@ import torch
 from harness.core.config import parse_params
 from harness.core.io import read_json
 from harness.core.registry import METHODS
+from harness.core.seeding import seed_everything
 from harness.models import load_classifier
-from harness.training import seed_everything
 from tests.conftest import set_runs, write_params
 
 

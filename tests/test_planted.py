@@ -10,10 +10,10 @@ import torch
 from harness import rankbench as rb
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
+from harness.core.seeding import seed_everything
 from harness.models import load_classifier
 from harness.stages import planted as planted_stage
 from harness.stages import prepare
-from harness.training import seed_everything
 
 MODULES = ["query", "value"]
 

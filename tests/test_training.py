@@ -18,10 +18,11 @@ from transformers import get_scheduler
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
+from harness.core.seeding import seed_everything
 from harness.methods.adalora import AdaLora
 from harness.rankbench import without_dropout
 from harness.stages.common import run_method
-from harness.training import effective_batch, resolve_precision, seed_everything, total_steps, train, train_loader
+from harness.training import effective_batch, resolve_precision, total_steps, train, train_loader
 from tests.conftest import set_runs, write_params
 
 CPU = torch.device("cpu")

@@ -31,6 +31,7 @@ COMMANDS = {
     "recommend": "harness.recommend",
     "check": "harness.check",
     "current": "harness.current",
+    "deps": "harness.deps",
     "validate": "harness.validate",
     "use-profile": "harness.use_profile",
     "run-profile": "harness.run_profile",

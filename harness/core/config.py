@@ -23,6 +23,7 @@ from pydantic.dataclasses import dataclass
 
 from harness.causal.settings import AlignConfig, CausalConfig, KnowledgeConfig, RagConfig
 from harness.core.errors import HarnessError
+from harness.core.paths import STUDIES
 from harness.core.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, validate
 
 
@@ -191,9 +192,10 @@ class Params:
     sweep: dict[str, list[str]]  # series name -> runs at increasing budget (the budget-sweep table and plot)
     planted: PlantedConfig | None
     causal: CausalConfig | None
+    studies: list[str] = dataclasses.field(default_factory=list)  # studies/<name>/params.yaml merged in (load_params)
 
 
-TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "tuning", "truncate", "sweep", "planted", "causal"}
+TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "tuning", "truncate", "sweep", "planted", "causal", "studies"}
 
 
 def _parse_data(raw: Any, where: str) -> DataConfig:
@@ -268,6 +270,7 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
         sweep=_parse_sweep(raw.get("sweep"), raw.get("train") or {}, f"{where}: sweep"),
         planted=_parse_planted(raw.get("planted"), f"{where}: planted"),
         causal=_parse_causal(raw.get("causal"), f"{where}: causal"),
+        studies=list(raw.get("studies") or []),
     )
 
 
@@ -392,12 +395,53 @@ def _parse_truncate(raw: Any, train: dict, where: str) -> TruncateConfig:
     return cfg
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    path = Path(path)
+def read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise HarnessError(f"{path}: params file not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise HarnessError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    return parse_params(raw, str(path))
+
+
+def with_studies(raw: Any, path: Path) -> Any:
+    """``raw`` with the params of every study it lists (``studies: [atlas, ...]``) merged in. A study's file
+    (``studies/<name>/params.yaml``, beside its dvc.yaml) only adds: runs, sections, keys of sections; a key it sets
+    that the params already hold is an error naming both files, so every setting lives in exactly one place."""
+    if not isinstance(raw, dict) or "studies" not in raw:
+        return raw
+    studies = raw["studies"]
+    if not isinstance(studies, list) or not all(isinstance(s, str) for s in studies):
+        raise HarnessError(f"{path}: studies: expected a list of study names (folders under {STUDIES}/)")
+    merged, owner = dict(raw), {}
+    for study in studies:
+        file = path.parent / STUDIES / study / "params.yaml"
+        if not file.is_file():
+            known = ", ".join(sorted(p.parent.name for p in (path.parent / STUDIES).glob("*/params.yaml")))
+            raise HarnessError(f"{path}: studies: no study {study!r} ({file} not found); studies: {known}")
+        extra = read_yaml(file)
+        if not isinstance(extra, dict):
+            raise HarnessError(f"{file}: expected a mapping at the top level")
+        for key in ("profile", "seeds", "studies", "model", "data", "loop", "tuning"):
+            if key in extra:
+                raise HarnessError(f"{file}: {key}: set in {path} only; a study adds its own runs and sections")
+        _merge(merged, extra, file, owner, path)
+    return merged
+
+
+def _merge(into: dict, extra: dict, file: Path, owner: dict, base: Path, where: str = "") -> None:
+    for key, value in extra.items():
+        at = f"{where}{key}"
+        if key in into and isinstance(into[key], dict) and isinstance(value, dict):
+            into[key] = dict(into[key])
+            _merge(into[key], value, file, owner, base, at + ".")
+        elif key in into:
+            raise HarnessError(f"{file}: {at}: already set in {owner.get(at, base)}; a setting lives in one file")
+        else:
+            into[key] = value
+            owner[at] = file
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    return parse_params(with_studies(read_yaml(path), path), str(path))

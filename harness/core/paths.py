@@ -7,6 +7,8 @@ from pathlib import Path
 
 # Inputs: what a person edits.
 PARAMS = Path("params.yaml")
+# Studies: each a pipeline of its own beside the default, in studies/<name>/ (dvc.yaml, params.yaml, dvc.lock)
+STUDIES = Path("studies")
 EXPERIMENTS = Path("experiments")
 CLAIMS_DIR = EXPERIMENTS / "claims"
 COMPONENTS = EXPERIMENTS / "components.yaml"

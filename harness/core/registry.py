@@ -2,14 +2,21 @@
 ``PEFT_TYPE_TO_CONFIG_MAPPING``): members register themselves from their own module, so adding one never
 edits core code, and nothing here imports them back.
 
-A registry fills itself on first lookup by importing the package that holds its members (that package's
-``__init__`` imports every member module), so a caller asks ``METHODS.get("lora")`` without knowing which
-import registers what. ``docs/extending.md`` walks through adding one of each.
+Lookups resolve lazily, one member at a time: in a registry whose members are modules (methods, metrics, data
+sources, causal tasks, generation metrics), ``METHODS.get("lora")`` imports ``harness.methods.lora`` (the file is
+named as the member it registers) and nothing else of the package, so a run of LoRA runs, and depends on, the
+LoRA module and what it imports, never its siblings (``harness deps`` writes exactly that into dvc.yaml). Only
+``names()``, or a name no module carries (then the error lists the closest known ones), imports every member.
+The other registries fill when their package is imported (its ``__init__`` names the modules that register).
+``docs/extending.md`` walks through adding one of each.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import importlib.util
+import pkgutil
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -19,20 +26,32 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, package: str):
+    """``kind``: what a member is, for messages. ``package``: where the members live. ``modules``: each member is the
+    module ``<package>.<name>`` (looked up alone); otherwise importing ``package`` registers them all."""
+
+    def __init__(self, kind: str, package: str, modules: bool = True):
         self.kind = kind
         self.package = package
+        self.modules = modules
         self._items: dict[str, T] = {}
         self._loaded = False
 
+    def _load_member(self, name: str) -> None:
+        """Import the one module that registers ``name``, if the package has a module of that name."""
+        if self.modules and name.isidentifier() and importlib.util.find_spec(f"{self.package}.{name}") is not None:
+            importlib.import_module(f"{self.package}.{name}")
+
     def _load(self) -> None:
         # Marked first: a member module that looks a name up while the package imports must not re-enter.
-        # Unmarked again if the import fails, so the next lookup raises the same error instead of finding
+        # Unmarked again if an import fails, so the next lookup raises the same error instead of finding
         # a half-filled registry and answering "unknown name" for a member that merely failed to import.
         if not self._loaded:
             self._loaded = True
             try:
-                importlib.import_module(self.package)
+                package = importlib.import_module(self.package)
+                if self.modules:
+                    for member in pkgutil.iter_modules(package.__path__):
+                        importlib.import_module(f"{self.package}.{member.name}")
             except BaseException:
                 self._loaded = False
                 raise
@@ -47,26 +66,34 @@ class Registry(Generic[T]):
         return add
 
     def get(self, name: str) -> T:
-        self._load()
+        if name not in self._items:
+            self._load_member(name)
+        if name not in self._items:
+            self._load()
         try:
             return self._items[name]
         except KeyError:
-            raise HarnessError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}") from None
+            near = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+            hint = f"closest: {', '.join(near)}; " if near else ""
+            raise HarnessError(f"unknown {self.kind} {name!r}; {hint}known: {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
         self._load()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
-        self._load()
+        if isinstance(name, str) and name not in self._items:
+            self._load_member(name)
+        if name not in self._items:
+            self._load()
         return name in self._items
 
 
 METHODS: Registry = Registry("method", "harness.methods")  # fine-tuning methods, one module each
 METRICS: Registry = Registry("metric", "harness.metrics")  # classification/regression task metrics
 SOURCES: Registry = Registry("data source", "harness.data")  # generated, local files, hub
-EMBEDDED: Registry = Registry("embedded model", "harness.models")  # weights shipped inside a package
+EMBEDDED: Registry = Registry("embedded model", "harness.models", modules=False)  # weights shipped inside a package
 CAUSAL_TASKS: Registry = Registry("causal task", "harness.causal.tasks")
 GENERATION_METRICS: Registry = Registry("generation metric", "harness.causal.metrics")
-MEASURES: Registry = Registry("measure kind", "harness.claims")  # what of ours a claim reads
-JUDGES: Registry = Registry("judge kind", "harness.claims")  # how a claim is judged
+MEASURES: Registry = Registry("measure kind", "harness.claims", modules=False)  # what of ours a claim reads
+JUDGES: Registry = Registry("judge kind", "harness.claims", modules=False)  # how a claim is judged

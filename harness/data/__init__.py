@@ -6,11 +6,5 @@ of ``base``; everything after that (checking, carving a validation split from tr
 subsetting, hashing, tokenising) is shared. Settings are chosen on ``validation`` only (the tune stage);
 ``test`` is read by the stages that report.
 
-One module per source; importing the package registers them all (``harness.core.registry.SOURCES``).
+One module per source; each is named as what it registers and imported when the registry (``harness.core.registry.SOURCES``) first looks its name up.
 """
-
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")

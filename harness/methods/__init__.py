@@ -1,8 +1,4 @@
-"""Fine-tuning methods, one module each (``base`` holds what they share); importing the package registers
-them all (``harness.core.registry.METHODS``): adding a method is adding a module, nothing else changes."""
+"""Fine-tuning methods, one module each, named as the method it registers (``base`` holds what they share).
 
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+Nothing is imported here: ``harness.core.registry.METHODS.get("lora")`` imports ``harness.methods.lora`` alone, so
+adding a method is adding a module, and a run depends on its own method's module only."""

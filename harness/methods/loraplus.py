@@ -11,7 +11,7 @@ from pydantic.dataclasses import dataclass
 
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
-from harness.methods.lora import Lora, LoraSettings
+from harness.methods.lora_common import LoraAdapter, LoraSettings
 
 
 @dataclass(config=STRICT)
@@ -20,7 +20,7 @@ class LoraPlusSettings(LoraSettings):
 
 
 @METHODS.register("loraplus")
-class LoraPlus(Lora):
+class LoraPlus(LoraAdapter):
     name = "loraplus"
     Config = LoraPlusSettings
 

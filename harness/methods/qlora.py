@@ -18,7 +18,7 @@ from transformers import BitsAndBytesConfig
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
 from harness.methods.base import Method
-from harness.methods.lora import LoraSettings, lora_config
+from harness.methods.lora_common import LoraSettings, lora_config
 from harness.models import DTYPES, load_classifier
 
 HEAD_MODULES = ["classifier", "score"]  # task heads stay unquantised

@@ -5,11 +5,5 @@ these are the same scikit-learn / SciPy functions that evaluate's GLUE metric ca
 Each imports its library when first called: registering them runs in every stage process (params.yaml
 names metrics), and importing scikit-learn there would cost every stage ~2 s of start-up.
 
-One module each; importing the package registers them all (``harness.core.registry.METRICS``).
+One module each; each is named as what it registers and imported when the registry (``harness.core.registry.METRICS``) first looks its name up.
 """
-
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")

@@ -25,12 +25,13 @@ from harness.core.errors import HarnessError
 from harness.core.io import atomic_dir
 from harness.core.paths import CAUSAL_BASE, causal_align_dir, seed_subdir
 from harness.core.registry import CAUSAL_TASKS
+from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
 from harness.methods.base import Method, trainable_parameters
 from harness.models import DTYPES
 from harness.resources import pick_device
 from harness.stages.common import causal_data_hashes, causal_run, config_dict, size_on_disk, write_run_result
-from harness.training import seed_everything, total_steps
+from harness.training import total_steps
 
 log = logging.getLogger("harness.causal_align")
 

@@ -23,11 +23,12 @@ from harness.core.io import atomic_dir, write_json
 from harness.core.paths import CAUSAL_BASE, CAUSAL_BASE_SUMMARY
 from harness.core.provenance import record
 from harness.core.registry import METHODS
+from harness.core.seeding import seed_everything
 from harness.methods.base import total_parameters
 from harness.models import DTYPES
 from harness.resources import pick_device
 from harness.stages.common import set_threads
-from harness.training import seed_everything, train, train_loader
+from harness.training import train, train_loader
 
 log = logging.getLogger("harness.causal_base")
 

@@ -20,12 +20,12 @@ from transformers import DataCollatorWithPadding
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
 from harness.core.paths import seed_model_dir
+from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
 from harness.inference import predict, score
 from harness.models import load_classifier
 from harness.resources import latency_ms, pick_device
 from harness.stages.common import load_prepared, run_method, size_on_disk, write_run_result
-from harness.training import seed_everything
 
 log = logging.getLogger("harness.evaluate")
 

@@ -28,13 +28,14 @@ from harness.core.io import read_json, write_json
 from harness.core.paths import PLANTED_TUNING
 from harness.core.provenance import record
 from harness.core.registry import METHODS
+from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
 from harness.lowrank import adapter_deltas, global_budget_ranks, truncated
 from harness.methods.base import peft_task_type
 from harness.models import load_classifier
 from harness.resources import pick_device
 from harness.stages.common import data_hashes, load_prepared, write_run_result
-from harness.training import seed_everything, train, train_loader
+from harness.training import train, train_loader
 from harness.tuning import choose
 
 log = logging.getLogger("harness.planted")

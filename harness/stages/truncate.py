@@ -18,12 +18,12 @@ import torch
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.io import read_json
 from harness.core.paths import PREPARE_SUMMARY, seed_model_dir
+from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
 from harness.inference import predict, score
 from harness.lowrank import adapter_deltas, ranks_of, truncated
 from harness.resources import pick_device
 from harness.stages.common import load_prepared, run_method, write_run_result
-from harness.training import seed_everything
 
 log = logging.getLogger("harness.truncate")
 

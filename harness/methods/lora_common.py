@@ -1,0 +1,45 @@
+"""What LoRA, LoRA+ and QLoRA share (settings, the peft config, the method class they build on). A module that
+registers nothing, so that each of them imports this and never another method's module: a run depends on its own
+method's file and the shared ones (harness/deps.py), not on a sibling method."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+from peft import LoraConfig, get_peft_model
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from harness.core.schema import STRICT
+from harness.methods.base import Method, MethodSettings, peft_task_type
+
+
+@dataclass(config=STRICT)
+class LoraSettings(MethodSettings):
+    r: Annotated[int, Field(gt=0)] = 8
+    alpha: Annotated[float, Field(gt=0)] = 16
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    target_modules: list[str] = dataclasses.field(default_factory=lambda: ["query", "value"])
+
+
+def lora_config(cfg, task_type) -> LoraConfig:
+    """peft config shared by LoRA and LoRA+; a classifier head is trained through SEQ_CLS's modules_to_save."""
+    return LoraConfig(
+        task_type=task_type,
+        r=cfg.r,
+        lora_alpha=cfg.alpha,
+        lora_dropout=cfg.dropout,
+        target_modules=list(cfg.target_modules),
+    )
+
+
+class LoraAdapter(Method):
+    """LoRA's adapter on the base model's weights: mergeable, for classifiers and causal LMs alike."""
+
+    Config = LoraSettings
+    mergeable = True
+    causal_lm = True
+
+    def prepare(self, model, cfg, *, total_steps):
+        return get_peft_model(model, lora_config(cfg, peft_task_type(model)))
