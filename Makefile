@@ -1,10 +1,13 @@
 # Two commands set everything up on a fresh machine:
-#   make repro   install, then run the pipeline (dvc repro) on the embedded default
+#   make repro   install, then run the default pipeline (dvc repro): the seed paper's question, ~30 min on 2 cores
 #   make test    install, then run the test suite (what CI runs)
+# Studies (studies/<name>/: a pipeline each, at most an hour each on 2 cores):
+#   make study STUDY=planted   one study, then the default's reports (status.md, atlas.md) that read it
+#   make repro-all             every study in turn, then the default; a killed run resumes where it stopped
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup repro test check verify bench mutation
+.PHONY: setup repro study repro-all deps test check verify bench mutation
 
 setup: $(VENV)/.installed
 
@@ -14,9 +17,24 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# `harness preload` imports torch & co. once for all ~60 stages instead of once per stage (harness/preload.py)
+# `harness preload` imports torch & co. once for every stage instead of once per stage (harness/preload.py)
 repro: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" harness preload -- dvc repro
+
+study: setup
+	@test -n "$(STUDY)" -a -f studies/$(STUDY)/dvc.yaml || { echo "usage: make study STUDY=<name>; studies: $$(ls studies)" >&2; exit 2; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" harness preload -- dvc repro studies/$(STUDY)/dvc.yaml
+	PATH="$(CURDIR)/$(BIN):$$PATH" harness preload -- dvc repro
+
+# DVC records each finished stage in its pipeline's dvc.lock at once: rerunning after a kill or a timeout skips
+# every stage that finished, so each finished study keeps its results.
+repro-all: setup
+	for study in studies/*/dvc.yaml; do PATH="$(CURDIR)/$(BIN):$$PATH" harness preload -- dvc repro $$study || exit $$?; done
+	PATH="$(CURDIR)/$(BIN):$$PATH" harness preload -- dvc repro
+
+# Rewrite every dvc.yaml's code deps from the import graph (tests/test_architecture.py fails until they match)
+deps: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" harness deps --write
 
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest -ra
@@ -24,8 +42,9 @@ test: setup
 check: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" harness check
 
-# What CI checks on the committed results without rerunning the pipeline: no stage is stale, no result is
-# from a dirty tree (harness current), and no claim's verdict fell below its expected one (harness check).
+# What CI checks on the committed results without rerunning the pipeline: no stage of the default pipeline is
+# stale (a stale study is named, and status.md marks its claims), no result is from a dirty tree (harness current),
+# and no claim's verdict fell below its expected one (harness check).
 verify: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" harness current
 	PATH="$(CURDIR)/$(BIN):$$PATH" harness check

@@ -148,6 +148,10 @@ def main(argv: list[str]) -> None:
     not_run = expected.get("not_run", [])
     if not_run:
         print(f"not held ({len(not_run)} gated claims not run here): {', '.join(not_run)}")
+    stale = sorted(r["id"] for r in rows if r.get("stale") and r["id"] in expected.get("held", {}))
+    if stale:
+        print(f"held on stale results ({len(stale)} gated claims judged on a study whose results predate its code, "
+              f"params or data; status.md says since when and why): {', '.join(stale)}")
     if worse:
         raise HarnessError(f"{len(worse)} claim(s) regressed: {', '.join(w.split(':')[0] for w in worse)}")
     print(f"check: {len(expected.get('held', {}))} claims hold their expected verdicts and estimates")

@@ -19,6 +19,8 @@ rewrites them (every dvc.yaml: the default's and each study's). tests/test_archi
 from __future__ import annotations
 
 import ast
+import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from functools import cache
@@ -29,7 +31,7 @@ import yaml
 
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
-from harness.core.paths import PAPERSCALE_SPEC, PARAMS, STUDIES
+from harness.core.paths import PAPERSCALE_SPEC, PARAMS, RESULTS, STUDIES
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "harness"
@@ -261,22 +263,69 @@ def _stages(doc: dict) -> list[tuple[str, dict, bool]]:
     return [(name, stage.get("do", stage), "foreach" in stage) for name, stage in doc.get("stages", {}).items()]
 
 
-def expected_deps(body: dict, params: Params, foreach: bool) -> list[str]:
-    """A stage body's deps as they should read: its non-code deps as written, then its code."""
+def expected_deps(body: dict, params: Params, foreach: bool, pipelines: Pipelines) -> list[str]:
+    """A stage body's deps as they should read: its non-code deps as written, then its code. A report (``REPORTS``)
+    reads the default pipeline's results file by file and each study's results through its dvc.lock, which holds
+    their hashes: a study's outputs are no dependency of the default pipeline, so ``dvc repro`` never runs a study.
+    The status table also marks the claims of a stale study, so it depends on every study's code and params."""
     command = body["cmd"].split()[1]
     kept = [d for d in body.get("deps", []) if not (isinstance(d, str) and d.startswith("harness/")) or d in RUNTIME_READ]
-    return kept + stage_code(command, params, foreach)
+    if command in REPORTS:
+        kept = [d for d in kept if not pipelines.is_output(d) and not d.startswith(f"{STUDIES}/")]
+        kept += pipelines.default_results + pipelines.locks
+        if command == STALE_MARKS:
+            kept += pipelines.study_inputs
+    code = stage_code(command, params, foreach)
+    return kept + [d for d in code if d not in kept]
+
+
+REPORTS = {"atlas", "tabulate"}  # stages of the default pipeline that read every study's committed results
+STALE_MARKS = "tabulate"  # the report that marks each claim on a stale study
+
+
+@dataclasses.dataclass
+class Pipelines:
+    """What the reports' deps are made of, read from DVC's view of every dvc.yaml (foreach resolved)."""
+
+    outputs: list[str]  # every stage's outputs, all pipelines
+    default_results: list[str]  # the default pipeline's result files under results/ (reports' own excluded)
+    locks: list[str]  # each study's dvc.lock
+    study_inputs: list[str]  # every study stage's code deps and each study's params.yaml
+
+    def is_output(self, path: str) -> bool:
+        return any(path == o or o.startswith(path + "/") or path.startswith(o + "/") for o in self.outputs)
+
+    @classmethod
+    def read(cls, root: Path = ROOT) -> Pipelines:
+        from dvc.repo import Repo
+
+        outputs, default, inputs = set(), set(), set()
+        studies = [f.parent for f in dvc_files(root)[1:]]
+        with Repo(str(root)) as repo:
+            for stage in repo.index.stages:
+                where = Path(stage.dvcfile.path).resolve().parent
+                rel = [os.path.relpath(o.fs_path, root) for o in stage.outs]
+                outputs |= set(rel)
+                command = stage.cmd.split()[1] if stage.cmd else ""
+                if where == root.resolve() and command not in REPORTS:
+                    default |= {r for r in rel if r.startswith(f"{RESULTS}/") and r.endswith(".json")}
+                elif where != root.resolve():
+                    inputs |= {d for d in (os.path.relpath(dep.fs_path, root) for dep in stage.deps) if d.startswith("harness/")}
+        locks = [str((s / "dvc.lock").relative_to(root)) for s in studies]
+        # a study's dvc.yaml cannot be a dependency (DVC refuses): a change there that stales the study is caught by
+        # harness current's check of status.json's marks instead
+        params = [str((s / "params.yaml").relative_to(root)) for s in studies]
+        return cls(sorted(outputs), sorted(default), locks, sorted(inputs) + params)
 
 
 def differences(root: Path = ROOT) -> dict[str, dict[str, list[str]]]:
-    """dvc.yaml file:stage -> the code deps it lacks and the ones it has in excess."""
-    params = load_params(root / PARAMS)
+    """dvc.yaml file:stage -> the deps it lacks and the ones it has in excess."""
+    params, pipelines = load_params(root / PARAMS), Pipelines.read(root)
     wrong = {}
     for file in dvc_files(root):
         for name, body, foreach in _stages(yaml.safe_load(file.read_text())):
-            have = [d for d in body.get("deps", []) if isinstance(d, str) and d.startswith("harness/") and d not in RUNTIME_READ]
-            want = [d for d in expected_deps(body, params, foreach) if d.startswith("harness/") and d not in RUNTIME_READ]
-            if sorted(have) != want:
+            have, want = set(body.get("deps", [])), set(expected_deps(body, params, foreach, pipelines))
+            if have != want:
                 wrong[f"{file.relative_to(root)}:{name}"] = {"missing": sorted(set(want) - set(have)), "extra": sorted(set(have) - set(want))}
     return wrong
 
@@ -285,7 +334,11 @@ def write(root: Path = ROOT) -> list[str]:
     """Rewrite every dvc.yaml's code deps from the graph (comments and everything else kept); the files changed."""
     from ruamel.yaml import YAML
 
-    params = load_params(root / PARAMS)
+    for file in dvc_files(root)[1:]:  # a study that never ran: an empty lock, so the reports can depend on it
+        lock = file.with_name("dvc.lock")
+        if not lock.exists():
+            lock.write_text("schema: '2.0'\nstages: {}\n")
+    params, pipelines = load_params(root / PARAMS), Pipelines.read(root)
     ry = YAML()
     ry.width = 200
     ry.indent(mapping=2, sequence=4, offset=2)
@@ -295,7 +348,7 @@ def write(root: Path = ROOT) -> list[str]:
         before = file.read_text()
         for _, stage in doc.get("stages", {}).items():
             body = stage["do"] if "do" in stage else stage
-            deps = expected_deps(body, params, "foreach" in stage)
+            deps = expected_deps(body, params, "foreach" in stage, pipelines)
             if [str(d) if isinstance(d, str) else d for d in body.get("deps", [])] != deps:
                 body["deps"].clear()
                 body["deps"].extend(deps)

@@ -21,6 +21,7 @@ import yaml
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
+from harness.core.config import read_yaml, with_studies
 from harness.core.errors import HarnessError
 from harness.core.io import write_text
 from harness.core.paths import CLAIMS_DIR, EXPERIMENTS, PARAMS, PROFILES
@@ -304,7 +305,8 @@ def render_claims(tables: GlueTables) -> str:
 def rendered() -> dict[Path, str]:
     """Every file this command owns -> the text it should hold."""
     tables = load_tables()
-    default = yaml.safe_load(PARAMS.read_text())
+    default = with_studies(read_yaml(PARAMS), PARAMS)  # the default's settings with its studies' (the causal track)
+    default.pop("studies", None)
     files = {PROFILES / name: text for name, text in render_profiles(tables, default).items()}
     files[CLAIMS_FILE] = render_claims(tables)
     return files

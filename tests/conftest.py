@@ -98,6 +98,18 @@ def prepared(workspace, tiny_raw):
     return load_prepared()
 
 
+def write_project_params(where: Path, raw: dict) -> None:
+    """``raw`` (a merged params dict, as repo_params gives it) written as the project lays it out: what each study
+    adds in ``studies/<name>/params.yaml``, the rest in ``params.yaml`` with the ``studies`` list."""
+    from harness.core.config import split_params
+
+    root, studies = split_params(raw, ROOT / "params.yaml")
+    write_params(where, root)
+    for study, mine in studies.items():
+        (where / "studies" / study).mkdir(parents=True, exist_ok=True)
+        (where / "studies" / study / "params.yaml").write_text(yaml.safe_dump(mine or {}, sort_keys=False))
+
+
 def write_params(where: Path, raw: dict) -> Path:
     path = where / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))

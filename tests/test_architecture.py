@@ -11,46 +11,10 @@ import pytest
 import yaml
 
 import harness.core.paths as paths
+from harness.deps import dvc_files, import_graph, member_modules, registry_packages
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "harness"
-
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the harness modules it imports, at any depth of its code (a lazy import inside a function
-    is still a dependency). A package whose ``__init__`` imports every module in it (``pkgutil``) depends
-    on each of them; importing a submodule is not counted as importing its package, as Python's
-    tooling (pylint's cyclic-import, import-linter) does not count it."""
-    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    graph: dict[str, set[str]] = {name: set() for name in files}
-
-    def resolve(name: str) -> str | None:
-        while name and name not in files:
-            name = name.rpartition(".")[0]
-        return name or None
-
-    for name, path in files.items():
-        tree = ast.parse(path.read_text())
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(tree):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*anchor, *([node.module] if node.module else [])])
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names]
-            elif isinstance(node, ast.Attribute) and node.attr == "iter_modules" and path.name == "__init__.py":
-                targets = [m for m in files if m.rpartition(".")[0] == name]
-            graph[name] |= {t for t in map(resolve, targets) if t and t != name}
-    return graph
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -122,10 +86,11 @@ def test_every_pipeline_path_is_named_once():
 
 
 def declared_paths() -> set[str]:
-    """Every path dvc.yaml's stages depend on or write (a ``${key}`` template stands for any run)."""
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    """Every path the stages of every dvc.yaml (the default's and each study's) depend on or write (a ``${key}``
+    template stands for any run)."""
+    stages = [st for f in dvc_files() for st in yaml.safe_load(f.read_text())["stages"].values()]
     found: set[str] = set()
-    for stage in stages.values():
+    for stage in stages:
         body = stage.get("do", stage)
         for section in ("deps", "outs", "metrics", "plots"):
             for entry in body.get(section, []):
@@ -150,57 +115,45 @@ def test_every_output_path_is_one_dvc_declares():
         assert covered(str(paths.result_file(kind, "lora"))), kind
 
 
-def registry_packages() -> dict[str, str]:
-    from harness.core import registry
-
-    return {name: r.package for name, r in vars(registry).items() if isinstance(r, registry.Registry)}
-
-
-def stage_code(module: str, graph: dict[str, set[str]], packages: dict[str, str]) -> set[str]:
-    """The harness modules a stage's process runs: its module, the CLI, everything they import at any
-    depth, and the package a registry loads when the stage looks a name up in it (``harness.core.registry``)."""
-    uses: dict[str, set[str]] = {}
-    for path in PACKAGE.rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        names = {a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "harness.core.registry" for a in node.names}
-        name = module_name(path)
-        # A member registering itself does not load its package; any other user looks names up. The config
-        # loader looks up every registry only to validate params.yaml's sections: that can refuse a params
-        # file, never change what a stage writes, so it does not make every method every stage's code.
-        if name != "harness.core.config":
-            uses[name] = {packages[n] for n in names if n in packages and not name.startswith(packages[n] + ".")}
-    seen: set[str] = set()
-    todo = [module, "harness.core.cli", "harness.core.commands"]
-    while todo:
-        m = todo.pop()
-        if m in seen or m == "harness.preload":  # preload only picks the process a stage runs in
-            continue
-        seen.add(m)
-        todo += [*graph.get(m, ()), *uses.get(m, ())]
-    return seen
-
-
-# Read at run time by lm-eval (task YAMLs and the functions they name), never imported by the harness.
-RUNTIME_READ = {"harness/causal/lm_eval_tasks"}
-
-
 def test_each_stage_lists_exactly_the_code_it_runs():
-    """dvc.yaml's code deps are what the stage imports: a missing one lets a code change leave stale results
-    behind; an extra one reruns a stage for code it never runs."""
-    from harness.core.commands import COMMANDS
+    """dvc.yaml's deps are what `harness deps --write` derives from the imports: a missing one lets a code change leave
+    stale results behind; an extra one reruns a stage for code it never runs."""
+    from harness.deps import differences
 
-    graph, packages = import_graph(), registry_packages()
-    files = {module_name(p): str(p.relative_to(ROOT)) for p in PACKAGE.rglob("*.py")}
-    wrong = {}
-    for stage, body in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
-        body = body.get("do", body)
-        deps = [d for d in body.get("deps", []) if d.startswith("harness/")]
-        code = {files[m] for m in stage_code(COMMANDS[body["cmd"].split()[1]], graph, packages)}
-        missing = sorted(f for f in code if not any(f == d or f.startswith(d + "/") for d in deps))
-        extra = [d for d in deps if d not in RUNTIME_READ and not any(f == d or f.startswith(d + "/") for f in code)]
-        if missing or extra:
-            wrong[stage] = {"missing": missing, "extra": extra}
-    assert wrong == {}
+    assert differences() == {}
+
+
+def test_no_registry_member_imports_another():
+    """A run's deps name its own member's file through a template (``harness/methods/${item.method}.py``): that is
+    exact only while no member module imports another (shared code lives in a module that registers nothing)."""
+    graph = import_graph()
+    crossing = {reg: {m: sorted(graph[m] & (members - {m})) for m in members if graph[m] & (members - {m})}
+                for reg in registry_packages() for members in [member_modules(reg)]}
+    assert {reg: found for reg, found in crossing.items() if found} == {}
+    assert "harness.methods.lora" in member_modules("METHODS") and "harness.methods.lora_common" not in member_modules("METHODS")
+
+
+def test_a_run_depends_on_its_own_method_not_on_its_siblings():
+    """What DVC resolves for train@lora: LoRA's module and the shared ones, never another method's."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        stage = next(s for s in repo.index.stages if s.addressing == "train@lora")
+        deps = {str(Path(d.fs_path).relative_to(ROOT)) for d in stage.deps}
+    methods = {d for d in deps if d.startswith("harness/methods/")}
+    assert methods == {"harness/methods/__init__.py", "harness/methods/base.py", "harness/methods/lora.py", "harness/methods/lora_common.py"}
+    assert "harness/core/commands.py" not in deps and "harness/core/cli.py" not in deps and "harness/preload.py" not in deps
+
+
+def test_a_registry_looks_up_one_member_module():
+    """``METHODS.get("lora")`` imports LoRA's module alone (a fresh interpreter, so no other test imported more)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from harness.core.registry import METHODS; METHODS.get('lora'); "
+            "print(sorted(m for m in sys.modules if m.startswith('harness.methods.')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['harness.methods.base', 'harness.methods.lora', 'harness.methods.lora_common']"
 
 
 def test_a_registry_whose_package_fails_to_import_fails_again_on_the_next_lookup(tmp_path, monkeypatch):

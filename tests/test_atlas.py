@@ -8,7 +8,7 @@ from harness.claims.engine import judge_claim
 from harness.claims.judges import assess, classify, quantity
 from harness.claims.loading import load_claims
 from harness.claims.measures import Context, Sample
-from harness.core.config import load_params, parse_params
+from harness.core.config import load_params
 from harness.core.errors import HarnessError
 from harness.core.registry import JUDGES
 from harness.recommend import estimate, model_config
@@ -108,7 +108,7 @@ def test_recommend_counts_exactly_and_quantization_saves_memory():
     (plus the SEQ_CLS head peft keeps trainable: none here, AutoModel has no head); QLoRA's analytic
     memory is below LoRA's, LoRA's weight states far below full fine-tuning's, and the activations of the
     same step count alike for all three."""
-    params = parse_params({**__import__("yaml").safe_load((ROOT / "params.yaml").read_text())})
+    params = load_params(ROOT / "params.yaml")
     config = model_config("roberta-base")
     lora = estimate(config, "lora", params.train["lora"])
     qlora = estimate(config, "qlora", params.train["qlora"])

@@ -1,5 +1,6 @@
 """The verdict engine: claims as data, their validation, the judges' regions and the statistics behind them."""
 
+import copy
 import math
 import shutil
 from pathlib import Path
@@ -455,11 +456,11 @@ def test_closest_edges():
     assert closest("abcdef", ["abcxyz"]) == "closest: abcxyz"  # similarity 0.5 is close enough
 
 
-def test_profiles_without_a_name_are_smoke_and_stages_tolerate_fewer_runs(tmp_path, monkeypatch):
+def test_profiles_without_a_name_are_smoke_and_stages_tolerate_fewer_runs(tmp_path, monkeypatch, repo_params):
     from harness.claims.loading import known_profiles
 
     shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw = copy.deepcopy(repo_params)
     del raw["train"]["adalora_fixed"]
     del raw["profile"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))

@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from tests.conftest import ROOT, set_runs, write_params
+from tests.conftest import ROOT, set_runs, write_params, write_project_params
 
 pytestmark = pytest.mark.slow
 
@@ -57,11 +57,15 @@ def project(tmp_path, tiny_raw):
     for inputs in ("reference", "profiles"):  # results that are inputs: the real-data reference run, other profiles' results
         shutil.copytree(ROOT / "results" / inputs, tmp_path / "results" / inputs)
     shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    for study in sorted((ROOT / "studies").glob("*/dvc.yaml")):  # each study's pipeline; its lock as one that never ran
+        (tmp_path / "studies" / study.parent.name).mkdir(parents=True)
+        shutil.copy(study, tmp_path / "studies" / study.parent.name / "dvc.yaml")
+        (tmp_path / "studies" / study.parent.name / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
     shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
     atlas = yaml.safe_load((ROOT / "experiments" / "atlas.yaml").read_text())
     shrink_runs(tiny_raw, atlas)
     (tmp_path / "experiments" / "atlas.yaml").write_text(yaml.safe_dump(atlas, sort_keys=False))
-    write_params(tmp_path, tiny_raw)
+    write_project_params(tmp_path, tiny_raw)
     sh("git", "init", "-q", cwd=tmp_path)
     sh("dvc", "init", "-q", cwd=tmp_path)
     commit(tmp_path, "code")
@@ -72,8 +76,15 @@ def stdout(proc):
     return proc.stdout + proc.stderr
 
 
-def test_repro_noop_param_isolation_and_the_staleness_check(project):
+def repro_all(project):
+    """What `make repro-all` runs: every study's pipeline, then the default's (whose reports read them all)."""
+    for study in sorted((project / "studies").glob("*/dvc.yaml")):
+        sh("harness", "preload", "--", "dvc", "repro", str(study.relative_to(project)), cwd=project)
     sh("harness", "preload", "--", "dvc", "repro", cwd=project)  # what `make repro` runs
+
+
+def test_repro_noop_param_isolation_and_the_staleness_check(project):
+    repro_all(project)
     status = (project / "results" / "status.md").read_text()
     for title in yaml.safe_load((project / "experiments" / "components.yaml").read_text()).values():
         assert f"| {title} |" in status  # every component, its status derived from its claims
@@ -88,9 +99,10 @@ def test_repro_noop_param_isolation_and_the_staleness_check(project):
     train = json.loads((project / "results" / "train" / "lora.json").read_text())
     assert train["provenance"]["git"]["dirty"] is False  # written by committed code; its own outputs do not count
 
-    assert "Data and pipelines are up to date" in stdout(sh("dvc", "repro", cwd=project))
+    assert "Data and pipelines are up to date" in stdout(sh("dvc", "repro", "--all-pipelines", cwd=project))
     commit(project, "results")
-    assert "current: every stage is up to date" in stdout(sh("harness", "current", cwd=project))
+    fresh = stdout(sh("harness", "current", cwd=project))
+    assert "current: the default pipeline is up to date" in fresh and "study truncation: current" in fresh
 
     # CI on a stale result: params changed after the results were committed
     raw = yaml.safe_load((project / "params.yaml").read_text())
@@ -99,14 +111,28 @@ def test_repro_noop_param_isolation_and_the_staleness_check(project):
     stale = sh("harness", "current", cwd=project, ok=False)
     assert stale.returncode == 2
     assert "error: results are stale for the committed code, params or data: dvc would rerun " in stale.stderr
-    assert {"tune@lora", "train@lora", "evaluate@lora", "truncate@lora"} <= set(stale.stderr.split("rerun ")[1].split(";")[0].split(", "))
+    # the default's own stages; the truncation study reads LoRA's model but is no part of the default
+    assert set(stale.stderr.split("rerun ")[1].split(";")[0].split(", ")) == {"tune@lora", "train@lora", "evaluate@lora", "atlas", "tabulate"}
 
     commit(project, "r=4")  # results come from committed params, or they record a dirty tree
     out = stdout(sh("harness", "preload", "--", "dvc", "repro", cwd=project))
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"tune@lora", "train@lora", "evaluate@lora", "truncate@lora", "tabulate", "atlas"}
+    assert ran == {"tune@lora", "train@lora", "evaluate@lora", "tabulate", "atlas"}  # `make repro` never runs a study
     commit(project, "results at r=4")
-    assert sh("harness", "current", cwd=project).returncode == 0
+    # a stale study does not fail the check; the table marks every claim judged on it
+    passed = sh("harness", "current", cwd=project)
+    assert "study truncation: stale since" in passed.stdout and "models/lora modified" in passed.stdout
+    status = json.loads((project / "results" / "status.json").read_text())
+    assert set(status["stale_studies"]) == {"truncation"}
+    marked = {c["id"] for c in status["claims"] if c["stale"]}
+    assert marked and all("study `truncation` stale since" in c["stale"] for c in status["claims"] if c["stale"])
+    assert "study `truncation` stale since" in (project / "results" / "status.md").read_text()
+    # the study reruns on its own; then the table is tabulated afresh and nothing is stale
+    sh("harness", "preload", "--", "dvc", "repro", "studies/truncation/dvc.yaml", cwd=project)
+    sh("dvc", "repro", cwd=project)
+    commit(project, "truncation rerun")
+    assert "study truncation: current" in sh("harness", "current", cwd=project).stdout
+    assert not any(c["stale"] for c in json.loads((project / "results" / "status.json").read_text())["claims"])
 
     # CI on a hand-edited result: the file no longer matches what its stage recorded in dvc.lock
     path = project / "results" / "eval" / "lora.json"

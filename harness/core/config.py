@@ -12,6 +12,7 @@ registered, so adding one never edits this file. The causal track's settings liv
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import typing
 from pathlib import Path
@@ -440,6 +441,52 @@ def _merge(into: dict, extra: dict, file: Path, owner: dict, base: Path, where: 
         else:
             into[key] = value
             owner[at] = file
+
+
+def study_paths(path: Path) -> dict[str, list[tuple[str, ...]]]:
+    """Study name -> the key paths its params file adds to ``path``'s (``("train", "lora_r2")``, ``("sweep",)``),
+    in the order ``with_studies`` merges them."""
+    merged = read_yaml(path)
+    added: dict[str, list[tuple[str, ...]]] = {}
+
+    def walk(into: dict, extra: dict, study: str, at: tuple[str, ...]) -> None:
+        for key, value in extra.items():
+            if key in into and isinstance(into[key], dict) and isinstance(value, dict):
+                walk(into[key], value, study, (*at, key))
+            else:
+                into[key] = value
+                added.setdefault(study, []).append((*at, key))
+
+    for study in merged.get("studies") or []:
+        walk(merged, read_yaml(path.parent / STUDIES / study / "params.yaml"), study, ())
+        added.setdefault(study, [])
+    return added
+
+
+def split_params(raw: dict, path: Path) -> tuple[dict, dict[str, dict | None]]:
+    """A complete params dict (a profile, a test's shrunk config) laid out as ``path``'s project lays out its own:
+    what each study adds goes to that study's file, the rest stays with the ``studies`` list. A study of which
+    ``raw`` holds nothing is None (its pipeline cannot run on these params); one that holds part of it keeps the
+    sections its pipeline iterates, empty (``train: {}``), so its dvc.yaml still resolves."""
+    raw = copy.deepcopy(raw)
+    paths = study_paths(path)
+    studies: dict[str, dict | None] = {}
+    for study in reversed(list(paths)):  # a later study's keys sit inside an earlier one's section (causal.align)
+        mine: dict = {}
+        found = False
+        for keys in paths[study]:
+            node: Any = raw
+            for key in keys[:-1]:
+                node = node.get(key, {}) if isinstance(node, dict) else {}
+            target = mine
+            for key in keys[:-1]:
+                target = target.setdefault(key, {})
+            if isinstance(node, dict) and keys[-1] in node:
+                target[keys[-1]] = node.pop(keys[-1])
+                found = True
+        studies[study] = mine if found else None
+    raw["studies"] = [s for s in paths if studies[s] is not None]
+    return raw, {s: studies[s] for s in paths}
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

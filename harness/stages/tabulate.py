@@ -10,6 +10,7 @@ decided from. Refuses to write from a tree whose tracked inputs differ from the 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -43,6 +44,7 @@ from harness.core.paths import (
     result_file,
 )
 from harness.core.provenance import record
+from harness.current import DEFAULT, Freshness, freshness
 from harness.headline import counts, headline
 from harness.rankbench import render_summary, summarize_benchmark
 from harness.rankmaps import write_rank_map
@@ -84,6 +86,10 @@ def run_row(run: str, res: dict[str, Any], metric: str) -> dict[str, Any]:
     }
 
 
+def run_label(r: dict[str, Any]) -> str:
+    return r["run"] if r["pipeline"] == DEFAULT else f"{r['run']} (study `{r['pipeline']}`)"
+
+
 def fmt_score(score: dict[str, Any]) -> str:
     if score["mean"] is None:
         return "n/a"
@@ -109,6 +115,7 @@ def render(status: dict[str, Any]) -> str:
         "",
     ]
     lines += render_headline(status["claims"])
+    lines += render_studies(status["stale_studies"], sum(bool(c["stale"]) for c in status["claims"]))
     lines += render_profiles(p, status["profiles"])
     lines += [
         "",
@@ -127,6 +134,8 @@ def render(status: dict[str, Any]) -> str:
         "",
         "## Runs",
         "",
+        "The default pipeline's runs and each study's (its name beside the run).",
+        "",
         f"| run | method | {metric} (mean ± std, n) | 95% CI | trainable params | artifact MB | peak RSS MB | train s / seed | tokens/s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -134,7 +143,7 @@ def render(status: dict[str, Any]) -> str:
         s = r["score"]
         ci = "n/a" if s["ci_low"] is None else "zero spread over seeds" if s["std"] == 0 else f"[{s['ci_low']:.2f}, {s['ci_high']:.2f}]"
         lines.append(
-            f"| {r['run']} | {r['method']} | {fmt_score(s)} | {ci} | {r['trainable_params']:,} ({r['trainable_pct']:.3f}%) | "
+            f"| {run_label(r)} | {r['method']} | {fmt_score(s)} | {ci} | {r['trainable_params']:,} ({r['trainable_pct']:.3f}%) | "
             f"{r['artifact_mb']:.2f} | {r['peak_rss_mb']:.0f} | {r['train_seconds']:.1f} | {r['tokens_per_s']:.0f} |"
         )
     lines += render_protocol(status["tuning"], metric)
@@ -232,9 +241,10 @@ def render_claims(claims: list[dict[str, Any]]) -> list[str]:
                 why += f"; about {n} seeds in all would decide, most likely *{likely}*"
             if c["note"]:
                 why += f". {c['note']}"
+            verdict = f"**{c['verdict']}**" + (f" (*{c['stale']}*)" if c["stale"] else "")
             lines.append(
                 f"| `{c['id']}`: {c['statement']} | {c['source']} | {c['published'] or '—'} | {fmt_value(c['estimate'])}{effect} | "
-                f"{interval_text(c['evidence'])} | {region} | {p_cell(c)} | **{c['verdict']}** | {why} |"
+                f"{interval_text(c['evidence'])} | {region} | {p_cell(c)} | {verdict} | {why} |"
             )
     return lines
 
@@ -448,7 +458,10 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     prepared = read_json(PREPARE_SUMMARY)
     ctx = pipeline_context(params, RESULTS)
     results = load_results(params, ctx)
-    rows = [run_row(run, res, params.data.metrics[0]) for run, res in results.items()]
+    pipelines = freshness()
+    owner = {out: name for name, f in pipelines.items() for out in f.outputs}
+    rows = [{**run_row(run, res, params.data.metrics[0]), "pipeline": owner.get(str(result_file("eval", run)))}
+            for run, res in results.items()]
     majority = prepared["majority_class_test_accuracy"]
     status = {
         "setup": {
@@ -484,6 +497,11 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     status["knowledge_k"] = params.causal.knowledge.k if params.causal and params.causal.knowledge else None
     loaded = load_claims(check_runs=False)
     claims = judge_all(loaded, ctx)
+    studies = {name: f for name, f in pipelines.items() if name != DEFAULT and f.stale}
+    status["stale_studies"] = {name: study.as_dict() for name, study in studies.items()}
+    marks = stale_marks(loaded, params.profile, studies)
+    for claim in claims:
+        claim["stale"] = marks.get(claim["id"])
     status["claims"] = claims
     status["components"] = summarize_components(claims, load_components())
     write_json(STATUS, status)
@@ -493,6 +511,47 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     write_tables(paper_tables(loaded, claims))
     log.info("tabulate: %s", ", ".join(f"{c['component']}: {c['status']}" for c in status["components"]))
     return status
+
+
+def measure_reads(measure: Any) -> set[tuple[str, str, str]]:
+    """(profile, result kind, run) of every results file a claim's measure reads, its pairs' sides included."""
+    found: set[tuple[str, str, str]] = set()
+    if dataclasses.is_dataclass(measure):
+        profile = getattr(measure, "profile", "smoke")
+        if isinstance(getattr(measure, "run", None), str):
+            found.add((profile, getattr(measure, "file", "train"), measure.run))
+        for name in ("full_run", "peft_run"):  # the memory model's two runs
+            if isinstance(getattr(measure, name, None), str):
+                found.add((profile, "train", getattr(measure, name)))
+        for f in dataclasses.fields(measure):
+            found |= measure_reads(getattr(measure, f.name))
+    return found
+
+
+def stale_marks(loaded: list[Any], profile: str, studies: dict[str, Freshness]) -> dict[str, str]:
+    """Claim id -> "stale since <commit>: <what changed>" for every claim judged on a stale study's results."""
+    owner = {out: study for study in studies.values() for out in study.outputs}
+    marks = {}
+    for claim in loaded:
+        read = {owner.get(str(result_file(kind, run))) for p, kind, run in measure_reads(claim.measure) if p == profile}
+        stale = sorted(s.pipeline for s in read if s is not None)
+        if stale:
+            marks[claim.id] = "; ".join(f"study `{name}` {studies[name].mark()}" for name in stale)
+    return marks
+
+
+def render_studies(stale: dict[str, dict[str, Any]], marked: int) -> list[str]:
+    lines = ["", "## Studies", "",
+             "Each study is a pipeline of its own (`studies/<name>/`), rerun apart from this default one "
+             "(`make study STUDY=<name>`; `make repro-all` for all). A study whose results are stale for the committed code, "
+             "params or data is listed here; every claim judged on its results says so beside its verdict."]
+    if not stale:
+        return lines + ["", "Every study's results are current."]
+    lines += ["", f"{marked} claims are judged on stale results.", "", "| study | results of | stages to rerun | what changed |", "|---|---|---|---|"]
+    for name, s in stale.items():
+        lines.append(f"| {name} | `{s['since'] or 'never run'}` | {len(s['stale'])} | {'; '.join(s['changed'][:4])}"
+                     + (f" and {len(s['changed']) - 4} more" if len(s["changed"]) > 4 else "") + " |")
+    return lines
 
 
 def write_tables(tables: dict[str, str]) -> None:
