@@ -30,9 +30,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harness.core.config import load_params
+import yaml
+
+from harness.core.config import load_params, read_yaml, split_params
 from harness.core.errors import HarnessError
-from harness.core.paths import PROFILE_PARAMS, PROFILE_RESULTS, PROFILE_RUN, PROFILES, RESULTS
+from harness.core.paths import PARAMS, PROFILE_PARAMS, PROFILE_RESULTS, PROFILE_RUN, PROFILES, RESULTS, STUDIES
 from harness.core.provenance import git_state, hardware
 
 WORKTREES = Path(".profiles")
@@ -62,13 +64,14 @@ def run_profile(name: str, targets: list[str], root: Path = Path(".")) -> Path:
         raise HarnessError("harness run-profile: commit first (git status shows tracked changes): a profile's results "
                            "record the commit they ran at, and a checkout of it is what runs")
     work = checkout(root, name, state["sha"])
-    (work / "params.yaml").write_text(source.read_text())
+    lay_out(work, source)
     begun = datetime.now(timezone.utc)
     t0 = time.monotonic()
     # the checkout's own code runs, not the installed one (an editable install points at the main tree, which may
     # change while the profile runs): the results then come from the commit their provenance names
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(work.resolve()), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-m", "harness.core.cli", "preload", "--", "dvc", "repro", *targets], cwd=work, env=env)
+    every = targets or ["--all-pipelines"]  # the default's pipeline and each study the profile holds
+    proc = subprocess.run([sys.executable, "-m", "harness.core.cli", "preload", "--", "dvc", "repro", *every], cwd=work, env=env)
     if proc.returncode != 0:
         raise HarnessError(f"harness run-profile {name}: dvc repro failed in {work} (exit {proc.returncode}); "
                            f"fix and rerun the same command, which resumes there")
@@ -77,6 +80,22 @@ def run_profile(name: str, targets: list[str], root: Path = Path(".")) -> Path:
                   "provenance": {"git": git_state(work), "hardware": hardware()}}
     dest = root / PROFILE_RESULTS / name
     return harvest(work, dest, run_record(dest / PROFILE_RUN, name, invocation))
+
+
+def lay_out(work: Path, source: Path) -> None:
+    """The profile as the checkout's params: params.yaml is the profile file byte for byte (so the stages' config is
+    the profile's whole), and each study's params.yaml holds the profile's part of that study (what its dvc.yaml
+    iterates and tracks); a study the profile holds nothing of loses its dvc.yaml there, so no stage of it exists.
+    Provenance recognises exactly this layout as committed input (harness/core/provenance.py)."""
+    # the committed layout first (a resumed checkout is laid out already); the studies' locks are the profile's own
+    git(work, "checkout", "--quiet", "--", str(PARAMS), f":(glob){STUDIES}/*/params.yaml", f":(glob){STUDIES}/*/dvc.yaml")
+    base = read_yaml(work / PARAMS)
+    _, studies = split_params(read_yaml(source), base, work)
+    (work / PARAMS).write_text(source.read_text())
+    for study, part in studies.items():
+        (work / STUDIES / study / "params.yaml").write_text(yaml.safe_dump(part or {}, sort_keys=False))
+        if part is None:
+            (work / STUDIES / study / "dvc.yaml").unlink(missing_ok=True)
 
 
 def run_record(path: Path, name: str, invocation: dict) -> dict:
@@ -103,13 +122,18 @@ def checkout(root: Path, name: str, sha: str) -> Path:
         clear_outputs(work)
     elif git(work, "rev-parse", "HEAD") != sha:
         with tempfile.TemporaryDirectory() as tmp:
-            lock, kept = Path(tmp) / "dvc.lock", Path(tmp) / RESULTS.name
-            shutil.copy2(work / "dvc.lock", lock)
+            locks = [p.relative_to(work) for p in [work / "dvc.lock", *sorted((work / STUDIES).glob("*/dvc.lock"))]]
+            kept = Path(tmp) / RESULTS.name
+            for lock in locks:  # every pipeline's lock: the profile's record of what it ran
+                (Path(tmp) / "locks" / lock).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(work / lock, Path(tmp) / "locks" / lock)
             kept.mkdir()
             copy_outputs(work / RESULTS, kept)
             git(work, "checkout", "--quiet", "--force", "--detach", sha)
             clear_outputs(work)
-            shutil.copy2(lock, work / "dvc.lock")
+            for lock in locks:
+                (work / lock).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(Path(tmp) / "locks" / lock, work / lock)
             copy_outputs(kept, work / RESULTS)
     return work
 

