@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.core.config import load_params, read_yaml, split_params
+from harness.core.config import load_params, read_yaml, split_params, study_files
 from harness.core.errors import HarnessError
 from harness.core.paths import PARAMS, PROFILE_PARAMS, PROFILE_RESULTS, PROFILE_RUN, PROFILES, RESULTS, STUDIES
 from harness.core.provenance import git_state, hardware
@@ -90,7 +90,7 @@ def lay_out(work: Path, source: Path) -> None:
     # the committed layout first (a resumed checkout is laid out already); the studies' locks are the profile's own
     git(work, "checkout", "--quiet", "--", str(PARAMS), f":(glob){STUDIES}/*/params.yaml", f":(glob){STUDIES}/*/dvc.yaml")
     base = read_yaml(work / PARAMS)
-    _, studies = split_params(read_yaml(source), base, work)
+    _, studies = split_params(read_yaml(source), base, study_files(work))
     (work / PARAMS).write_text(source.read_text())
     for study, part in studies.items():
         (work / STUDIES / study / "params.yaml").write_text(yaml.safe_dump(part or {}, sort_keys=False))

@@ -101,9 +101,9 @@ def prepared(workspace, tiny_raw):
 def write_project_params(where: Path, raw: dict) -> None:
     """``raw`` (a merged params dict, as repo_params gives it) written as the project lays it out: what each study
     adds in ``studies/<name>/params.yaml``, the rest in ``params.yaml`` with the ``studies`` list."""
-    from harness.core.config import read_yaml, split_params
+    from harness.core.config import read_yaml, split_params, study_files
 
-    root, studies = split_params(raw, read_yaml(ROOT / "params.yaml"), ROOT)
+    root, studies = split_params(raw, read_yaml(ROOT / "params.yaml"), study_files(ROOT))
     write_params(where, root)
     for study, mine in studies.items():
         (where / "studies" / study).mkdir(parents=True, exist_ok=True)

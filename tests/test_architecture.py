@@ -101,7 +101,7 @@ def declared_paths() -> set[str]:
 def test_every_output_path_is_one_dvc_declares():
     """What a stage writes, DVC must know about, or `dvc repro` neither reruns nor caches it."""
     declared = declared_paths()
-    patterns = [re.compile(re.escape(d).replace(re.escape("${key}"), r"[\w-]+")) for d in declared]
+    patterns = [re.compile(re.escape(d).replace(re.escape("${key}"), r"[\w-]+").replace(re.escape("${item}"), r"[\w-]+")) for d in declared]
 
     def covered(path: str) -> bool:
         # declared itself, inside a declared folder, or a folder whose files dvc.yaml declares one by one

@@ -132,3 +132,37 @@ def test_planted_tasks_are_validated(tiny_raw):
 def test_fixed_budget_adalora_needs_equal_ranks(tiny_raw):
     tiny_raw["train"]["adalora"].update(allocate=False, init_r=4, target_r=2)
     assert error_of(tiny_raw) == "params.yaml: train.adalora: allocate: false keeps a fixed budget, so target_r (2) must equal init_r (4)"
+
+
+def test_studies_add_to_the_default_params_and_split_back_exactly(tmp_path):
+    """params.yaml with its studies merged is what every stage reads; split_params lays a complete params dict
+    out the same way again (what run-profile and the pipeline tests write): the committed files come back."""
+    from harness.core.config import read_yaml, split_params, study_files, with_studies
+
+    base = read_yaml(ROOT / "params.yaml")
+    merged = with_studies(base, ROOT / "params.yaml")
+    assert set(merged["train"]) > set(base["train"]) and "planted" in merged and "planted" not in base
+    root, studies = split_params({k: v for k, v in merged.items() if k != "studies"}, base, study_files(ROOT))
+    assert root == base
+    assert studies == {s: read_yaml(ROOT / "studies" / s / "params.yaml") for s in base["studies"]}
+    # a profile holding nothing of a study: that study has no part, and is not listed
+    lean = {k: v for k, v in merged.items() if k not in ("studies", "planted")}
+    root, studies = split_params(lean, base, study_files(ROOT))
+    assert studies["planted"] is None and "planted" not in root["studies"]
+
+
+def test_a_study_setting_a_key_the_default_holds_is_refused(tmp_path):
+    from harness.core.config import read_yaml, with_studies
+
+    (tmp_path / "studies" / "x").mkdir(parents=True)
+    (tmp_path / "studies" / "x" / "params.yaml").write_text("train:\n  lora: {method: lora, r: 4}\n")
+    (tmp_path / "params.yaml").write_text("studies: [x]\ntrain:\n  lora: {method: lora, r: 8}\n")
+    with pytest.raises(HarnessError, match=r"studies/x/params.yaml: train.lora.method: already set in .*params.yaml; a setting lives in one file"):
+        with_studies(read_yaml(tmp_path / "params.yaml"), tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("studies: [y]\n")
+    with pytest.raises(HarnessError, match=r"studies: no study 'y' .*; studies: x"):
+        with_studies(read_yaml(tmp_path / "params.yaml"), tmp_path / "params.yaml")
+    (tmp_path / "studies" / "x" / "params.yaml").write_text("loop: {max_steps: 3}\n")
+    (tmp_path / "params.yaml").write_text("studies: [x]\n")
+    with pytest.raises(HarnessError, match=r"loop: set in .*params.yaml only"):
+        with_studies(read_yaml(tmp_path / "params.yaml"), tmp_path / "params.yaml")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -443,9 +444,14 @@ def _merge(into: dict, extra: dict, file: Path, owner: dict, base: Path, where: 
             owner[at] = file
 
 
-def study_paths(base: dict, folder: Path) -> dict[str, list[tuple[str, ...]]]:
-    """Study name -> the key paths its params file (``folder/studies/<name>/params.yaml``) adds to ``base``, the
-    default's own params (``("train", "lora_r2")``, ``("sweep",)``), in the order ``with_studies`` merges them."""
+def study_files(folder: Path) -> Callable[[str], Any]:
+    """A study name -> its params file's content, as they are in the project at ``folder``."""
+    return lambda study: read_yaml(folder / STUDIES / study / "params.yaml")
+
+
+def study_paths(base: dict, study_params: Callable[[str], Any]) -> dict[str, list[tuple[str, ...]]]:
+    """Study name -> the key paths its params (``study_params(name)``) add to ``base``, the default's own params
+    (``("train", "lora_r2")``, ``("sweep",)``), in the order ``with_studies`` merges them."""
     merged = copy.deepcopy(base)
     added: dict[str, list[tuple[str, ...]]] = {}
 
@@ -459,17 +465,18 @@ def study_paths(base: dict, folder: Path) -> dict[str, list[tuple[str, ...]]]:
 
     for study in base.get("studies") or []:
         added.setdefault(study, [])
-        walk(merged, read_yaml(folder / STUDIES / study / "params.yaml"), study, ())
+        walk(merged, study_params(study) or {}, study, ())
     return added
 
 
-def split_params(raw: dict, base: dict, folder: Path) -> tuple[dict, dict[str, dict | None]]:
-    """A complete params dict (a profile, a test's shrunk config) laid out as the project in ``folder`` lays out its
-    own (``base``: its params.yaml): what each study adds goes to that study's file, the rest stays, with the
+def split_params(raw: dict, base: dict, study_params: Callable[[str], Any]) -> tuple[dict, dict[str, dict | None]]:
+    """A complete params dict (a profile, a test's shrunk config) laid out as a project lays out its own (``base``:
+    its params.yaml, ``study_params``: its studies' files): what each study adds goes to that study's file, the rest
+    stays, with the
     ``studies`` list. A study of which ``raw`` holds nothing is None (its pipeline cannot run on these params); one
     that holds part of it keeps the sections its pipeline iterates, empty (``train: {}``), so its dvc.yaml resolves."""
     raw = copy.deepcopy(raw)
-    paths = study_paths(base, folder)
+    paths = study_paths(base, study_params)
     studies: dict[str, dict | None] = {}
     for study in reversed(list(paths)):  # a later study's keys sit inside an earlier one's section (causal.align)
         mine: dict = {}

@@ -6,6 +6,7 @@ import hashlib
 import os
 import platform
 import subprocess
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,17 +41,21 @@ def git_state(cwd: str | Path = ".") -> dict[str, Any]:
         base = yaml.safe_load(git("show", "HEAD:params.yaml")) if "params.yaml" in changed else None
     except (subprocess.CalledProcessError, FileNotFoundError):
         return {"sha": None, "dirty": None}
-    profile = committed_profile(Path(cwd), changed, base) if base is not None else None
+    def committed(study: str) -> Any:  # a study's params as the commit holds them
+        return yaml.safe_load(git("show", f"HEAD:{STUDIES}/{study}/params.yaml"))
+
+    profile = committed_profile(Path(cwd), changed, base, committed) if base is not None else None
     if profile is not None:
         return {"sha": sha, "dirty": False, "params_from": profile}
     return {"sha": sha, "dirty": bool(changed)}
 
 
-def committed_profile(root: Path, changed: list[str], base: dict) -> str | None:
+def committed_profile(root: Path, changed: list[str], base: dict, committed: Callable[[str], Any]) -> str | None:
     """The profile file params.yaml copies exactly, if it is one (its ``profile:`` names the file), and the only other
     changes are the ones laying the profile out as the studies read it (``harness run-profile``): each study's
     params.yaml holding exactly the profile's part of it, the dvc.yaml of a study the profile holds nothing of
-    removed (harness.core.config.split_params, laid out as ``base``, the committed params.yaml, lays out its own)."""
+    removed (harness.core.config.split_params, laid out as the commit lays out its own: ``base`` its params.yaml,
+    ``committed`` its studies' params)."""
     from harness.core.config import split_params
 
     text = (root / "params.yaml").read_text()
@@ -62,7 +67,7 @@ def committed_profile(root: Path, changed: list[str], base: dict) -> str | None:
     path = PROFILES / f"{name}.yaml"
     if not (isinstance(name, str) and (root / path).is_file() and (root / path).read_text() == text):
         return None
-    studies = {f"{STUDIES}/{study}": part for study, part in split_params(raw, base, root)[1].items()}
+    studies = {f"{STUDIES}/{study}": part for study, part in split_params(raw, base, committed)[1].items()}
     for file in changed:
         folder, _, leaf = file.rpartition("/")
         if file == "params.yaml":
