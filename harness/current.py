@@ -96,8 +96,9 @@ def freshness(root: str | Path = ".") -> dict[str, Freshness]:
 
     root = Path(root)
     found: dict[str, dict[str, Any]] = {}
+    running = os.environ.get(DVC_STAGE)  # asked from a stage dvc is running (tabulate): dvc holds the repo's lock
     with Repo(str(root)) as repo:
-        if os.environ.get(DVC_STAGE):  # asked from a stage dvc is running (tabulate): dvc holds the repo's lock
+        if running:
             repo.lock = LockNoop()
         with repo.lock:
             for stage in plan_repro(repo.index.graph):
@@ -105,9 +106,10 @@ def freshness(root: str | Path = ".") -> dict[str, Freshness]:
                 entry = found.setdefault(name, {"stale": [], "changed": [], "since": None, "outputs": []})
                 entry["since"] = entry["since"] or _since(stage, root)
                 entry["outputs"] += [os.path.relpath(out.fs_path, root) for out in stage.outs]
-                if stage.changed(allow_missing=True):
+                # the running stage is changed by definition, and dvc holds its outputs' locks
+                if stage.addressing == running or stage.changed(allow_missing=True):
                     entry["stale"].append(stage.addressing)
-                    for line in _flatten(stage.status()):
+                    for line in [] if stage.addressing == running else _flatten(stage.status()):
                         # a cached output absent on a fresh clone is no change (allow_missing)
                         if not line.endswith(("deleted", "not in cache")) and line not in entry["changed"]:
                             entry["changed"].append(line)

@@ -4,7 +4,8 @@ A stage depends on the modules its process runs for it: its stage module, everyt
 (a lazy import inside a function counts), the ``__init__`` of every package on the way, and the registry members it
 looks up (``harness.core.registry``: a lookup imports the one member module of that name). Not on the dispatch code
 that picks the process (``cli``, ``commands``, ``preload``), and not on the members the config loader looks up only
-to validate params.yaml (that can refuse a params file, never change what a stage writes).
+to validate params.yaml or to list the known names in an error (that can refuse a params file or stop a stage,
+never change what a stage writes).
 
 Which members a stage looks up is read from the code where the name is written there (``METHODS.get("full")``) and
 from the params where it comes from a run (``RULES``: LoRA's train stage depends on ``harness/methods/lora.py``, not
@@ -101,7 +102,12 @@ def registry_lookups() -> dict[str, dict[str, set[str]]]:
     for name, path in module_files().items():
         if name in VALIDATION_ONLY:
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        # listing the known names in an error message: the stage stops, it writes nothing those members could change
+        in_errors = {id(n) for r in ast.walk(tree) if isinstance(r, ast.Raise) for n in ast.walk(r)}
+        for node in ast.walk(tree):
+            if id(node) in in_errors:
+                continue
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)):
                 continue
             reg, verb = node.func.value.id, node.func.attr
@@ -275,8 +281,9 @@ def expected_deps(body: dict, params: Params, foreach: bool, pipelines: Pipeline
         kept += pipelines.default_results + pipelines.locks
         if command == STALE_MARKS:
             kept += pipelines.study_inputs
-    code = stage_code(command, params, foreach)
-    return kept + [d for d in code if d not in kept]
+    deps = list(dict.fromkeys([*kept, *stage_code(command, params, foreach)]))  # in order, each once
+    folders = {d for d in deps if d.startswith("harness/") and not d.endswith(".py")}
+    return [d for d in deps if not any(d.startswith(f + "/") for f in folders)]  # a package folder covers its files
 
 
 REPORTS = {"atlas", "tabulate"}  # stages of the default pipeline that read every study's committed results
