@@ -12,6 +12,7 @@ from harness.claims.measures import (
     MemoryModelMeasure,
     MemoryModelSettings,
     NotRun,
+    PairMeasure,
     PairSettings,
     PaperScaleMeasure,
     PaperScaleSettings,
@@ -169,3 +170,24 @@ def test_paperscale_fields_are_what_the_stage_writes():
     assert set(written["quantization"]) == PAPERSCALE_FIELDS["quantization"]
     entries = {k: v for k, v in written.items() if k not in ("quantization", "provenance")}
     assert set().union(*entries.values()) == PAPERSCALE_FIELDS["entry"]
+
+
+def test_timings_of_two_runs_compare_only_on_one_kind_of_machine():
+    """Pipelines run apart (the default here, a study on an older machine): a ratio of their train times would
+    measure the CPUs, so the pair is not run, naming both; figures that do not depend on speed still compare."""
+    def run(cpu, seconds):
+        record = train_file({"0": {"train_seconds": seconds, "final_loss": 0.1}, "1": {"train_seconds": seconds + 1, "final_loss": 0.2}})
+        record["train"]["provenance"] = {"hardware": {"cpu_model": cpu, "cuda": None}}
+        return record
+
+    def pair(field, runs):
+        cfg = PairMeasure.prepare(PairSettings(kind="pair", a={"kind": "run", "run": "a", "field": field, "file": "train"},
+                                               b={"kind": "run", "run": "b", "field": field, "file": "train"}), "t")
+        return PairMeasure.sample(cfg, ctx(runs))
+
+    same = {"a": run("AMD EPYC", 10.0), "b": run("AMD EPYC", 20.0)}
+    assert pair("train_seconds", same)[0].values == [10.0, 11.0]
+    mixed = {"a": run("AMD EPYC", 10.0), "b": run("Intel(R) Xeon(R)", 20.0)}
+    with pytest.raises(NotRun, match=r"a ran on AMD EPYC, b on Intel\(R\) Xeon\(R\): timings compare on one kind of machine only"):
+        pair("train_seconds", mixed)
+    assert pair("final_loss", mixed)[1].values == [0.1, 0.2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import math
+import re
 from typing import Any, Literal
 
 from pydantic.dataclasses import dataclass
@@ -163,6 +164,7 @@ class RunSettings:
 
 
 DETERMINISTIC_FIELDS = {"trainable_params", "total_params", "artifact_bytes"}
+TIMED = re.compile(r"seconds|per_s|latency|_ms\b")  # fields whose value depends on the machine's speed
 
 
 @MEASURES.register("run")
@@ -175,6 +177,13 @@ class RunMeasure(Measure):
     def sample(cfg: RunSettings, ctx: Context) -> Sample:
         seeds, raw = RunMeasure.per_seed(cfg, ctx)
         return Sample(values=[float(v) for v in raw], seeds=seeds, deterministic=cfg.field in DETERMINISTIC_FIELDS)
+
+    @staticmethod
+    def machine(cfg: RunSettings, ctx: Context) -> str | None:
+        """The CPU (and GPU) the run's results were measured on, as its provenance records them."""
+        record = ctx.of_profile(cfg.profile).runs.get(cfg.run, {}).get(cfg.file) or {}
+        hardware = record.get("provenance", {}).get("hardware", {})
+        return " + ".join(filter(None, [hardware.get("cpu_model"), hardware.get("cuda")])) or None
 
     @staticmethod
     def per_seed(cfg: RunSettings, ctx: Context) -> tuple[list[str], list[Any]]:
@@ -254,7 +263,20 @@ class PairMeasure(Measure):
     def sample(cfg: PairSettings, ctx: Context) -> tuple[Sample, Sample]:
         a, b = MEASURES.get(cfg.a.kind).sample(cfg.a, ctx), MEASURES.get(cfg.b.kind).sample(cfg.b, ctx)
         PairMeasure.told_apart(cfg, a, b)
+        PairMeasure.one_machine(cfg, ctx)
         return a, b
+
+    @staticmethod
+    def one_machine(cfg: PairSettings, ctx: Context) -> None:
+        """Timings compare only when both sides ran on one kind of machine: a study rerun on another machine than
+        the default's (pipelines run apart) would otherwise turn a CPU's speed into a method's. NotRun names both."""
+        leaves = (cfg.a, cfg.b)
+        if not all(leaf.kind == "run" and TIMED.search(leaf.field) for leaf in leaves):
+            return
+        machines = [RunMeasure.machine(leaf, ctx) for leaf in leaves]
+        if machines[0] != machines[1]:
+            raise NotRun(f"{cfg.a.run} ran on {machines[0]}, {cfg.b.run} on {machines[1]}: timings compare on one kind of "
+                         "machine only; rerun the older of the two pipelines here")
 
     @staticmethod
     def told_apart(cfg: PairSettings, a: Sample, b: Sample) -> None:
