@@ -135,7 +135,7 @@ def dirty_results(results: Path = RESULTS) -> list[str]:
             git = json.loads(path.read_text()).get("provenance", {}).get("git", {})
         except (json.JSONDecodeError, AttributeError):
             continue
-        if git.get("dirty"):
+        if isinstance(git, dict) and git.get("dirty"):  # (the headline names its commit alone)
             dirty.append(str(path))
     return dirty
 
