@@ -33,7 +33,7 @@ def headline(status: dict[str, Any]) -> dict[str, Any]:
     verdicts = Counter(c["verdict"] for c in status["claims"])
     out["claims"] = {verdict.replace(" ", "_"): verdicts.get(verdict, 0) for verdict in VERDICTS}
     git = status["provenance"]["git"]
-    out["provenance"] = {"git": (git["sha"] or "")[:10] or None}
+    out["provenance"] = {"git": {"sha": (git["sha"] or "")[:10] or None, "dirty": git["dirty"]}}
     return out
 
 

@@ -123,12 +123,14 @@ def test_each_stage_lists_exactly_the_code_it_runs():
     assert differences() == {}
 
 
-def test_no_registry_member_imports_another():
-    """A run's deps name its own member's file through a template (``harness/methods/${item.method}.py``): that is
-    exact only while no member module imports another (shared code lives in a module that registers nothing)."""
+def test_no_member_named_through_a_template_imports_another():
+    """A run's deps name its own member's file through a template (``harness/methods/${item.method}.py``,
+    ``harness/data/${data.source}.py``): that is exact only while no member of those registries imports another
+    (shared code lives in a module that registers nothing). Members resolved from the params by name depend on
+    everything they import, siblings included."""
     graph = import_graph()
     crossing = {reg: {m: sorted(graph[m] & (members - {m})) for m in members if graph[m] & (members - {m})}
-                for reg in registry_packages() for members in [member_modules(reg)]}
+                for reg in ("METHODS", "SOURCES") for members in [member_modules(reg)]}
     assert {reg: found for reg, found in crossing.items() if found} == {}
     assert "harness.methods.lora" in member_modules("METHODS") and "harness.methods.lora_common" not in member_modules("METHODS")
 

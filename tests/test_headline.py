@@ -75,13 +75,13 @@ def test_dvc_exp_show_only_changed_compares_two_experiments_within_200_columns(t
         lora[key] = round(lora[key] + 1.37, 2)
     changed["claims"]["inconclusive"] -= 1
     changed["claims"]["reproduced"] += 1
-    changed["provenance"]["git"] = "0123456789"  # the experiment ran at a later commit
+    changed["provenance"]["git"]["sha"] = "0123456789"  # the experiment ran at a later commit
     commit(changed, "lora at lr 1e-3")
     wide = {**os.environ, "COLUMNS": "1000"}  # a terminal wide enough that nothing wraps: the table's own width
     shown = subprocess.run(["dvc", "exp", "show", "--only-changed", "--no-pager", "-n", "2"], cwd=tmp_path, env=wide,
                            check=True, capture_output=True, text=True).stdout
     header = next(line for line in shown.splitlines() if "Experiment" in line)
-    for column in ("train.lora.lr", "lora.accuracy", "lora.ci_high", "claims.reproduced", "provenance.git"):
+    for column in ("train.lora.lr", "lora.accuracy", "lora.ci_high", "claims.reproduced", "provenance.git.sha"):
         assert column in header
     assert "adalora" not in header
     assert max(map(len, shown.splitlines())) <= 200, shown

@@ -79,7 +79,23 @@ def test_every_committed_verdict_is_recomputed_from_the_result_files():
     fresh = judge_all(load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False), pipeline_context(params, RESULTS))
     committed = {c["id"]: c for c in read_json(RESULTS / "status.json")["claims"]}
     assert [r["id"] for r in fresh] == list(committed)
-    assert json.loads(json.dumps(fresh)) == list(committed.values())  # every field of every row, as committed
+    # every field of every row, as committed; tabulate adds each row's stale-study mark (next test)
+    assert json.loads(json.dumps(fresh)) == [{k: v for k, v in row.items() if k != "stale"} for row in committed.values()]
+
+
+def test_the_committed_stale_marks_are_the_studies_found_stale_now():
+    """Every claim judged on a stale study's results says so, and no other: recomputed from DVC's view of each
+    pipeline (harness/current.py) and the claims' measures."""
+    from harness.current import DEFAULT, freshness
+    from harness.stages.tabulate import stale_marks
+
+    params = load_params(ROOT / "params.yaml")
+    studies = {n: f for n, f in freshness(ROOT).items() if n != DEFAULT and f.stale}
+    status = read_json(RESULTS / "status.json")
+    assert set(status["stale_studies"]) == set(studies)
+    marks = stale_marks(load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False), params.profile, studies)
+    assert {c["id"]: c["stale"] for c in status["claims"] if c["stale"]}.keys() == marks.keys()
+    assert all(c["stale"] is None for c in status["claims"] if c["id"] not in marks)
 
 
 def test_every_profile_folder_is_listed_with_its_runs_and_cost():
