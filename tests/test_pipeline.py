@@ -2,6 +2,7 @@
 check CI runs on committed results (`harness current`) failing on a stale or edited result."""
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -124,9 +125,10 @@ def test_repro_noop_param_isolation_and_the_staleness_check(project):
     assert "study truncation: stale since" in passed.stdout and "models/lora modified" in passed.stdout
     status = json.loads((project / "results" / "status.json").read_text())
     assert set(status["stale_studies"]) == {"truncation"}
-    marked = {c["id"] for c in status["claims"] if c["stale"]}
-    assert marked and all("study `truncation` stale since" in c["stale"] for c in status["claims"] if c["stale"])
-    assert "study `truncation` stale since" in (project / "results" / "status.md").read_text()
+    # no claim reads the truncation curves (tests/test_reports.py holds the marks of the committed claims on stale
+    # studies); the table names the study, the commit of its results and what changed
+    assert not any(c["stale"] for c in status["claims"])
+    assert re.search(r"\| truncation \| `\w{7}` \| 1 \| .*models/lora modified", (project / "results" / "status.md").read_text())
     # the study reruns on its own; then the table is tabulated afresh and nothing is stale
     sh("harness", "preload", "--", "dvc", "repro", "studies/truncation/dvc.yaml", cwd=project)
     sh("dvc", "repro", cwd=project)
