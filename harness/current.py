@@ -118,15 +118,6 @@ def freshness(root: str | Path = ".") -> dict[str, Freshness]:
             for n in order}
 
 
-def stale_stages(root: str | Path = ".") -> list[str]:
-    """The default pipeline's stages whose recorded dependencies or outputs changed (``train@lora``)."""
-    return list(freshness(root).get(DEFAULT, Freshness(DEFAULT, (), (), None)).stale)
-
-
-def stale_studies(root: str | Path = ".") -> dict[str, Freshness]:
-    return {n: f for n, f in freshness(root).items() if n != DEFAULT and f.stale}
-
-
 def dirty_results(results: Path = RESULTS) -> list[str]:
     """Result files whose provenance records a dirty working tree, anywhere under ``results``."""
     dirty = []

@@ -244,9 +244,7 @@ def stage_code(command: str, params: Params, foreach: bool = True) -> list[str]:
             # another (tests/test_architecture.py), so the template is the only member file a run needs
             for name in _template_members(reg, params, command):
                 deps |= {_path(m) for m in closure(f"{package}.{name}") - member_modules(reg)}
-    # a package folder covers its files
-    folders = {d for d in deps if not d.endswith(".py")}
-    return sorted(d for d in deps if not any(d.startswith(f + "/") for f in folders))
+    return sorted(deps)  # (expected_deps drops the files a package folder among them covers)
 
 
 def _template_members(reg: str, params: Params, command: str) -> list[str]:
@@ -333,7 +331,7 @@ def differences(root: Path = ROOT) -> dict[str, dict[str, list[str]]]:
         for name, body, foreach in _stages(yaml.safe_load(file.read_text())):
             have, want = set(body.get("deps", [])), set(expected_deps(body, params, foreach, pipelines))
             if have != want:
-                wrong[f"{file.relative_to(root)}:{name}"] = {"missing": sorted(set(want) - set(have)), "extra": sorted(set(have) - set(want))}
+                wrong[f"{file.relative_to(root)}:{name}"] = {"missing": sorted(want - have), "extra": sorted(have - want)}
     return wrong
 
 
@@ -351,12 +349,12 @@ def write(root: Path = ROOT) -> list[str]:
     ry.indent(mapping=2, sequence=4, offset=2)
     changed = []
     for file in dvc_files(root):
-        doc = ry.load(file.read_text())
         before = file.read_text()
+        doc = ry.load(before)
         for _, stage in doc.get("stages", {}).items():
             body = stage["do"] if "do" in stage else stage
             deps = expected_deps(body, params, "foreach" in stage, pipelines)
-            if [str(d) if isinstance(d, str) else d for d in body.get("deps", [])] != deps:
+            if list(body.get("deps", [])) != deps:
                 body["deps"].clear()
                 body["deps"].extend(deps)
         with file.open("w") as out:
