@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from harness.causal.settings import causal_of
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
 from harness.core.paths import PAPERSCALE_SPEC, PARAMS, RESULTS, STUDIES
@@ -156,7 +157,7 @@ def _train_methods(params: Params, runs: list[str]) -> list[str]:
 
 
 def _causal_methods(params: Params, runs: list[str]) -> list[str]:
-    causal = params.causal
+    causal = causal_of(params)
     return sorted({causal.runs[r].method for r in runs if r in causal.runs}) if causal else []
 
 
@@ -179,7 +180,8 @@ def _paperscale_methods(params: Params) -> list[str]:
 
 
 def _causal_task(params: Params) -> list[str]:
-    return [params.causal.task] if params.causal else []
+    causal = causal_of(params)
+    return [causal.task] if causal else []
 
 
 Rule = Callable[[Params], "list[str] | str"]
@@ -196,10 +198,10 @@ RULES: dict[str, dict[str, Rule]] = {
     "causal-base": {"METHODS": lambda p: [], "CAUSAL_TASKS": _causal_task},
     "causal-train": {"METHODS": lambda p: PER_RUN, "CAUSAL_TASKS": _causal_task},
     "causal-evaluate": {"METHODS": lambda p: PER_RUN, "CAUSAL_TASKS": _causal_task},
-    "causal-align": {"METHODS": lambda p: _causal_methods(p, [r.sft_run for r in p.causal.align.runs.values()]),
+    "causal-align": {"METHODS": lambda p: _causal_methods(p, [r.sft_run for r in causal_of(p).align.runs.values()]),
                      "CAUSAL_TASKS": _causal_task},
-    "causal-rag": {"METHODS": lambda p: _causal_methods(p, list(p.causal.rag.models)), "CAUSAL_TASKS": _causal_task},
-    "causal-knowledge": {"METHODS": lambda p: _causal_methods(p, [a.run for a in p.causal.knowledge.arms.values() if a.run]),
+    "causal-rag": {"METHODS": lambda p: _causal_methods(p, list(causal_of(p).rag.models)), "CAUSAL_TASKS": _causal_task},
+    "causal-knowledge": {"METHODS": lambda p: _causal_methods(p, [a.run for a in causal_of(p).knowledge.arms.values() if a.run]),
                          "CAUSAL_TASKS": _causal_task},
 }
 
@@ -251,8 +253,8 @@ def _template_members(reg: str, params: Params, command: str) -> list[str]:
     """The members a foreach template stands for under these params: each contributes what it imports."""
     if reg == "METHODS" and command in ("tune", "train", "evaluate"):
         return sorted({run.method for run in params.train.values()})
-    if reg == "METHODS" and command in ("causal-train", "causal-evaluate") and params.causal:
-        return sorted({run.method for run in params.causal.runs.values()})
+    if reg == "METHODS" and command in ("causal-train", "causal-evaluate") and causal_of(params):
+        return sorted({run.method for run in causal_of(params).runs.values()})
     if reg == "SOURCES":
         return [params.data.source]
     return []

@@ -32,10 +32,11 @@ from pathlib import Path
 
 import yaml
 
-from harness.core.config import load_params, read_yaml, split_params, study_files
+from harness.core.config import read_yaml, split_params, study_files
 from harness.core.errors import HarnessError
 from harness.core.paths import PARAMS, PROFILE_PARAMS, PROFILE_RESULTS, PROFILE_RUN, PROFILES, RESULTS, STUDIES
 from harness.core.provenance import git_state, hardware
+from harness.validate import load_validated
 
 WORKTREES = Path(".profiles")
 # results/ entries that are the pipeline's inputs, not a profile's outputs: never copied back
@@ -56,7 +57,7 @@ def run_profile(name: str, targets: list[str], root: Path = Path(".")) -> Path:
     if not source.is_file():
         known = ", ".join(sorted(p.stem for p in (root / PROFILES).glob("*.yaml")))
         raise HarnessError(f"harness run-profile: no profile {name!r} ({PROFILES}/{name}.yaml); profiles: {known}")
-    params = load_params(source)
+    params = load_validated(source)
     if params.profile != name:
         raise HarnessError(f"{source}: profile: {params.profile!r}; the file of profile {name!r} must name it")
     state = git_state(root)

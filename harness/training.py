@@ -39,7 +39,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from harness.core.config import LoopConfig
 from harness.core.errors import HarnessError
 from harness.core.paths import CHECKPOINTS, DVCLIVE_LOGS, TENSORBOARD_LOGS
-from harness.core.workers import is_main_process, world_size
+from harness.core.ranks import is_main_process, world_size
 from harness.methods.base import Method
 from harness.resources import PeakMemory
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness.core.config import load_params
 from harness.core.io import write_text
+from harness.validate import load_validated
 
 
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
         sys.exit("usage: harness use-profile <experiments/profiles/NAME.yaml>")
     source = Path(argv[0])
-    params = load_params(source)
+    params = load_validated(source)
     write_text("params.yaml", source.read_text())
     print(f"params.yaml <- {source} (profile {params.profile}, runs {', '.join(params.train)})")

@@ -10,8 +10,8 @@ import sys
 import torch
 
 from harness.core.config import load_params
+from harness.core.ranks import is_main_process
 from harness.core.seeding import seed_everything
-from harness.core.workers import is_main_process
 from harness.rankbench import without_dropout
 from harness.stages.common import load_prepared, run_method
 from harness.training import train, train_loader

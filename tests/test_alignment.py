@@ -9,10 +9,12 @@ import random
 import pytest
 
 from harness.causal.preference import corrupt, hub_pairs, judge, parse_mr, preference_pairs
+from harness.causal.settings import causal_of
 from harness.causal.tasks.e2e import E2E, E2EGenerated, format_mr, random_mr
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
+from harness.validate import validated
 from tests.conftest import write_params
 
 MRS = sorted({row["mr"] for row in E2E().generate(E2EGenerated(n_train_mrs=150, n_test_mrs=5))["train"]})
@@ -80,14 +82,14 @@ def test_corrupt_changes_one_attribute_and_never_the_name():
 def test_align_config_errors_name_the_key(tiny_raw, edit, message):
     edit(tiny_raw["causal"]["align"])
     with pytest.raises(HarnessError, match=message):
-        parse_params(tiny_raw)
+        validated(parse_params(tiny_raw))
 
 
 @pytest.mark.parametrize("preference", [{"source": "hub"}, {"source": "generated", "name": "trl-lib/ultrafeedback_binarized"}])
 def test_a_hub_preference_set_needs_its_name_and_only_with_hub(tiny_raw, preference):
     tiny_raw["causal"]["align"]["preference"] = preference
     with pytest.raises(HarnessError, match="causal.align.preference.*name"):
-        parse_params(tiny_raw)
+        validated(parse_params(tiny_raw))
 
 
 def _tokenizer(chat_template: str | None):
@@ -136,7 +138,7 @@ def test_hub_pairs_refuse_a_set_without_pairs_or_a_split(tmp_path):
 def test_align_needs_the_e2e_task(tiny_raw):
     tiny_raw["causal"]["task"] = "lm"
     with pytest.raises(HarnessError, match="causal.align: preference pairs are built from E2E meaning representations; causal.task is 'lm'"):
-        parse_params(tiny_raw)
+        validated(parse_params(tiny_raw))
 
 
 @pytest.mark.slow
@@ -149,10 +151,10 @@ def test_sft_then_two_dpo_steps_per_variant(workspace, tiny_raw):
     params = load_params()
     causal_data.run(params)
     causal_base.run(params)
-    for name in params.causal.align.runs:
+    for name in causal_of(params).align.runs:
         result = causal_align.run(params, name)
         seed = result["seeds"]["0"]
-        assert seed["dpo"]["steps"] == 2 and seed["sft"]["steps"] == params.causal.loop.max_steps
+        assert seed["dpo"]["steps"] == 2 and seed["sft"]["steps"] == causal_of(params).loop.max_steps
         for phase in ("sft", "dpo"):
             ev = seed[phase]["eval"]
             assert 0 <= ev["preference_accuracy"] <= 100 and 0 <= ev["coverage"] <= 100 and ev["n_outputs"] == 3

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import harness.core.paths as paths
-from harness.deps import dvc_files, import_graph, member_modules, registry_packages
+from harness.deps import dvc_files, import_graph, member_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "harness"
@@ -145,6 +145,22 @@ def test_a_run_depends_on_its_own_method_not_on_its_siblings():
     methods = {d for d in deps if d.startswith("harness/methods/")}
     assert methods == {"harness/methods/__init__.py", "harness/methods/base.py", "harness/methods/lora.py", "harness/methods/lora_common.py"}
     assert "harness/core/commands.py" not in deps and "harness/core/cli.py" not in deps and "harness/preload.py" not in deps
+
+
+def test_a_track_or_a_scheduler_edit_reruns_only_the_stages_that_import_it():
+    """The causal track's settings are parsed by its own stages (harness.causal.settings.causal_of), not by the
+    config every stage loads, and rank 0 is asked of harness.core.ranks, not of the seed scheduler: a default
+    stage lists neither the causal track nor, where it runs no seeds, the scheduler."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        deps = {s.addressing: {str(Path(d.fs_path).relative_to(ROOT)) for d in s.deps} for s in repo.index.stages
+                if s.dvcfile.path == str(ROOT / "dvc.yaml")}
+    reports = {"tabulate", "atlas"}  # they read the causal study's results, so they parse its section
+    for stage, files in deps.items():
+        if stage not in reports:
+            assert not any(f.startswith("harness/causal/") for f in files), stage
+    assert "harness/core/workers.py" not in deps["prepare"] and "harness/core/workers.py" in deps["train@lora"]
 
 
 def test_a_registry_looks_up_one_member_module():

@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from harness.causal.evaluation import evaluate
-from harness.causal.settings import DecodingConfig, StandinConfig
+from harness.causal.settings import DecodingConfig, StandinConfig, causal_of
 from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.core.registry import CAUSAL_TASKS, GENERATION_METRICS
 from harness.stages.causal_data import jsonl
+from harness.validate import validated
 from tests.conftest import write_params
 
 
@@ -137,7 +138,7 @@ def test_unavailable_metric_reports_why(monkeypatch):
 def test_causal_config_errors_name_the_key(tiny_raw, edit, message):
     edit(tiny_raw["causal"])
     with pytest.raises(HarnessError) as err:
-        parse_params(tiny_raw)
+        validated(parse_params(tiny_raw))
     assert message in str(err.value)
 
 
@@ -168,9 +169,9 @@ def test_causal_stages_end_to_end_and_deterministic(workspace, tiny_raw):
     causal_data.run(params)
     base = causal_base.run(params)
     assert base["pretrain"]["final_loss"] < base["pretrain"]["first_loss"]
-    for run in params.causal.runs:
+    for run in causal_of(params).runs:
         causal_train.run(params, run)
-    for run in [*params.causal.runs, "icl"]:
+    for run in [*causal_of(params).runs, "icl"]:
         result = causal_evaluate.run(params, run)
         metrics = result["seeds"]["0"]["metrics"]
         assert {"bleu", "nist", "rouge_l", "cider", "ref_word_perplexity"} <= set(metrics)

@@ -510,7 +510,7 @@ def test_a_context_without_paperscale_and_a_profile_without_studies(tmp_path):
     from harness.core.config import load_params
 
     assert load_context(tmp_path, "smoke", ["a"]) == Context("smoke", {"a": {}}, None)
-    params = dataclasses.replace(load_params(ROOT / "params.yaml"), planted=None, causal=None)
+    params = dataclasses.replace(load_params(ROOT / "params.yaml"), planted=None, causal_raw=None)
     assert set(pipeline_context(params, tmp_path).runs) == set(params.train)
 
 

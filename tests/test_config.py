@@ -6,11 +6,12 @@ import pytest
 from harness.core.config import load_params, parse_params
 from harness.core.errors import HarnessError
 from harness.core.registry import METHODS
+from harness.validate import validated
 from tests.conftest import ROOT
 
 
 def test_repo_params_validate():
-    params = load_params(ROOT / "params.yaml")
+    params = validated(load_params(ROOT / "params.yaml"))
     assert params.profile == "smoke"
     assert {cfg.method for cfg in params.train.values()} >= {"lora", "adalora"}
     assert params.train["lora"].r == 8
@@ -18,14 +19,14 @@ def test_repo_params_validate():
 
 @pytest.mark.parametrize("profile", sorted((ROOT / "experiments" / "profiles").glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_profiles_validate(profile):
-    params = load_params(profile)
+    params = validated(load_params(profile))
     assert params.profile == profile.stem, "a profile's name is its file name (claims name profiles)"
     assert params.train and len(params.seeds) >= 3
 
 
 def error_of(raw) -> str:
     with pytest.raises(HarnessError) as err:
-        parse_params(raw)
+        validated(parse_params(raw))
     message = str(err.value)
     assert "\n" not in message
     return message

@@ -6,6 +6,7 @@ import re
 import pytest
 import yaml
 
+from harness.causal.settings import causal_of
 from harness.core.config import load_params
 from harness.core.errors import HarnessError
 from harness.glue_profiles import SPEC, load_tables, render_claims, stale
@@ -163,7 +164,7 @@ def test_profiles_define_every_key_the_pipeline_reads(profile):
 def test_gpt2_profiles_carry_table_11(reference):
     assert "lr 2e-4, linear, 500 warmup steps" in reference and "r=4, alpha=32, batch 8, 5 epochs, weight decay 0.01" in reference
     for name, model in (("paper-lora-gpt2-medium-e2e", "gpt2-medium"), ("paper-lora-gpt2-large-e2e", "gpt2-large")):
-        c = load_params(PROFILES / f"{name}.yaml").causal
+        c = causal_of(load_params(PROFILES / f"{name}.yaml"))
         assert (c.model, c.task, c.data.source) == (model, "e2e", "hub")
         assert (c.loop.lr, c.loop.batch_size, c.loop.epochs, c.loop.weight_decay, c.loop.scheduler) == (2e-4, 8, 5, 0.01, "linear")
         lora = c.runs["lora"]

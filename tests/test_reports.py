@@ -10,6 +10,7 @@ import yaml
 
 from harness import use_profile
 from harness.causal.report import causal_rows
+from harness.causal.settings import causal_of
 from harness.claims.engine import judge_all, pipeline_context
 from harness.claims.loading import load_claims
 from harness.core.config import load_params
@@ -46,9 +47,9 @@ def test_sweep_table_means_over_seeds_and_counts_stored_parameters():
 
 def test_causal_rows_read_every_run_the_in_context_row_and_the_retrieval_rows():
     params = load_params(ROOT / "params.yaml")
-    rows = {r["run"]: r for r in causal_rows(params.causal, pipeline_context(params, RESULTS))}
-    assert list(rows) == [*params.causal.runs, "icl", "base_rag", "lora_all_rag"]
-    seeds = {**{run: cfg.seeds or params.seeds for run, cfg in params.causal.runs.items()}, "icl": params.seeds, "base_rag": params.seeds}
+    rows = {r["run"]: r for r in causal_rows(causal_of(params), pipeline_context(params, RESULTS))}
+    assert list(rows) == [*causal_of(params).runs, "icl", "base_rag", "lora_all_rag"]
+    seeds = {**{run: cfg.seeds or params.seeds for run, cfg in causal_of(params).runs.items()}, "icl": params.seeds, "base_rag": params.seeds}
     seeds["lora_all_rag"] = seeds["lora_all"]
     assert all(r["metrics"]["bleu"]["n"] == len(seeds[name]) for name, r in rows.items())
     assert "trainable_params" not in rows["icl"] and "trainable_params" not in rows["base_rag"]  # the base model trains nothing

@@ -26,9 +26,11 @@ from harness.causal.knowledge import (
 )
 from harness.causal.preference import judge
 from harness.causal.retrieval import nearest_demonstrations
+from harness.causal.settings import causal_of
 from harness.causal.tasks.e2e import E2E, NAMES, E2EGenerated
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
+from harness.validate import validated
 from tests.conftest import write_params
 
 FACTS = venue_facts(0)
@@ -97,7 +99,7 @@ def test_scoring_reads_the_new_value_as_right_and_the_old_as_stale():
 def test_knowledge_config_errors_name_the_key(tiny_raw, edit, message):
     edit(tiny_raw["causal"]["knowledge"])
     with pytest.raises(HarnessError, match=message):
-        parse_params(tiny_raw)
+        validated(parse_params(tiny_raw))
 
 
 @pytest.mark.slow
@@ -109,7 +111,7 @@ def test_every_arm_runs_on_the_shrunk_config(workspace, tiny_raw):
 
     params = load_params()
     causal_base.run(params)
-    for name, arm in params.causal.knowledge.arms.items():
+    for name, arm in causal_of(params).knowledge.arms.items():
         seed = causal_knowledge.run(params, name)["seeds"]["0"]
         assert seed["n_changed"] == 3 and 0 <= seed["changed_accuracy"] <= 100 and 0 <= seed["fact_accuracy"] <= 100
         assert (seed["trainable_params"] > 0) == (arm.run is not None) and (seed["train_seconds"] > 0) == (arm.run is not None)
@@ -147,7 +149,7 @@ def test_rag_config_errors_name_the_key(tiny_raw, edit, message):
     tiny_raw["causal"].pop("align")  # its own refusal of task lm would come first
     edit(tiny_raw["causal"])
     with pytest.raises(HarnessError, match=message):
-        parse_params(tiny_raw)
+        validated(parse_params(tiny_raw))
 
 
 @pytest.mark.slow
@@ -161,10 +163,10 @@ def test_base_and_trained_models_answer_with_retrieved_demonstrations(workspace)
     causal_data.run(params)
     causal_base.run(params)
     causal_train.run(params, "lora_all")
-    for model in params.causal.rag.models:
+    for model in causal_of(params).rag.models:
         result = causal_rag.run(params, model)
-        assert result["run"] == f"{model}_rag" and result["shots"] == params.causal.icl_shots
-        assert result["example_prompt"].count(" || ") == params.causal.icl_shots and result["example_prompt"].endswith(" ||")
+        assert result["run"] == f"{model}_rag" and result["shots"] == causal_of(params).icl_shots
+        assert result["example_prompt"].count(" || ") == causal_of(params).icl_shots and result["example_prompt"].endswith(" ||")
         seed = result["seeds"]["0"]
         assert "bleu" in seed["metrics"] and seed["n_test"] == {"peft_repro_d2t_rag": 3}
         assert (seed["artifact_bytes"] > 0) == (model != "base")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.causal.evaluation import ICL, METRICS
-from harness.causal.settings import CausalConfig
+from harness.causal.settings import CausalConfig, rag_name, rag_names
 from harness.claims.measures import Context
-from harness.core.config import rag_name, rag_names
 from harness.core.errors import HarnessError
 from harness.stats import summarize
 

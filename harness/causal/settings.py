@@ -1,6 +1,7 @@
 """The causal-LM track's settings (``params.yaml: causal``), beside the track that reads them: the base model
 (the offline stand-in's architecture and pretraining), the data, decoding, and the SFT-then-DPO runs.
-A leaf (pydantic and the shared schema only): ``harness.core.config`` validates ``causal`` into :class:`CausalConfig`.
+The section is kept as written by :func:`harness.core.config.load_params` and parsed here, by the stages that read
+it (:func:`causal_of`), so an edit of this file reruns the causal track and the reports, nothing else.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.core.schema import STRICT, NonNegInt, PositiveInt
+from harness.core.config import LoopConfig, Params, parse_train
+from harness.core.errors import HarnessError
+from harness.core.registry import CAUSAL_TASKS, METHODS
+from harness.core.schema import STRICT, NonNegInt, PositiveInt, validate
 
 
 @dataclass(config=STRICT)
@@ -197,3 +201,92 @@ class CausalConfig:
     align: AlignConfig | None = None
     knowledge: KnowledgeConfig | None = None
     rag: RagConfig | None = None
+
+
+def causal_of(params: Params) -> CausalConfig | None:
+    """``params``' causal section, parsed and validated on first use (None: the params have none)."""
+    if "causal" not in params.parsed:
+        params.parsed["causal"] = parse_causal(params.causal_raw, f"{params.where}: causal")
+    return params.parsed["causal"]
+
+
+def causal_section(params: Params) -> CausalConfig:
+    """The causal section of a stage that needs one: an error naming the section when it is missing."""
+    causal = causal_of(params)
+    if causal is None:
+        raise HarnessError(f"{params.where}: causal: section missing (the causal-LM track's model, task and runs)")
+    return causal
+
+
+def causal_run(params: Params, run: str):
+    """The causal track's settings, run ``run``'s method and its settings."""
+    causal = causal_section(params)
+    if run not in causal.runs:
+        raise HarnessError(f"{params.where}: causal.runs.{run}: no such run; runs: {', '.join(causal.runs)}")
+    cfg = causal.runs[run]
+    return causal, METHODS.get(cfg.method)(), cfg
+
+
+def parse_causal(raw: Any, where: str) -> CausalConfig | None:
+    """The ``causal`` section validated: each run by its method's class (a causal-capable one), the task's
+    generator settings by the task's class, and the names the align, knowledge and rag parts refer to."""
+    if raw is None:
+        return None
+    section = validate(CausalConfig, raw, where)
+    task = CAUSAL_TASKS.get(section.task)
+    runs = parse_train(section.runs, f"{where}.runs")
+    if "icl" in runs:
+        raise HarnessError(f"{where}.runs.icl: the name icl is the in-context row (causal.icl_shots); rename the run")
+    for run, cfg in runs.items():
+        if not METHODS.get(cfg.method).causal_lm:
+            supported = ", ".join(n for n in METHODS.names() if METHODS.get(n).causal_lm)
+            raise HarnessError(f"{where}.runs.{run}.method: {cfg.method!r} has no causal-LM support; supported: {supported}")
+    if section.data.source == "local" and not (section.data.local.train and section.data.local.test):
+        raise HarnessError(f"{where}.data.local: source local needs both train and test files")
+    if section.align is not None:
+        _check_align(section.align, runs, section.task, f"{where}.align")
+    if section.knowledge is not None:
+        _check_knowledge(section.knowledge, runs, section.align, f"{where}.knowledge")
+    if section.rag is not None:
+        _check_rag(section.rag, runs, task.kind, section.task, f"{where}.rag")
+    generated = validate(task.Generated, section.data.generated, f"{where}.data.generated")
+    return dataclasses.replace(section, runs=runs, loop=validate(LoopConfig, section.loop, f"{where}.loop"),
+                               data=dataclasses.replace(section.data, generated=generated))
+
+
+def _check_align(align: AlignConfig, runs: dict[str, Any], task: str, where: str) -> None:
+    if align.runs and task != "e2e":
+        raise HarnessError(f"{where}: preference pairs are built from E2E meaning representations; causal.task is {task!r}, allowed: e2e")
+    for name, run in align.runs.items():
+        if name in runs or name == "icl":
+            raise HarnessError(f"{where}.runs.{name}: the name is taken by a causal run (or the in-context row); rename it")
+        if run.sft_run not in runs:
+            raise HarnessError(f"{where}.runs.{name}.sft_run: {run.sft_run!r} is not a run under causal.runs; runs: {', '.join(runs)}")
+
+
+def _check_knowledge(knowledge: KnowledgeConfig, runs: dict[str, Any], align: AlignConfig | None, where: str) -> None:
+    taken = {*runs, "icl", *(align.runs if align else ())}
+    for name, arm in knowledge.arms.items():
+        if name in taken:
+            raise HarnessError(f"{where}.arms.{name}: the name is taken by a causal run, the in-context row or an SFT-then-DPO run; rename it")
+        if arm.run is not None and arm.run not in runs:
+            raise HarnessError(f"{where}.arms.{name}.run: {arm.run!r} is not a run under causal.runs; runs: {', '.join(runs)}")
+
+
+def rag_names(causal: CausalConfig) -> list[str]:
+    return [rag_name(m) for m in causal.rag.models] if causal.rag else []
+
+
+def rag_name(model: str) -> str:
+    """The causal_eval result name of ``model`` (``base`` or a causal run) asked with retrieved demonstrations."""
+    return f"{model}_rag"
+
+
+def _check_rag(rag: RagConfig, runs: dict[str, Any], kind: str, task: str, where: str) -> None:
+    if rag.models and kind != "data_to_text":
+        raise HarnessError(f"{where}: demonstrations are retrieved by meaning representation; causal.task {task!r} has none, allowed: a data-to-text task (e2e)")
+    for i, model in enumerate(rag.models):
+        if model != "base" and model not in runs:
+            raise HarnessError(f"{where}.models.{i}: {model!r} is neither base nor a run under causal.runs; runs: {', '.join(runs)}")
+        if rag_name(model) in runs:
+            raise HarnessError(f"{where}.models.{i}: its result name {rag_name(model)!r} is taken by a causal run; rename that run")

@@ -44,11 +44,12 @@ def pipeline_context(params: Any, results: Path) -> Context:
     stage that shows verdicts judges all claims in this one context, so one claim gets one verdict (the
     multiplicity families are the same everywhere)."""
     from harness.causal.evaluation import ICL
-    from harness.core.config import rag_names
+    from harness.causal.settings import causal_of, rag_names
 
     tasks = list(params.planted.tasks) if params.planted else []
-    causal = [*params.causal.runs, ICL, *(params.causal.align.runs if params.causal.align else ()),
-              *(params.causal.knowledge.arms if params.causal.knowledge else ()), *rag_names(params.causal)] if params.causal else []
+    section = causal_of(params)
+    causal = [*section.runs, ICL, *(section.align.runs if section.align else ()),
+              *(section.knowledge.arms if section.knowledge else ()), *rag_names(section)] if section else []
     ctx = load_context(results, params.profile, list(dict.fromkeys([*params.train, *tasks, *causal])))
     others = profile_results(results)
     others.pop(params.profile, None)  # this profile's own pipeline outputs are the live ones

@@ -73,17 +73,19 @@ def closest(name: str, known: list[str]) -> str:
 def profile_runs(profile: str, root: Path) -> dict[str, set[str]]:
     """The runs a profile's params define, per results file: what a claim's run measure may name."""
     from harness.causal.evaluation import ICL
-    from harness.core.config import load_params, rag_names
+    from harness.causal.settings import causal_of, rag_names
+    from harness.core.config import load_params
 
     for path, name in profile_files(root):
         if name == profile:
             p = load_params(path)
-            causal = list(p.causal.runs) if p.causal else []
+            c = causal_of(p)
+            causal = list(c.runs) if c else []
             return {"train": set(p.train), "eval": set(p.train), "truncate": set(p.truncate.runs) if p.truncate else set(),
                     "planted": set(p.planted.tasks) if p.planted else set(), "causal_train": set(causal),
-                    "causal_eval": {*causal, ICL, *rag_names(p.causal)} if p.causal else set(),
-                    "causal_align": set(p.causal.align.runs) if p.causal and p.causal.align else set(),
-                    "causal_knowledge": set(p.causal.knowledge.arms) if p.causal and p.causal.knowledge else set()}
+                    "causal_eval": {*causal, ICL, *rag_names(c)} if c else set(),
+                    "causal_align": set(c.align.runs) if c and c.align else set(),
+                    "causal_knowledge": set(c.knowledge.arms) if c and c.knowledge else set()}
     raise KeyError(profile)
 
 
@@ -119,7 +121,7 @@ def check_references(claims: list[Claim], root: Path, check_runs: bool = True) -
                     raise HarnessError(f"{where}: measure.field: paperscale writes no {leaf.field!r}; {closest(leaf.field, sorted(fields))}")
             elif hasattr(leaf, "profile"):
                 try:
-                    runs = profile_runs(leaf.profile, root)
+                    runs = profile_runs(leaf.profile, root.resolve())  # cached per project, not per relative path
                 except KeyError:
                     raise HarnessError(f"{where}: measure.profile: no profile {leaf.profile!r} (params.yaml or experiments/profiles/); "
                                        f"{closest(leaf.profile, known_profiles(root))}") from None

@@ -6,8 +6,10 @@ allowed, before any output is written.
 
 The sections whose shape depends on a registered name (``train.<run>`` by its ``method``,
 ``data.<source>`` by the source name) are validated with the config class that the method or source
-registered, so adding one never edits this file. The causal track's settings live beside the track
-(``harness/causal/settings.py``); this module assembles them into :class:`Params`.
+registered, so adding one never edits this file. The causal track's section is kept as written and parsed
+by the track itself (``harness/causal/settings.py``, :func:`~harness.causal.settings.causal_of`) when a
+stage first asks for it, so the stages that never read it do not depend on its code; ``harness validate``
+and ``harness run-profile`` parse every section up front.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import yaml
 from pydantic import Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from harness.causal.settings import AlignConfig, CausalConfig, KnowledgeConfig, RagConfig
 from harness.core.errors import HarnessError
 from harness.core.paths import STUDIES
 from harness.core.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, validate
@@ -193,8 +194,12 @@ class Params:
     truncate: TruncateConfig
     sweep: dict[str, list[str]]  # series name -> runs at increasing budget (the budget-sweep table and plot)
     planted: PlantedConfig | None
-    causal: CausalConfig | None
+    # The causal track's section as written (None: absent). Only its own stages parse it, so editing the track's
+    # settings reruns only them: harness.causal.settings.causal_of(params) validates it on first use.
+    causal_raw: Any
+    where: str = "params.yaml"  # the file these params were read from, for errors about the lazily parsed sections
     studies: list[str] = dataclasses.field(default_factory=list)  # studies/<name>/params.yaml merged in (load_params)
+    parsed: dict[str, Any] = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)  # lazily parsed sections (replace() starts afresh)
 
 
 TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "tuning", "truncate", "sweep", "planted", "causal", "studies"}
@@ -225,7 +230,7 @@ def _parse_data(raw: Any, where: str) -> DataConfig:
     return dataclasses.replace(data, options=options)
 
 
-def _parse_train(raw: Any, where: str) -> dict[str, Any]:
+def parse_train(raw: Any, where: str) -> dict[str, Any]:
     from harness.core.registry import METHODS
 
     if not isinstance(raw, dict) or not raw:
@@ -254,7 +259,7 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
     if not isinstance(profile, str):
         raise HarnessError(f"{where}: profile: expected a string (got {profile!r})")
     loop = validate(LoopConfig, raw.get("loop"), f"{where}: loop")
-    train = _parse_train(raw.get("train"), f"{where}: train")
+    train = parse_train(raw.get("train"), f"{where}: train")
     for run, cfg in train.items():
         if cfg.seeds is not None and len(set(cfg.seeds)) != len(cfg.seeds):
             raise HarnessError(f"{where}: train.{run}.seeds: duplicate seeds in {cfg.seeds!r}")
@@ -271,15 +276,10 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
         truncate=_parse_truncate(raw.get("truncate"), raw.get("train") or {}, f"{where}: truncate"),
         sweep=_parse_sweep(raw.get("sweep"), raw.get("train") or {}, f"{where}: sweep"),
         planted=_parse_planted(raw.get("planted"), f"{where}: planted"),
-        causal=_parse_causal(raw.get("causal"), f"{where}: causal"),
+        causal_raw=raw.get("causal"),
+        where=where,
         studies=list(raw.get("studies") or []),
     )
-
-
-def causal_section(params: Params) -> CausalConfig:
-    if params.causal is None:
-        raise HarnessError("params.yaml: causal: section missing (the causal-LM track's model, task and runs)")
-    return params.causal
 
 
 def seeds_of(params: Params, run: str) -> list[int]:
@@ -292,71 +292,6 @@ def track_every(loop: LoopConfig, run: Any) -> int:
     return loop.track_every if run.track_every is None else run.track_every
 
 
-def _parse_causal(raw: Any, where: str) -> CausalConfig | None:
-    if raw is None:
-        return None
-    from harness.core.registry import CAUSAL_TASKS, METHODS
-
-    section = validate(CausalConfig, raw, where)
-    task = CAUSAL_TASKS.get(section.task)
-    runs = _parse_train(section.runs, f"{where}.runs")
-    if "icl" in runs:
-        raise HarnessError(f"{where}.runs.icl: the name icl is the in-context row (causal.icl_shots); rename the run")
-    for run, cfg in runs.items():
-        if not METHODS.get(cfg.method).causal_lm:
-            supported = ", ".join(n for n in METHODS.names() if METHODS.get(n).causal_lm)
-            raise HarnessError(f"{where}.runs.{run}.method: {cfg.method!r} has no causal-LM support; supported: {supported}")
-    if section.data.source == "local" and not (section.data.local.train and section.data.local.test):
-        raise HarnessError(f"{where}.data.local: source local needs both train and test files")
-    if section.align is not None:
-        _check_align(section.align, runs, section.task, f"{where}.align")
-    if section.knowledge is not None:
-        _check_knowledge(section.knowledge, runs, section.align, f"{where}.knowledge")
-    if section.rag is not None:
-        _check_rag(section.rag, runs, task.kind, section.task, f"{where}.rag")
-    generated = validate(task.Generated, section.data.generated, f"{where}.data.generated")
-    return dataclasses.replace(section, runs=runs, loop=validate(LoopConfig, section.loop, f"{where}.loop"),
-                               data=dataclasses.replace(section.data, generated=generated))
-
-
-def _check_align(align: AlignConfig, runs: dict[str, Any], task: str, where: str) -> None:
-    if align.runs and task != "e2e":
-        raise HarnessError(f"{where}: preference pairs are built from E2E meaning representations; causal.task is {task!r}, allowed: e2e")
-    for name, run in align.runs.items():
-        if name in runs or name == "icl":
-            raise HarnessError(f"{where}.runs.{name}: the name is taken by a causal run (or the in-context row); rename it")
-        if run.sft_run not in runs:
-            raise HarnessError(f"{where}.runs.{name}.sft_run: {run.sft_run!r} is not a run under causal.runs; runs: {', '.join(runs)}")
-
-
-def _check_knowledge(knowledge: KnowledgeConfig, runs: dict[str, Any], align: AlignConfig | None, where: str) -> None:
-    taken = {*runs, "icl", *(align.runs if align else ())}
-    for name, arm in knowledge.arms.items():
-        if name in taken:
-            raise HarnessError(f"{where}.arms.{name}: the name is taken by a causal run, the in-context row or an SFT-then-DPO run; rename it")
-        if arm.run is not None and arm.run not in runs:
-            raise HarnessError(f"{where}.arms.{name}.run: {arm.run!r} is not a run under causal.runs; runs: {', '.join(runs)}")
-
-
-def rag_names(causal: CausalConfig) -> list[str]:
-    return [rag_name(m) for m in causal.rag.models] if causal.rag else []
-
-
-def rag_name(model: str) -> str:
-    """The causal_eval result name of ``model`` (``base`` or a causal run) asked with retrieved demonstrations."""
-    return f"{model}_rag"
-
-
-def _check_rag(rag: RagConfig, runs: dict[str, Any], kind: str, task: str, where: str) -> None:
-    if rag.models and kind != "data_to_text":
-        raise HarnessError(f"{where}: demonstrations are retrieved by meaning representation; causal.task {task!r} has none, allowed: a data-to-text task (e2e)")
-    for i, model in enumerate(rag.models):
-        if model != "base" and model not in runs:
-            raise HarnessError(f"{where}.models.{i}: {model!r} is neither base nor a run under causal.runs; runs: {', '.join(runs)}")
-        if rag_name(model) in runs:
-            raise HarnessError(f"{where}.models.{i}: its result name {rag_name(model)!r} is taken by a causal run; rename that run")
-
-
 def _parse_planted(raw: Any, where: str) -> PlantedConfig | None:
     if raw is None:
         return None
@@ -364,7 +299,7 @@ def _parse_planted(raw: Any, where: str) -> PlantedConfig | None:
     if not isinstance(section.student, dict) or section.student.get("method") != "adalora":
         method = section.student.get("method") if isinstance(section.student, dict) else None
         raise HarnessError(f"{where}.student.method: {method!r}; the benchmark judges the rank allocator: adalora")
-    student = _parse_train({"student": section.student}, where)["student"]
+    student = parse_train({"student": section.student}, where)["student"]
     planting = [task for task, spec in section.tasks.items() if any(spec.values())]
     if not planting:
         raise HarnessError(f"{where}.tasks: no task plants rank; give at least one task a module with rank > 0")

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.core.ranks import is_main_process
+
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
@@ -39,8 +41,6 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
 def output_dir(path: str | Path) -> Iterator[Path]:
     """:func:`atomic_dir` in the process that writes the outputs; a discarded scratch directory in the other
     processes of a data-parallel launch (they train alongside it and write nothing)."""
-    from harness.core.workers import is_main_process
-
     if is_main_process():
         with atomic_dir(path) as out:
             yield out

@@ -35,6 +35,7 @@ from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, TypeVar
 
 from harness.core.errors import HarnessError
+from harness.core.ranks import world_size
 
 if TYPE_CHECKING:
     import torch
@@ -56,16 +57,6 @@ class Slot:
     seed: int
     round: int
     threads: int
-
-
-def world_size() -> int:
-    """Processes training one model together: ``accelerate launch`` and torchrun set WORLD_SIZE (1 otherwise)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def is_main_process() -> bool:
-    """Rank 0 of a data-parallel launch, or the only process: the one that writes a stage's outputs."""
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def available_cores() -> int:

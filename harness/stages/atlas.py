@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic.dataclasses import dataclass
 
+from harness.causal.settings import causal_of
 from harness.claims.engine import judge_all, pipeline_context
 from harness.claims.loading import load_claims
 from harness.core.config import Params, load_params
@@ -61,7 +62,7 @@ def load_spec(params: Params, path: Path = ATLAS_SPEC) -> AtlasSpec:
         for run in row.runs:
             if run not in params.train:
                 raise HarnessError(f"{path}: rows.{i}.runs: {run!r} is not a run under train in params.yaml; runs: {', '.join(params.train)}")
-    causal = params.causal
+    causal = causal_of(params)
     declared = {"align_runs": ("causal.align.runs", "SFT-then-DPO runs", causal.align.runs if causal and causal.align else {}),
                 "knowledge_arms": ("causal.knowledge.arms", "knowledge-update arms", causal.knowledge.arms if causal and causal.knowledge else {})}
     rows = []

@@ -18,9 +18,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from harness.causal.alignment import assess, dpo, sft, trainer_settings
 from harness.causal.data import read_rows
 from harness.causal.preference import hub_pairs, preference_pairs
-from harness.causal.settings import AlignConfig, PreferenceSource
+from harness.causal.settings import AlignConfig, PreferenceSource, causal_run, causal_section
 from harness.causal.tasks.e2e import SEPARATOR
-from harness.core.config import Params, causal_section, load_params
+from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
 from harness.core.io import atomic_dir
 from harness.core.paths import CAUSAL_BASE, causal_align_dir, seed_subdir
@@ -30,7 +30,7 @@ from harness.core.workers import run_seeds
 from harness.methods.base import Method, trainable_parameters
 from harness.models import DTYPES
 from harness.resources import pick_device
-from harness.stages.common import causal_data_hashes, causal_run, config_dict, size_on_disk, write_run_result
+from harness.stages.common import causal_data_hashes, config_dict, size_on_disk, write_run_result
 from harness.training import total_steps
 
 log = logging.getLogger("harness.causal_align")

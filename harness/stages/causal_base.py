@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.causal.data import collator, tokenize_pairs
-from harness.causal.settings import CausalConfig
+from harness.causal.settings import CausalConfig, causal_section
 from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
-from harness.core.config import LoopConfig, Params, causal_section, load_params
+from harness.core.config import LoopConfig, Params, load_params
 from harness.core.errors import HarnessError, first_line
 from harness.core.io import atomic_dir, write_json
 from harness.core.paths import CAUSAL_BASE, CAUSAL_BASE_SUMMARY

@@ -11,9 +11,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harness.causal.settings import CausalConfig
+from harness.causal.settings import CausalConfig, causal_section
 from harness.causal.tasks.base import SPLITS, CausalTask, Rows
-from harness.core.config import Params, causal_section, load_params
+from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError, first_line
 from harness.core.io import atomic_dir, write_json
 from harness.core.paths import CAUSAL_DATA, CAUSAL_DATA_SUMMARY

@@ -35,16 +35,16 @@ from harness.causal.knowledge import (
     update_facts,
     venue_facts,
 )
-from harness.causal.settings import KnowledgeArm, KnowledgeConfig
+from harness.causal.settings import KnowledgeArm, KnowledgeConfig, causal_run, causal_section
 from harness.causal.tasks.e2e import NAMES
-from harness.core.config import Params, causal_section, load_params
+from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
 from harness.core.paths import CAUSAL_BASE
 from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
 from harness.models import DTYPES
 from harness.resources import PeakMemory, pick_device, tensor_bytes
-from harness.stages.common import causal_run, config_dict, train_figures, write_run_result
+from harness.stages.common import config_dict, train_figures, write_run_result
 from harness.training import total_steps, train, train_loader
 
 log = logging.getLogger("harness.causal_knowledge")

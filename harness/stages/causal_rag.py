@@ -21,13 +21,14 @@ from typing import Any
 from harness.causal.data import read_rows
 from harness.causal.evaluation import RAG_TASK, evaluate_seed
 from harness.causal.retrieval import nearest_demonstrations
-from harness.core.config import Params, causal_section, load_params, rag_name
+from harness.causal.settings import causal_run, causal_section, rag_name
+from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
 from harness.core.paths import causal_model_dir, seed_subdir
 from harness.core.registry import CAUSAL_TASKS
 from harness.core.workers import run_seeds
 from harness.resources import pick_device
-from harness.stages.common import causal_data_hashes, causal_run, size_on_disk, write_run_result
+from harness.stages.common import causal_data_hashes, size_on_disk, write_run_result
 
 log = logging.getLogger("harness.causal_rag")
 

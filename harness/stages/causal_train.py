@@ -16,16 +16,18 @@ import sys
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.causal.data import collator, read_rows, tokenize_pairs
+from harness.causal.settings import causal_run
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
 from harness.core.io import output_dir
 from harness.core.paths import CAUSAL_BASE, causal_model_dir, seed_subdir
+from harness.core.ranks import is_main_process
 from harness.core.registry import CAUSAL_TASKS
 from harness.core.seeding import seed_everything
-from harness.core.workers import is_main_process, run_seeds
+from harness.core.workers import run_seeds
 from harness.models import DTYPES
 from harness.resources import pick_device
-from harness.stages.common import causal_data_hashes, causal_run, config_dict, train_figures, write_run_result
+from harness.stages.common import causal_data_hashes, config_dict, train_figures, write_run_result
 from harness.training import keyed_checkpoint_dir, total_steps, train, train_loader
 
 log = logging.getLogger("harness.causal_train")

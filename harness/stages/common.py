@@ -11,7 +11,7 @@ import torch
 from datasets import DatasetDict, load_from_disk
 from transformers import AutoTokenizer
 
-from harness.core.config import LoopConfig, Params, causal_section
+from harness.core.config import LoopConfig, Params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json, write_json
 from harness.core.paths import CAUSAL_DATA_SUMMARY, META_FILE, PREPARED, SPLITS_DIR, TOKENIZER_DIR, result_file
@@ -38,15 +38,6 @@ def run_method(params: Params, run: str):
         raise HarnessError(f"params.yaml: train.{run}: no such run; runs: {', '.join(params.train)}")
     cfg = params.train[run]
     return METHODS.get(cfg.method)(), cfg
-
-
-def causal_run(params: Params, run: str):
-    """The causal track's settings, run ``run``'s method and its settings."""
-    causal = causal_section(params)
-    if run not in causal.runs:
-        raise HarnessError(f"params.yaml: causal.runs.{run}: no such run; runs: {', '.join(causal.runs)}")
-    cfg = causal.runs[run]
-    return causal, METHODS.get(cfg.method)(), cfg
 
 
 def set_threads(loop: LoopConfig) -> None:

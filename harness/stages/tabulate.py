@@ -18,6 +18,7 @@ from typing import Any
 
 from harness import taskcheck
 from harness.causal.report import align_rows, causal_rows, knowledge_rows, render_align, render_causal, render_knowledge
+from harness.causal.settings import causal_of
 from harness.claims.claim import KINDS, STATUS_KINDS, VERDICTS
 from harness.claims.components import load_components, summarize_components
 from harness.claims.engine import judge_all, pipeline_context, profile_results
@@ -490,11 +491,12 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     status["planted"] = summarize_benchmark(planted) if planted else None
     status["planted_sst2"] = planted_reference(params) if planted else None
     status["planted_rank_maps"] = planted_rank_maps(params, planted, status["provenance"])
-    status["causal"] = causal_rows(params.causal, ctx)
-    status["causal_setup"] = {"model": params.causal.model, "task": params.causal.task} if params.causal else None
-    status["align"] = align_rows(params.causal, ctx)
-    status["knowledge"] = knowledge_rows(params.causal, ctx)
-    status["knowledge_k"] = params.causal.knowledge.k if params.causal and params.causal.knowledge else None
+    causal = causal_of(params)
+    status["causal"] = causal_rows(causal, ctx)
+    status["causal_setup"] = {"model": causal.model, "task": causal.task} if causal else None
+    status["align"] = align_rows(causal, ctx)
+    status["knowledge"] = knowledge_rows(causal, ctx)
+    status["knowledge_k"] = causal.knowledge.k if causal and causal.knowledge else None
     loaded = load_claims(check_runs=False)
     claims = judge_all(loaded, ctx)
     studies = {name: f for name, f in pipelines.items() if name != DEFAULT and f.stale}

@@ -20,7 +20,8 @@ from harness.core.errors import HarnessError
 from harness.core.io import output_dir, read_json, write_json, write_text
 from harness.core.paths import curves_dir, model_dir, result_file, seed_subdir
 from harness.core.provenance import record
-from harness.core.workers import is_main_process, run_seeds
+from harness.core.ranks import is_main_process
+from harness.core.workers import run_seeds
 from harness.fitting import fit_seed
 from harness.resources import pick_device
 from harness.stages.common import config_dict, data_hashes, load_prepared, run_method, train_figures

@@ -27,7 +27,8 @@ from harness.core.errors import HarnessError
 from harness.core.io import write_json
 from harness.core.paths import result_file
 from harness.core.provenance import record
-from harness.core.workers import is_main_process, run_seeds
+from harness.core.ranks import is_main_process
+from harness.core.workers import run_seeds
 from harness.fitting import fit_seed
 from harness.inference import predict, score
 from harness.resources import pick_device
