@@ -1,10 +1,16 @@
-"""The default pipeline's headline (``results/headline.json``): its one DVC metrics file.
+"""The default pipeline's headline (``results/headline.json``): its one DVC metrics file; and each study's own
+(``results/studies/<study>.json``, shown by ``dvc metrics show results/studies/<study>.json``).
 
 ``dvc exp show`` and ``dvc metrics show`` print every key of every metrics file as a column, so the headline keeps
 what a person compares across experiments of the default pipeline and nothing else, at most 20 values: each of its
 own runs' primary metric with its 95% interval, the claims' verdicts counted, and the commit - rounded so that noise
 below the printed precision does not make a column "changed" under ``--only-changed``. The runs of the studies,
 the counts by kind, costs and every other figure stay in ``results/status.json`` and the stages' files.
+
+A study's headline holds its own training runs' primary metric and interval (a study of the causal track or the
+planted benchmark has none there), the verdicts of the claims judged on its results, and whether those results are
+stale. They are not declared as DVC metrics: DVC shows every dvc.yaml's metrics together, and the default's
+``dvc metrics show`` stays at 20 values.
 """
 
 from __future__ import annotations
@@ -34,6 +40,17 @@ def headline(status: dict[str, Any]) -> dict[str, Any]:
     out["claims"] = {verdict.replace(" ", "_"): verdicts.get(verdict, 0) for verdict in VERDICTS}
     git = status["provenance"]["git"]
     out["provenance"] = {"git": {"sha": (git["sha"] or "")[:10] or None, "dirty": git["dirty"]}}
+    return out
+
+
+def study_headline(study: str, status: dict[str, Any], claim_ids: set[str]) -> dict[str, Any]:
+    """status.json's content -> study ``study``'s headline: its runs, the verdicts of the claims ``claim_ids`` (those
+    that read its results), and its freshness (the commit its results are from when stale, else false)."""
+    out: dict[str, Any] = {r["run"]: entry(r["metric"], r["score"]) for r in status["runs"] if r.get("pipeline") == study}
+    verdicts = Counter(c["verdict"] for c in status["claims"] if c["id"] in claim_ids)
+    out["claims"] = {verdict.replace(" ", "_"): verdicts.get(verdict, 0) for verdict in VERDICTS}
+    stale = status["stale_studies"].get(study)
+    out["stale_since"] = (stale["since"] or "never run") if stale else False
     return out
 
 

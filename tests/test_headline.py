@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from harness.core.io import read_json
-from harness.headline import headline, values
+from harness.headline import headline, study_headline, values
 
 from .conftest import ROOT
 
@@ -44,6 +44,29 @@ def test_dvc_declares_only_the_headline_as_metrics():
     declared = [next(iter(m)) if isinstance(m, dict) else m
                 for stage in stages.values() for m in stage.get("do", stage).get("metrics", [])]
     assert declared == ["results/headline.json"]
+
+
+def test_a_study_headline_holds_its_own_runs_the_claims_read_on_it_and_its_freshness():
+    status = {"runs": [{"run": "a", "pipeline": "default", "metric": "accuracy", "score": {"mean": 80.0, "ci_low": 79.0, "ci_high": 81.0}},
+                       {"run": "b", "pipeline": "sweep", "metric": "accuracy", "score": {"mean": 70.123, "ci_low": 69.0, "ci_high": 71.0}}],
+              "claims": [{"id": "x", "verdict": "reproduced"}, {"id": "y", "verdict": "not reproduced"}, {"id": "z", "verdict": "reproduced"}],
+              "stale_studies": {"sweep": {"since": "abc1234", "stale": ["s"], "changed": []}}}
+    head = study_headline("sweep", status, {"x", "y"})
+    assert head["b"] == {"accuracy": 70.12, "ci_low": 69.0, "ci_high": 71.0} and "a" not in head
+    assert head["claims"]["reproduced"] == 1 and head["claims"]["not_reproduced"] == 1 and sum(head["claims"].values()) == 2
+    assert head["stale_since"] == "abc1234" and study_headline("atlas", status, set())["stale_since"] is False
+
+
+def test_each_study_has_its_headline_committed_beside_the_default_one():
+    status = read_json(RESULTS / "status.json")
+    studies = sorted(p.parent.name for p in (ROOT / "studies").glob("*/dvc.yaml"))
+    assert sorted(p.stem for p in (RESULTS / "studies").glob("*.json")) == studies
+    for study in studies:
+        head = read_json(RESULTS / "studies" / f"{study}.json")
+        runs = [r["run"] for r in status["runs"] if r["pipeline"] == study]
+        assert set(head) == {*runs, "claims", "stale_since"}
+        assert (head["stale_since"] is False) == (study not in status["stale_studies"])
+    assert sum(read_json(RESULTS / "studies" / "sweep.json")["claims"].values()) > 0  # the budget sweep's claims read it
 
 
 @pytest.mark.slow

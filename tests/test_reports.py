@@ -88,13 +88,15 @@ def test_the_committed_stale_marks_are_the_studies_found_stale_now():
     """Every claim judged on a stale study's results says so, and no other: recomputed from DVC's view of each
     pipeline (harness/current.py) and the claims' measures."""
     from harness.current import DEFAULT, freshness
-    from harness.stages.tabulate import stale_marks
+    from harness.stages.tabulate import stale_marks, studies_read
 
     params = load_params(ROOT / "params.yaml")
-    studies = {n: f for n, f in freshness(ROOT).items() if n != DEFAULT and f.stale}
+    pipelines = freshness(ROOT)
+    studies = {n: f for n, f in pipelines.items() if n != DEFAULT and f.stale}
     status = read_json(RESULTS / "status.json")
     assert set(status["stale_studies"]) == set(studies)
-    marks = stale_marks(load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False), params.profile, studies)
+    reads = studies_read(load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False), params.profile, pipelines)
+    marks = stale_marks(reads, studies)
     assert {c["id"]: c["stale"] for c in status["claims"] if c["stale"]}.keys() == marks.keys()
     assert all(c["stale"] is None for c in status["claims"] if c["id"] not in marks)
 

@@ -28,7 +28,7 @@ from harness.claims.measures import Context
 from harness.claims.tables import paper_tables
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
-from harness.core.io import read_json, write_json, write_text
+from harness.core.io import atomic_dir, read_json, write_json, write_text
 from harness.core.paths import (
     HEADLINE,
     PAPER_TABLES,
@@ -42,11 +42,12 @@ from harness.core.paths import (
     RESULTS,
     STATUS,
     STATUS_MD,
+    STUDY_HEADLINES,
     result_file,
 )
 from harness.core.provenance import record
 from harness.current import DEFAULT, Freshness, freshness
-from harness.headline import counts, headline
+from harness.headline import counts, headline, study_headline
 from harness.rankbench import render_summary, summarize_benchmark
 from harness.rankmaps import write_rank_map
 from harness.stats import summarize
@@ -501,7 +502,8 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     claims = judge_all(loaded, ctx)
     studies = {name: f for name, f in pipelines.items() if name != DEFAULT and f.stale}
     status["stale_studies"] = {name: study.as_dict() for name, study in studies.items()}
-    marks = stale_marks(loaded, params.profile, studies)
+    reads = studies_read(loaded, params.profile, pipelines)
+    marks = stale_marks(reads, studies)
     for claim in claims:
         claim["stale"] = marks.get(claim["id"])
     status["claims"] = claims
@@ -510,6 +512,9 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     status = read_json(STATUS)  # the table renders exactly what the JSON holds, nothing more
     write_text(STATUS_MD, render(status))
     write_json(HEADLINE, headline(status))
+    with atomic_dir(STUDY_HEADLINES) as out:
+        for study in sorted(set(pipelines) - {DEFAULT}):
+            write_json(out / f"{study}.json", study_headline(study, status, {c for c, read in reads.items() if study in read}))
     write_tables(paper_tables(loaded, claims))
     log.info("tabulate: %s", ", ".join(f"{c['component']}: {c['status']}" for c in status["components"]))
     return status
@@ -530,15 +535,21 @@ def measure_reads(measure: Any) -> set[tuple[str, str, str]]:
     return found
 
 
-def stale_marks(loaded: list[Any], profile: str, studies: dict[str, Freshness]) -> dict[str, str]:
-    """Claim id -> "stale since <commit>: <what changed>" for every claim judged on a stale study's results."""
-    owner = {out: study for study in studies.values() for out in study.outputs}
+def studies_read(loaded: list[Any], profile: str, pipelines: dict[str, Freshness]) -> dict[str, set[str]]:
+    """Claim id -> the studies whose results its measure reads (the default's own results are not a study's)."""
+    owner = {out: f.pipeline for f in pipelines.values() if f.pipeline != DEFAULT for out in f.outputs}
+    return {claim.id: {owner[f] for p, kind, run in measure_reads(claim.measure) if p == profile
+                       if (f := str(result_file(kind, run))) in owner} for claim in loaded}
+
+
+def stale_marks(reads: dict[str, set[str]], studies: dict[str, Freshness]) -> dict[str, str]:
+    """Claim id -> "stale since <commit>: <what changed>" for every claim judged on a stale study's (``studies``)
+    results."""
     marks = {}
-    for claim in loaded:
-        read = {owner.get(str(result_file(kind, run))) for p, kind, run in measure_reads(claim.measure) if p == profile}
-        stale = sorted(s.pipeline for s in read if s is not None)
+    for claim, read in reads.items():
+        stale = sorted(read & set(studies))
         if stale:
-            marks[claim.id] = "; ".join(f"study `{name}` {studies[name].mark()}" for name in stale)
+            marks[claim] = "; ".join(f"study `{name}` {studies[name].mark()}" for name in stale)
     return marks
 
 
