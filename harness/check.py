@@ -5,7 +5,7 @@ claim that ran, its verdict, estimate and 95% interval; the gated claims that di
 apart and never counted as held. The fresh state comes from ``results/status.json`` (``tabulate``).
 A claim regresses when
 
-* its verdict ranks lower (reproduced/exceeded > inconclusive/insufficient runs > not reproduced > not run),
+* its verdict ranks lower (reproduced/exceeded > inconclusive/insufficient runs > not reproduced/invalid > not run),
 * or its estimate left the previous 95% interval (an exact value: moved at all) towards failing its
   region - down for an "at least", up for an "at most", away from the middle of a band,
 * or it vanished from the results.

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import harness.core.paths as paths
+import harness.core.report_paths as report_paths
 from harness.deps import dvc_files, import_graph, member_modules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,11 +72,12 @@ def test_registries_live_in_one_leaf_module():
 
 
 def test_every_pipeline_path_is_named_once():
-    """A path literal under results/, models/, data/ or experiments/ appears in harness/core/paths.py only."""
+    """A path literal under results/, models/, data/ or experiments/ appears in harness/core/paths.py (every stage's)
+    or harness/core/report_paths.py (the reports' own) only."""
     literal = re.compile(r"""["'](?:results|models|data|experiments)(?:/[\w.-]+)*["']""")
     elsewhere = []
     for p in PACKAGE.rglob("*.py"):
-        if p.name == "paths.py":
+        if p.name in ("paths.py", "report_paths.py"):
             continue
         for node in ast.walk(ast.parse(p.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Path" and node.args:
@@ -107,7 +109,7 @@ def test_every_output_path_is_one_dvc_declares():
         # declared itself, inside a declared folder, or a folder whose files dvc.yaml declares one by one
         return any(p.fullmatch(path) for p in patterns) or any(path.startswith(d + "/") or d.startswith(path + "/") for d in declared)
 
-    outputs = {name: str(value) for name, value in vars(paths).items()
+    outputs = {name: str(value) for module in (paths, report_paths) for name, value in vars(module).items()
                if isinstance(value, Path) and value.parts[0] in ("results", "models", "data")}
     missing = {name: path for name, path in outputs.items() if not covered(path)}
     assert missing == {}

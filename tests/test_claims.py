@@ -1,6 +1,7 @@
 """The verdict engine: claims as data, their validation, the judges' regions and the statistics behind them."""
 
 import copy
+import dataclasses
 import math
 import shutil
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.claims.claim import parse_published
+from harness.claims.claim import VERDICTS, leaves, parse_published
 from harness.claims.engine import judge_all, judge_claim
 from harness.claims.judges import ORDER, classify
 from harness.claims.loading import load_claims, parse_claim
@@ -99,6 +100,21 @@ def test_a_tie_on_every_seed_is_inconclusive_not_a_relation_reproduced():
     assert v.verdict == "inconclusive" and "a tie that bears on neither side" in v.detail
     assert judge_claim(c, ctx_with({"a": [52.5, 52.5, 52.5], "b": [51.5, 51.5, 51.5]})).verdict == "reproduced"
     assert judge_claim(c, ctx_with({"a": [50.5, 50.5, 50.5], "b": [51.5, 51.5, 51.5]})).verdict == "not reproduced"
+
+
+def test_a_floor_tie_on_a_field_outside_metrics_is_a_tie_too():
+    """Two knowledge arms that recall no fact on any seed (fact_accuracy 0.0 throughout) were not told apart: "a is
+    at least 10 points above b" is then inconclusive, never "not reproduced" on the tie alone."""
+    def ctx(a, b):
+        return Context(profile="smoke", paperscale=None, runs={r: {"causal_knowledge": {"seeds": {str(i): {"fact_accuracy": v} for i, v in enumerate(vals)}}}
+                                              for r, vals in (("a", a), ("b", b))})
+    side = {"kind": "run", "file": "causal_knowledge", "field": "fact_accuracy"}
+    rating = claim(kind="rating", scale="smoke", published=None,
+                   measure={"kind": "pair", "a": {**side, "run": "a"}, "b": {**side, "run": "b"}},
+                   judge={"kind": "bound", "of": "difference", "at_least": 10.0, "reason": "r"})
+    v = judge_claim(rating, ctx([0.0] * 3, [0.0] * 3))
+    assert v.verdict == "inconclusive" and "score the same fact_accuracy on each of the 3 seeds (0 throughout)" in v.detail
+    assert judge_claim(rating, ctx([1.0, 2.0, 0.0], [0.0] * 3)).verdict == "not reproduced"
 
 
 def test_nan_metric_is_not_reproduced_not_a_crash():
@@ -289,7 +305,8 @@ def test_every_claim_can_pass_and_can_fail(c):
 
 
 def test_verdict_order_ranks_every_verdict():
-    assert ORDER["reproduced"] == ORDER["exceeded"] > ORDER["inconclusive"] == ORDER["insufficient runs"] > ORDER["not reproduced"] > ORDER["not run"]
+    assert ORDER["reproduced"] == ORDER["exceeded"] > ORDER["inconclusive"] == ORDER["insufficient runs"] > ORDER["not reproduced"] == ORDER["invalid"] > ORDER["not run"]
+    assert set(ORDER) == set(VERDICTS)
 
 
 def test_multiplicity_adjusts_within_a_family():
@@ -301,10 +318,24 @@ def test_multiplicity_adjusts_within_a_family():
     alone = judge_claim(c(0), ctx_with(strong))
     assert alone.verdict == "reproduced"
     rows = judge_all([c(i) for i in range(21)], ctx_with({**strong, **weak}))
-    assert rows[0]["verdict"] == "inconclusive" and rows[0]["family"].startswith("gated (Holm, 21 claims)")
+    assert rows[0]["verdict"] == "inconclusive" and rows[0]["family"].startswith("gated, no component (Holm, 21 claims)")
     assert "not after the correction" in rows[0]["detail"]
     ungated = judge_all([c(0, gate=False), *[c(i) for i in range(1, 21)]], ctx_with({**strong, **weak}))
     assert ungated[0]["family"].startswith("table (Benjamini-Hochberg, 1 claims)") and ungated[0]["verdict"] == "reproduced"
+
+
+def test_each_components_gated_claims_are_a_family_of_their_own():
+    """The same strong claim in component x keeps its verdict beside 20 weak claims of component y (Holm per
+    component), and loses it when the 20 are x's own."""
+    def c(i, component):
+        return relation(id=f"t.c{i}", measure=pair(f"a{i}", f"b{i}"), component=component)
+    strong = {"a0": [81.0, 82.0, 81.5], "b0": [80.0, 80.0, 80.0]}
+    weak = {f"{x}{i}": v for i in range(1, 21) for x, v in (("a", [80.0, 81.0, 79.0]), ("b", [80.0, 80.0, 80.0]))}
+    apart = judge_all([c(0, "x"), *[c(i, "y") for i in range(1, 21)]], ctx_with({**strong, **weak}))
+    assert apart[0]["family"] == "component x (Holm, 1 claims)" and apart[0]["verdict"] == "reproduced"
+    assert apart[1]["family"] == "component y (Holm, 20 claims)"
+    together = judge_all([c(i, "x") for i in range(21)], ctx_with({**strong, **weak}))
+    assert together[0]["family"] == "component x (Holm, 21 claims)" and together[0]["verdict"] == "inconclusive"
 
 
 def test_rows_carry_what_a_verdict_is_recomputed_from():
@@ -336,6 +367,16 @@ def test_a_rating_never_decides_a_component():
     out = {c["component"]: c for c in summarize_components(rows, {"x": "X", "y": "Y"})}
     assert out["x"]["status"] == "not reproduced" and out["x"]["ratings"] == {"reproduced": 1}
     assert out["y"]["status"] == "ratings only"
+
+
+def test_a_component_decided_by_counts_alone_reads_counts_only():
+    from harness.claims.components import summarize_components
+
+    rows = [{"component": "x", "kind": "count", "verdict": "reproduced"}, {"component": "x", "kind": "rating", "verdict": "reproduced"},
+            {"component": "y", "kind": "count", "verdict": "reproduced"}, {"component": "y", "kind": "measurement", "verdict": "reproduced"}]
+    out = {c["component"]: c for c in summarize_components(rows, {"x": "X", "y": "Y"})}
+    assert out["x"]["status"] == "counts only" and out["x"]["deciding"] == {"reproduced": 1}
+    assert out["y"]["status"] == "reproduced"
 
 
 def test_published_text_is_kept_and_signs_do_not_count_as_digits():
@@ -528,3 +569,93 @@ def test_one_sided_not_reproduced_shows_the_upper_bound_of_an_at_least():
 
     v = classify(evidence([-3.0, -3.1, -3.2], 0.0, math.inf), Region(0.0, math.inf))
     assert v.verdict == "not reproduced" and v.detail.startswith(f"one-sided 95% bound {v.evidence.ci90[1]:.4g} outside >= 0")
+
+
+# --- competence: every arm of a comparison must have learned (harness/claims/competence.py) ---
+
+def arm(metric_values, validation, metric="accuracy", curve=False):
+    """A run's eval record (one value per seed) and its validation figure: per-seed curves, or the tuning's one value."""
+    seeds = {str(i): {"metrics": {metric: v}} for i, v in enumerate(metric_values)}
+    record = {"eval": {"primary_metric": metric, "seeds": seeds},
+              "tune": {"metric": metric, "chosen_lr": 1e-3, "seed": 0, "grid": [{"lr": 1e-3, "validation": validation[0]}]}}
+    if curve:
+        record["train"] = {"seeds": {str(i): {"val_curve": [[100, 0.0], [200, v]]} for i, v in enumerate(validation)}}
+    return record
+
+
+BALANCED = {"label_counts": {"validation": {"0": 510, "1": 490}}}  # majority 51%: the floor is 56
+
+
+def test_an_arm_at_chance_voids_the_comparison_and_is_named():
+    c = relation()
+    learned = Context("smoke", {"a": arm([80.0, 81.0, 82.0], [80.0]), "b": arm([70.0, 71.0, 72.5], [60.0])}, None, prepared=BALANCED)
+    assert judge_claim(c, learned).verdict == "reproduced"
+    chance = Context("smoke", {"a": arm([80.0, 81.0, 82.0], [80.0]), "b": arm([70.0, 71.0, 72.5], [52.0])}, None, prepared=BALANCED)
+    v = judge_claim(c, chance)
+    assert v.verdict == "invalid" and v.detail.startswith("invalid: b did not learn (validation accuracy 52 (tuning, seed 0 at the chosen lr) < 56")
+    assert "the constant predictor's 51 + margin 5" in v.detail
+    alone = claim(measure={"kind": "run", "run": "b", "field": "metrics.accuracy"})  # one run is not a comparison
+    assert judge_claim(alone, chance).verdict == "not reproduced"
+
+
+def test_the_check_reads_the_lower_bound_over_seeds_and_a_correlation_floor():
+    from harness.claims.competence import check_arm, load_competence
+
+    spec = load_competence(ROOT / "experiments" / "competence.yaml")
+    noisy = Context("smoke", {"r": arm([70.0] * 3, [90.0, 30.0, 60.0], curve=True)}, None, prepared=BALANCED)
+    verdict = check_arm("r", noisy, spec)  # mean 60 >= 56, but its lower bound is far below: not shown to have learned
+    assert not verdict.learned and "last validation point of 3 seeds" in verdict.figure
+    steady = Context("smoke", {"r": arm([70.0] * 3, [60.0, 61.0, 60.5], curve=True)}, None, prepared=BALANCED)
+    assert check_arm("r", steady, spec).learned
+    stsb = Context("smoke", {"r": arm([12.0] * 3, [25.1, 1.5, 12.9], metric="pearson", curve=True)}, None)
+    assert not check_arm("r", stsb, spec).learned  # LoRA on STS-B: a regression head that never fit (no labels needed)
+    assert check_arm("r", Context("smoke", {"r": arm([80.0] * 3, [80.0, 81.0, 79.0], metric="pearson", curve=True)}, None), spec).learned
+    assert check_arm("r", Context("smoke", {"r": arm([0.0] * 3, [0.0], metric="matthews")}, None), spec).learned is False
+
+
+def test_every_registered_metric_has_a_competence_rule():
+    from harness.claims.competence import load_competence
+    from harness.core.registry import METRICS
+
+    assert set(load_competence(ROOT / "experiments" / "competence.yaml").metrics) == set(METRICS.names())
+
+
+def _comparisons():
+    from harness.claims.competence import QUALITY_FILES
+
+    return [c for c in load_claims(CLAIMS, ROOT) if hasattr(c.measure, "a") and any(
+        leaf.kind == "run" and leaf.file in QUALITY_FILES and leaf.field.startswith("metrics.") for leaf in leaves(c.measure))]
+
+
+@pytest.mark.parametrize("c", _comparisons(), ids=lambda c: c.id)
+def test_every_comparison_claim_is_invalid_with_a_planted_arm_that_did_not_learn(c):
+    """Each repository claim that compares runs' quality, with every arm's records present: one arm planted at the
+    constant predictor's validation score makes it invalid, naming that arm; with every arm learned it is not."""
+    from harness.claims.competence import constant_score, load_competence
+
+    spec = load_competence(ROOT / "experiments" / "competence.yaml")
+    sides = [leaf for leaf in leaves(c.measure) if leaf.kind == "run"]
+    quality = [leaf for leaf in sides if leaf.file in ("eval", "train") and leaf.field.startswith("metrics.")]
+
+    def context(planted):
+        profiles: dict[str, dict] = {}
+        for i, leaf in enumerate(sides):
+            metric = leaf.field.split(".", 1)[1] if leaf.field.startswith("metrics.") else "accuracy"
+            record = profiles.setdefault(leaf.profile, {}).setdefault(leaf.run, {})
+            seeds = record.setdefault(leaf.file, {"primary_metric": metric, "seeds": {}})["seeds"]
+            for s in range(3):
+                node = seeds.setdefault(str(s), {})
+                *path, last = leaf.field.split(".")
+                for key in path:
+                    node = node.setdefault(key, {})
+                node[last] = 50.0 + 10 * i + s
+            rule = spec.metrics[metric]
+            validation = constant_score(metric, rule, BALANCED["label_counts"]["validation"]) + (rule.margin / 2 if leaf.run == planted else 40.0)
+            record["tune"] = {"metric": metric, "chosen_lr": 1e-3, "seed": 0, "grid": [{"lr": 1e-3, "validation": validation}]}
+        ctxs = {p: Context(p, runs, None, prepared=BALANCED) for p, runs in profiles.items()}
+        main = ctxs.pop("smoke", Context("smoke", {}, None, prepared=BALANCED))
+        return dataclasses.replace(main, profiles=ctxs)
+
+    assert judge_claim(c, context(planted=None)).verdict != "invalid"
+    v = judge_claim(c, context(planted=quality[0].run))
+    assert v.verdict == "invalid" and f"invalid: {quality[0].run} did not learn" in v.detail

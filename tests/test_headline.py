@@ -32,8 +32,10 @@ def test_the_default_runs_with_their_primary_metric_and_interval_and_verdict_cou
     assert list(head)[:len(default)] == [r["run"] for r in default]
     for r in default:
         row = head[r["run"]]
-        assert set(row) == {r["metric"], "ci_low", "ci_high"}
-        assert row["ci_low"] <= row[r["metric"]] <= row["ci_high"]
+        assert set(row) == {r["metric"], "ci95"}
+        score = r["score"]
+        assert row["ci95"] == pytest.approx(score["ci_high"] - score["mean"], abs=0.005)
+        assert score["ci_high"] - score["mean"] == pytest.approx(score["mean"] - score["ci_low"])  # symmetric: one number says it
     assert set(head) == {*(r["run"] for r in default), "claims", "provenance"}  # no study's run
     assert sum(head["claims"].values()) == len(status["claims"])
     assert values(head) <= 20
@@ -52,7 +54,7 @@ def test_a_study_headline_holds_its_own_runs_the_claims_read_on_it_and_its_fresh
               "claims": [{"id": "x", "verdict": "reproduced"}, {"id": "y", "verdict": "not reproduced"}, {"id": "z", "verdict": "reproduced"}],
               "stale_studies": {"sweep": {"since": "abc1234", "stale": ["s"], "changed": []}}}
     head = study_headline("sweep", status, {"x", "y"})
-    assert head["b"] == {"accuracy": 70.12, "ci_low": 69.0, "ci_high": 71.0} and "a" not in head
+    assert head["b"] == {"accuracy": 70.12, "ci95": 0.88} and "a" not in head
     assert head["claims"]["reproduced"] == 1 and head["claims"]["not_reproduced"] == 1 and sum(head["claims"].values()) == 2
     assert head["stale_since"] == "abc1234" and study_headline("atlas", status, set())["stale_since"] is False
 
@@ -94,7 +96,7 @@ def test_dvc_exp_show_only_changed_compares_two_experiments_within_200_columns(t
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = copy.deepcopy(base)
     lora = changed["lora"]
-    for key in ("accuracy", "ci_low", "ci_high"):
+    for key in ("accuracy", "ci95"):
         lora[key] = round(lora[key] + 1.37, 2)
     changed["claims"]["inconclusive"] -= 1
     changed["claims"]["reproduced"] += 1
@@ -104,7 +106,7 @@ def test_dvc_exp_show_only_changed_compares_two_experiments_within_200_columns(t
     shown = subprocess.run(["dvc", "exp", "show", "--only-changed", "--no-pager", "-n", "2"], cwd=tmp_path, env=wide,
                            check=True, capture_output=True, text=True).stdout
     header = next(line for line in shown.splitlines() if "Experiment" in line)
-    for column in ("train.lora.lr", "lora.accuracy", "lora.ci_high", "claims.reproduced", "provenance.git.sha"):
+    for column in ("train.lora.lr", "lora.accuracy", "lora.ci95", "claims.reproduced", "provenance.git.sha"):
         assert column in header
     assert "adalora" not in header
     assert max(map(len, shown.splitlines())) <= 200, shown

@@ -142,3 +142,24 @@ def test_a_measured_cell_shows_ours_its_interval_verdict_and_profile():
     claim = next(c for c in load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False) if c.id == "adalora.t1.rte-0.3m")
     judged = {"verdict": "not reproduced", "estimate": 84.1, "evidence": {"ci95": [83.0, 85.2]}, "detail": ""}
     assert cell(claim, judged) == "87.36 · ours 84.1 [83, 85.2] **not reproduced** (`paper-adalora-debertav3-base-rte-b144`)"
+
+
+def test_each_components_forest_plot_renders_from_status_json_alone(tmp_path):
+    """One PNG per component with claims, one row per claim; rows with nothing to draw say why; status.md links each."""
+    from PIL import Image
+
+    from harness.claims.forest import forest_rows, plot_components
+
+    status = read_json(RESULTS / "status.json")
+    written = plot_components(status, tmp_path)
+    with_claims = {c["component"] for c in status["claims"] if c["component"]}
+    assert set(written) == with_claims
+    for component, name in written.items():
+        rows = forest_rows(status["claims"], component)
+        assert len(rows) == sum(c["component"] == component for c in status["claims"])
+        assert all((r["estimate"] is None) == (r["why"] is not None) for r in rows)
+        assert all(r["why"] for r in rows if r["verdict"] in ("not run", "invalid"))
+        height = Image.open(tmp_path / name).size[1]
+        assert height >= 50 * len(rows)  # a row per claim, not a summary
+        assert (RESULTS / "plots" / "forest" / name).is_file(), "the committed table links a plot tabulate wrote"
+        assert f"(plots/forest/{name})" in (RESULTS / "status.md").read_text()

@@ -16,7 +16,8 @@ from harness.core.registry import MEASURES, Registry
 from harness.core.schema import STRICT, validate
 
 KINDS = ("measurement", "count", "transferred", "rating")
-VERDICTS = ("reproduced", "exceeded", "not reproduced", "inconclusive", "insufficient runs", "not run")
+# invalid: a comparison whose arm did not learn (harness/claims/competence.py) - no evidence either way
+VERDICTS = ("reproduced", "exceeded", "not reproduced", "inconclusive", "insufficient runs", "invalid", "not run")
 # The kinds whose verdicts decide a component's status; a rating is shown beside them, never alone.
 STATUS_KINDS = ("measurement", "count", "transferred")
 

@@ -2,7 +2,8 @@
 
 Only the kinds in ``STATUS_KINDS`` decide (a paper-scale measurement, an exact count, a paper's relation
 transferred to our scale); ratings - questions of ours with margins we chose - are shown beside, so a
-lenient margin can never make a component look reproduced.
+lenient margin can never make a component look reproduced. A component whose deciding claims are all exact
+counts reads "counts only": a count checks the bookkeeping (parameters, bytes), never the paper's experiment.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ def load_components(path: Path = COMPONENTS) -> dict[str, str]:
 
 def status_of(verdicts: list[str]) -> str:
     """The status the deciding verdicts give: the worst and the best both show."""
-    decided = [v for v in verdicts if v != "not run"]
+    decided = [v for v in verdicts if v not in ("not run", "invalid")]  # an invalid comparison is evidence of nothing
     held = sum(v in HOLDS for v in decided)
     failed = decided.count("not reproduced")
     if not decided:
-        return "not run"
+        return "invalid" if "invalid" in verdicts else "not run"
     if failed and held:
         return "mixed"
     if failed:
@@ -48,7 +49,8 @@ def summarize_components(rows: list[dict[str, Any]], titles: dict[str, str]) -> 
         mine = [r for r in rows if r["component"] == name]
         deciding = [r["verdict"] for r in mine if r["kind"] in STATUS_KINDS]
         ratings = [r["verdict"] for r in mine if r["kind"] not in STATUS_KINDS]
-        status = status_of(deciding) if deciding or not ratings else "ratings only"
+        counts_alone = bool(deciding) and all(r["kind"] == "count" for r in mine if r["kind"] in STATUS_KINDS)
+        status = "counts only" if counts_alone else status_of(deciding) if deciding or not ratings else "ratings only"
         out.append({"component": name, "title": title, "status": status,
                     "deciding": dict(Counter(deciding)), "ratings": dict(Counter(ratings))})
     return out

@@ -1,10 +1,17 @@
 """Judge every claim against the results at hand; never crash on a missing or odd result.
 
-Many claims are judged at once, so their p-values are adjusted before any verdict is read off them:
-the gated claims (those ``harness check`` holds) form one family under Holm's family-wise correction;
-the rest of the table forms a second family under Benjamini-Hochberg's false-discovery-rate control.
-Exact counts and zero-spread samples carry no p-value and belong to neither. Every row states its
-family, raw and adjusted p-values, the interval and the region, so a verdict is recomputable by hand.
+Many claims are judged at once, so their p-values are adjusted before any verdict is read off them. The
+families, stated here once (:func:`family_of`):
+
+* the gated claims (those ``harness check`` holds) of one component form a family under Holm's family-wise
+  correction: a component's status rests on its own claims, and the chance that any of its verdicts is a false
+  one is held at alpha, whatever the other components ask (one family of every gated claim would make an
+  unrelated question cost a component its power; one per claim would hold nothing);
+* every claim that is not gated (wall clock, RSS, the ratings) forms one table-wide family under
+  Benjamini-Hochberg's false-discovery-rate control: the share of false verdicts among those decided.
+
+Exact counts and zero-spread samples carry no p-value and belong to none. Every row states its family, raw and
+adjusted p-values, the interval and the region, so a verdict is recomputable by hand.
 """
 
 from __future__ import annotations
@@ -14,28 +21,39 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.claims.claim import Claim
+from harness.claims.claim import Claim, leaves
+from harness.claims.competence import failed_arms, load_competence
 from harness.claims.judges import Region, Verdict, assess, classify, quantity
-from harness.claims.measures import Context, NoEvidence, NotRun
+from harness.claims.measures import TIMED, Context, NoEvidence, NotRun
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
-from harness.core.paths import PAPERSCALE, PROFILE_PARAMS, PROFILE_RESULTS, RESULTS, result_file
+from harness.core.paths import PAPERSCALE, PREPARE_SUMMARY, PROFILE_PARAMS, PROFILE_RESULTS, RESULTS, result_file
 from harness.core.registry import JUDGES, MEASURES
 from harness.stats import Evidence, adjust
 
-FAMILIES = {True: ("gated", "holm"), False: ("table", "fdr_bh")}
+METHOD_NAMES = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
 
-# the result files a claim may read, by stage kind (harness.core.paths.RESULT_FOLDERS); tuning records are not judged
+
+def family_of(claim: Claim) -> tuple[str, str]:
+    """The family a claim's p-values are adjusted in, and how: (name, statsmodels method)."""
+    if claim.gate:
+        return (f"component {claim.component}" if claim.component else "gated, no component"), "holm"
+    return "table", "fdr_bh"
+
+# the result files a claim may read, by stage kind (harness.core.paths.RESULT_FOLDERS); tuning records are not judged,
+# only read by the competence check (harness/claims/competence.py)
 READ = ("train", "eval", "truncate", "planted", "causal_train", "causal_eval", "causal_align", "causal_knowledge")
+TUNING = "tune"
 
 
 def load_context(results: Path, profile: str, runs: list[str]) -> Context:
     loaded: dict[str, dict[str, Any]] = {}
     for run in runs:
-        files = {kind: result_file(kind, run, results) for kind in READ}
+        files = {kind: result_file(kind, run, results) for kind in (*READ, TUNING)}
         loaded[run] = {kind: read_json(path) for kind, path in files.items() if path.is_file()}
-    paperscale = results / PAPERSCALE.relative_to(RESULTS)
-    return Context(profile=profile, runs=loaded, paperscale=read_json(paperscale) if paperscale.is_file() else None)
+    paperscale, prepared = (results / p.relative_to(RESULTS) for p in (PAPERSCALE, PREPARE_SUMMARY))
+    return Context(profile=profile, runs=loaded, paperscale=read_json(paperscale) if paperscale.is_file() else None,
+                   prepared=read_json(prepared) if prepared.is_file() else None)
 
 
 def pipeline_context(params: Any, results: Path) -> Context:
@@ -76,6 +94,9 @@ def profile_results(results: Path) -> dict[str, Any]:
 def measure_claim(claim: Claim, ctx: Context) -> tuple[Evidence | None, Region | None, Verdict | None]:
     """The evidence and region of one claim, or its verdict when no test is needed (not run, diverged)."""
     try:
+        failed = failed_arms(claim.measure, ctx, load_competence())  # first: two arms at chance also tie
+        if failed:
+            return None, None, Verdict("invalid", None, None, "; ".join(f"invalid: {a.run} did not learn ({a.figure})" for a in failed))
         measured = MEASURES.get(claim.measure.kind).sample(claim.measure, ctx)
         region = JUDGES.get(claim.judge.kind).region(claim.judge, claim.published)
         sample = quantity(claim.judge.of, measured)
@@ -100,13 +121,15 @@ def judge_claim(claim: Claim, ctx: Context) -> Verdict:
 
 def judge_all(claims: list[Claim], ctx: Context) -> list[dict[str, Any]]:
     measured = [measure_claim(c, ctx) for c in claims]
+    families: dict[tuple[str, str], list[int]] = {}
+    for i, (c, (ev, _, v)) in enumerate(zip(claims, measured)):
+        if v is None and ev.p_inside is not None:
+            families.setdefault(family_of(c), []).append(i)
     adjusted: dict[int, tuple[float, float, str]] = {}
-    for gated, (family, method) in FAMILIES.items():
-        members = [i for i, (c, (ev, _, v)) in enumerate(zip(claims, measured)) if v is None and ev.p_inside is not None and c.gate == gated]
+    for (family, method), members in families.items():
         p_in = adjust([measured[i][0].p_inside for i in members], method)
         p_out = adjust([measured[i][0].p_outside for i in members], method)
-        adjusted.update({i: (a, b, f"{family} ({'Holm' if method == 'holm' else 'Benjamini-Hochberg'}, {len(members)} claims)")
-                         for i, a, b in zip(members, p_in, p_out)})
+        adjusted.update({i: (a, b, f"{family} ({METHOD_NAMES[method]}, {len(members)} claims)") for i, a, b in zip(members, p_in, p_out)})
     rows = []
     for i, (claim, (ev, region, verdict)) in enumerate(zip(claims, measured)):
         p_in_adj, p_out_adj, family = adjusted.get(i, (None, None, None))
@@ -140,8 +163,20 @@ def row(claim: Claim, v: Verdict, p_in_adj: float | None, p_out_adj: float | Non
         "seeds_needed": v.seeds_needed,
         "note": claim.note,
         "gate": claim.gate,
+        "varies_with": varies_with(claim),
         "rating": claim.rating,
     }
+
+
+def varies_with(claim: Claim) -> str | None:
+    """What a claim's figure varies with from run to run besides the seeds: the machine's speed (a wall-clock
+    figure), the process's memory (an RSS figure), or nothing (None): why a claim is or may be left out of the gate."""
+    fields = [getattr(leaf, "field", "") or "" for leaf in leaves(claim.measure)]
+    if any(TIMED.search(f) for f in fields):
+        return "wall clock"
+    if any(f.startswith("memory.") for f in fields) or any(leaf.kind == "memory_model" for leaf in leaves(claim.measure)):
+        return "RSS"
+    return None
 
 
 def finite(x: float) -> float | None:

@@ -41,7 +41,9 @@ from harness.core.schema import STRICT, NonNegFloat
 from harness.stats import ALPHA, Evidence, evidence, seeds_needed
 
 # how far a verdict stands from "the claim holds"; the CI gate fails when a claim moves down
-ORDER = {"reproduced": 3, "exceeded": 3, "inconclusive": 2, "insufficient runs": 2, "not reproduced": 1, "not run": 0}
+# (invalid sits with not reproduced: a comparison that was informative and no longer is, because an arm stopped
+# learning, is a regression the gate must see)
+ORDER = {"reproduced": 3, "exceeded": 3, "inconclusive": 2, "insufficient runs": 2, "not reproduced": 1, "invalid": 1, "not run": 0}
 NEUTRAL = {"difference": 0.0, "ratio": 1.0}  # "A equals B" for a pair's difference / ratio
 
 

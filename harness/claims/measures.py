@@ -55,6 +55,7 @@ class Context:
     # the other profiles' results (results/profiles/<name>/, written by harness run-profile): a claim is judged
     # against the profile it names, wherever that profile's results are
     profiles: dict[str, Context] = dataclasses.field(default_factory=dict)
+    prepared: dict[str, Any] | None = None  # the prepare stage's summary (label counts per split): the competence check's floor
 
     def of_profile(self, name: str) -> Context:
         if name == self.profile:
@@ -280,11 +281,11 @@ class PairMeasure(Measure):
 
     @staticmethod
     def told_apart(cfg: PairSettings, a: Sample, b: Sample) -> None:
-        """Two different runs scoring exactly alike on every seed have not been told apart - typically both predict
-        one class (accuracy = the majority share, Matthews 0) - and any relation or margin between them would pass
-        or fail on that tie alone: NoEvidence."""
+        """Two different runs scoring exactly alike on every seed, on any field, have not been told apart - typically
+        both predict one class (accuracy = the majority share, Matthews 0) or both sit at a floor (no fact recalled)
+        - and any relation or margin between them would pass or fail on that tie alone: NoEvidence."""
         leaves = (cfg.a, cfg.b)
-        if not all(leaf.kind == "run" and leaf.field.startswith("metrics.") for leaf in leaves) or cfg.a.field != cfg.b.field:
+        if not all(leaf.kind == "run" for leaf in leaves) or cfg.a.field != cfg.b.field:
             return
         if (cfg.a.profile, cfg.a.run) == (cfg.b.profile, cfg.b.run) or a.deterministic or a.seeds != b.seeds or a.values != b.values:
             return

@@ -44,7 +44,6 @@ ATLAS_PLOTS = RESULTS / "atlas_plots"
 STATUS = RESULTS / "status.json"
 STATUS_MD = RESULTS / "status.md"
 HEADLINE = RESULTS / "headline.json"  # the one DVC metrics file (harness/headline.py)
-STUDY_HEADLINES = RESULTS / "studies"  # <study>.json: each study's own headline (dvc metrics show results/studies/<study>.json)
 PROFILE_RESULTS = RESULTS / "profiles"  # other profiles' results, one folder each (harness run-profile)
 PROFILE_PARAMS, PROFILE_RUN = "params.yaml", "run.json"  # in each: the params it ran with, how and when it ran
 PAPER_TABLES = RESULTS / "tables"  # the papers' tables, printed cell beside ours (harness/claims/tables.py)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from harness.causal.settings import causal_of
 from harness.claims.claim import KINDS, STATUS_KINDS, VERDICTS
 from harness.claims.components import load_components, summarize_components
 from harness.claims.engine import judge_all, pipeline_context, profile_results
+from harness.claims.forest import FOREST, plot_components
 from harness.claims.judges import fmt
 from harness.claims.loading import load_claims
 from harness.claims.measures import Context
@@ -42,10 +44,10 @@ from harness.core.paths import (
     RESULTS,
     STATUS,
     STATUS_MD,
-    STUDY_HEADLINES,
     result_file,
 )
 from harness.core.provenance import record
+from harness.core.report_paths import STUDY_HEADLINES
 from harness.current import DEFAULT, Freshness, freshness
 from harness.headline import counts, headline, study_headline
 from harness.rankbench import render_summary, summarize_benchmark
@@ -124,13 +126,19 @@ def render(status: dict[str, Any]) -> str:
         "## Components",
         "",
         f"A component's status comes from the claims tagged with it: only {', '.join(STATUS_KINDS)} claims decide; "
-        "ratings (questions of ours, with margins we chose) are counted beside, never alone. "
+        "ratings (questions of ours, with margins we chose) are counted beside, never alone; a component whose deciding "
+        "claims are all exact counts reads *counts only* (a count checks bookkeeping, not an experiment). "
         "Adaptation atlas (every method: memory, speed, quality against the printed ratings): [atlas.md](atlas.md).",
         "",
-        "| component | status | deciding claims | ratings |",
-        "|---|---|---|---|",
+        "Each component's forest plot shows every claim's estimate, its 90% and 95% intervals and the region it accepts, "
+        "one row per claim (invalid and not-run rows say why).",
+        "",
+        "| component | status | deciding claims | ratings | forest plot |",
+        "|---|---|---|---|---|",
     ]
-    lines += [f"| {c['title']} | {c['status']} | {counts_text(c['deciding'])} | {counts_text(c['ratings'])} |" for c in status["components"]]
+    lines += [f"| {c['title']} | {c['status']} | {counts_text(c['deciding'])} | {counts_text(c['ratings'])} | "
+              + (f"[{c['component']}](plots/{FOREST}/{c['component']}.png) |" if c["deciding"] or c["ratings"] else "— |")
+              for c in status["components"]]
     metric = status["runs"][0]["metric"] if status["runs"] else "metric"
     lines += [
         "",
@@ -181,9 +189,12 @@ def render_headline(claims: list[dict[str, Any]]) -> list[str]:
     for kind in KINDS:
         mine = counts(claims, kind)
         lines.append(f"| {KIND_TITLES[kind]} | " + " | ".join(str(mine[v]) for v in VERDICTS) + f" | {sum(mine.values())} |")
-    ungated = sum(not c["gate"] for c in claims)
-    return lines + ["", f"Each claim is counted once, under its kind. {ungated} claims on wall-clock or RSS figures are reported but "
-                        "not held by CI (gate: false)."]
+    ungated = [c for c in claims if not c["gate"]]
+    why = Counter(c["varies_with"] for c in ungated)
+    rest = [c["id"] for c in ungated if c["varies_with"] is None]
+    parts = [f"{why[v]} on {v} figures" for v in ("wall clock", "RSS") if why[v]] + ([f"{len(rest)} others ({', '.join(rest)})"] if rest else [])
+    return lines + ["", f"Each claim is counted once, under its kind. {len(ungated)} claims are reported but not held by CI "
+                        f"(gate: false): {'; '.join(parts) or 'none'}."]
 
 
 def fmt_value(x: Any) -> str:
@@ -222,8 +233,9 @@ def render_claims(claims: list[dict[str, Any]]) -> list[str]:
         "max(stated margin, half a unit of the printed last digit, the paper's spread). *reproduced*: p_in < 0.05 "
         "(two-sided region: the 90% interval inside, TOST; one-sided: the one-sided 95% bound inside); *not reproduced* / "
         "*exceeded* (beyond the region on the better side): p_out < 0.05 (two-sided: the 95% interval outside; one-sided: "
-        "the one-sided bound outside); otherwise *inconclusive*. p-values are adjusted first: Holm over the gated claims, "
-        "Benjamini-Hochberg over the rest of the table; each row names its family. Exact counts need no test.",
+        "the one-sided bound outside); otherwise *inconclusive*. p-values are adjusted first: Holm over each component's "
+        "gated claims (a component's status holds its family-wise error), Benjamini-Hochberg over every claim not gated; "
+        "each row names its family. Exact counts need no test.",
     ]
     for kind in KINDS:
         mine = [c for c in claims if c["kind"] == kind]
@@ -512,6 +524,8 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
     status = read_json(STATUS)  # the table renders exactly what the JSON holds, nothing more
     write_text(STATUS_MD, render(status))
     write_json(HEADLINE, headline(status))
+    with atomic_dir(PLOTS / FOREST) as out:
+        plot_components(status, out)
     with atomic_dir(STUDY_HEADLINES) as out:
         for study in sorted(set(pipelines) - {DEFAULT}):
             write_json(out / f"{study}.json", study_headline(study, status, {c for c, read in reads.items() if study in read}))
