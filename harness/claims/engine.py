@@ -173,7 +173,7 @@ def varies_with(claim: Claim) -> str | None:
     figure), the process's memory (an RSS figure), or nothing (None): why a claim is or may be left out of the gate."""
     fields = [getattr(leaf, "field", "") or "" for leaf in leaves(claim.measure)]
     if any(TIMED.search(f) for f in fields):
-        return "wall clock"
+        return "wall-clock"
     if any(f.startswith("memory.") for f in fields) or any(leaf.kind == "memory_model" for leaf in leaves(claim.measure)):
         return "RSS"
     return None

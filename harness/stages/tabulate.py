@@ -192,7 +192,7 @@ def render_headline(claims: list[dict[str, Any]]) -> list[str]:
     ungated = [c for c in claims if not c["gate"]]
     why = Counter(c["varies_with"] for c in ungated)
     rest = [c["id"] for c in ungated if c["varies_with"] is None]
-    parts = [f"{why[v]} on {v} figures" for v in ("wall clock", "RSS") if why[v]] + ([f"{len(rest)} others ({', '.join(rest)})"] if rest else [])
+    parts = [f"{why[v]} on {v} figures" for v in ("wall-clock", "RSS") if why[v]] + ([f"{len(rest)} others ({', '.join(rest)})"] if rest else [])
     return lines + ["", f"Each claim is counted once, under its kind. {len(ungated)} claims are reported but not held by CI "
                         f"(gate: false): {'; '.join(parts) or 'none'}."]
 
