@@ -223,5 +223,5 @@ def test_upper_edge_of_an_at_most_claim_and_a_claim_held_without_estimate():
 
 
 def test_an_unknown_expected_verdict_names_the_allowed_ones():
-    with pytest.raises(check.HarnessError, match=r"allowed: reproduced, exceeded, inconclusive, insufficient runs, not reproduced, not run$"):
+    with pytest.raises(check.HarnessError, match=r"allowed: reproduced, exceeded, inconclusive, insufficient runs, not reproduced, invalid, not run$"):
         compare({"held": {"a": {"verdict": "great", "estimate": 1.0, "ci95": None}}}, [])

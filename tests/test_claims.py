@@ -539,7 +539,7 @@ def test_components_file_and_the_fields_a_row_carries(tmp_path):
     (tmp_path / "components.yaml").write_text("")
     assert load_components(tmp_path / "components.yaml") == {}
     assert load_components(ROOT / "experiments" / "components.yaml")["lora"] == "LoRA (the baseline)"
-    rows = [{"component": "x", "kind": "count", "verdict": "reproduced"}, {"component": "x", "kind": "count", "verdict": "reproduced"}]
+    rows = [{"component": "x", "kind": "count", "verdict": "reproduced"}, {"component": "x", "kind": "measurement", "verdict": "reproduced"}]
     assert summarize_components(rows, {"x": "X"}) == [{"component": "x", "title": "X", "status": "reproduced",
                                                        "deciding": {"reproduced": 2}, "ratings": {}}]
 

@@ -94,10 +94,15 @@ def profile_results(results: Path) -> dict[str, Any]:
 def measure_claim(claim: Claim, ctx: Context) -> tuple[Evidence | None, Region | None, Verdict | None]:
     """The evidence and region of one claim, or its verdict when no test is needed (not run, diverged)."""
     try:
-        failed = failed_arms(claim.measure, ctx, load_competence())  # first: two arms at chance also tie
+        try:
+            measured, tie = MEASURES.get(claim.measure.kind).sample(claim.measure, ctx), None
+        except NoEvidence as why:  # two arms alike on every seed: unless one did not learn (checked first), a tie
+            measured, tie = None, why
+        failed = failed_arms(claim.measure, ctx, load_competence())
         if failed:
             return None, None, Verdict("invalid", None, None, "; ".join(f"invalid: {a.run} did not learn ({a.figure})" for a in failed))
-        measured = MEASURES.get(claim.measure.kind).sample(claim.measure, ctx)
+        if tie is not None:
+            raise tie
         region = JUDGES.get(claim.judge.kind).region(claim.judge, claim.published)
         sample = quantity(claim.judge.of, measured)
     except NotRun as why:
