@@ -38,9 +38,14 @@ def headline(status: dict[str, Any]) -> dict[str, Any]:
         out[r["run"]] = entry(r["metric"], r["score"])
     verdicts = Counter(c["verdict"] for c in status["claims"])
     out["claims"] = {verdict.replace(" ", "_"): verdicts.get(verdict, 0) for verdict in VERDICTS}
-    git = status["provenance"]["git"]
-    out["provenance"] = {"git": {"sha": (git["sha"] or "")[:10] or None, "dirty": git["dirty"]}}
+    out["provenance"] = commit_of(status)
     return out
+
+
+def commit_of(status: dict[str, Any]) -> dict[str, Any]:
+    """The commit the table was written at, short, and whether the tree was dirty (the full provenance is status.json's)."""
+    git = status["provenance"]["git"]
+    return {"git": {"sha": (git["sha"] or "")[:10] or None, "dirty": git["dirty"]}}
 
 
 def study_headline(study: str, status: dict[str, Any], claim_ids: set[str]) -> dict[str, Any]:
@@ -51,6 +56,7 @@ def study_headline(study: str, status: dict[str, Any], claim_ids: set[str]) -> d
     out["claims"] = {verdict.replace(" ", "_"): verdicts.get(verdict, 0) for verdict in VERDICTS}
     stale = status["stale_studies"].get(study)
     out["stale_since"] = (stale["since"] or "never run") if stale else False
+    out["provenance"] = commit_of(status)
     return out
 
 

@@ -52,7 +52,8 @@ def test_a_study_headline_holds_its_own_runs_the_claims_read_on_it_and_its_fresh
     status = {"runs": [{"run": "a", "pipeline": "default", "metric": "accuracy", "score": {"mean": 80.0, "ci_low": 79.0, "ci_high": 81.0}},
                        {"run": "b", "pipeline": "sweep", "metric": "accuracy", "score": {"mean": 70.123, "ci_low": 69.0, "ci_high": 71.0}}],
               "claims": [{"id": "x", "verdict": "reproduced"}, {"id": "y", "verdict": "not reproduced"}, {"id": "z", "verdict": "reproduced"}],
-              "stale_studies": {"sweep": {"since": "abc1234", "stale": ["s"], "changed": []}}}
+              "stale_studies": {"sweep": {"since": "abc1234", "stale": ["s"], "changed": []}},
+              "provenance": {"git": {"sha": "0123456789abcdef", "dirty": False}}}
     head = study_headline("sweep", status, {"x", "y"})
     assert head["b"] == {"accuracy": 70.12, "ci95": 0.88} and "a" not in head
     assert head["claims"]["reproduced"] == 1 and head["claims"]["not_reproduced"] == 1 and sum(head["claims"].values()) == 2
@@ -66,7 +67,7 @@ def test_each_study_has_its_headline_committed_beside_the_default_one():
     for study in studies:
         head = read_json(RESULTS / "studies" / f"{study}.json")
         runs = [r["run"] for r in status["runs"] if r["pipeline"] == study]
-        assert set(head) == {*runs, "claims", "stale_since"}
+        assert set(head) == {*runs, "claims", "stale_since", "provenance"}
         assert (head["stale_since"] is False) == (study not in status["stale_studies"])
     assert sum(read_json(RESULTS / "studies" / "sweep.json")["claims"].values()) > 0  # the budget sweep's claims read it
 
