@@ -22,7 +22,6 @@ run at chance then fails its own region).
 from __future__ import annotations
 
 import dataclasses
-import math
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +35,7 @@ from harness.claims.measures import Context, NotRun
 from harness.core.errors import HarnessError
 from harness.core.report_paths import COMPETENCE
 from harness.core.schema import STRICT, NonNegFloat, validate
-from harness.stats import interval
+from harness.stats import summarize
 
 QUALITY_FILES = ("eval", "train")  # the encoder track's results: its runs are tuned on validation
 
@@ -109,10 +108,10 @@ def check_arm(run: str, ctx: Context, spec: CompetenceSpec) -> Competence | None
     if constant is None:
         return None
     values, where = scores
-    mean = sum(values) / len(values)
-    if len(values) > 1:
-        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-        bound = interval(mean, sd, len(values), 0.90)[0] if sd > 0 else mean  # two-sided 90% = one-sided 95% lower bound
+    summary = summarize(values, confidence=0.90)  # its two-sided 90% interval's low end: the one-sided 95% lower bound
+    mean = summary["mean"]
+    if summary["ci_low"] is not None:
+        bound = summary["ci_low"]
         shown = f"validation {metric} {mean:.4g}, one-sided 95% lower bound {bound:.4g} ({where})"
     else:
         bound = mean
