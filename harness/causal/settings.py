@@ -239,8 +239,8 @@ def parse_causal(raw: Any, where: str) -> CausalConfig | None:
         raise HarnessError(f"{where}.runs.icl: the name icl is the in-context row (causal.icl_shots); rename the run")
     for run, cfg in runs.items():
         if not METHODS.get(cfg.method).causal_lm:
-            supported = ", ".join(n for n in METHODS.names() if METHODS.get(n).causal_lm)
-            raise HarnessError(f"{where}.runs.{run}.method: {cfg.method!r} has no causal-LM support; supported: {supported}")
+            raise HarnessError(f"{where}.runs.{run}.method: {cfg.method!r} has no causal-LM support; supported: "
+                               + ", ".join(n for n in METHODS.names() if METHODS.get(n).causal_lm))
     if section.data.source == "local" and not (section.data.local.train and section.data.local.test):
         raise HarnessError(f"{where}.data.local: source local needs both train and test files")
     if section.align is not None:
