@@ -168,9 +168,13 @@ def harvest(work: Path, dest: Path, run: dict) -> Path:
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    copy_outputs(work / RESULTS, tmp)
-    shutil.copy2(work / "params.yaml", tmp / PROFILE_PARAMS)
-    (tmp / PROFILE_RUN).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
+    try:
+        copy_outputs(work / RESULTS, tmp)
+        shutil.copy2(work / "params.yaml", tmp / PROFILE_PARAMS)
+        (tmp / PROFILE_RUN).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
+    except BaseException:  # a half-written copy is never left to be mistaken for results
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     old = dest.with_name(f".{dest.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if dest.exists():

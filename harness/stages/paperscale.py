@@ -44,6 +44,9 @@ def count(arch: dict[str, Any], method_raw: dict[str, Any], where: str) -> dict[
     model = build(arch)
     base = total_parameters(model)
     model = method.prepare(model, cfg, total_steps=1000)
+    for name, param in model.named_parameters():
+        if ".ranknum." in name:  # peft re-wraps AdaLoRA's rank counter as a new, trainable Parameter when it moves
+            param.requires_grad_(False)  # it to the meta device; on a real device it is frozen and never trains
     trainable, total = trainable_parameters(model), total_parameters(model)
     out = {
         "base_params": base,
