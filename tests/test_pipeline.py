@@ -186,7 +186,7 @@ def test_glue_files_as_they_ship_train_and_evaluate_through_dvc_exp_run(project)
 
 
 def test_two_queued_experiments_run_side_by_side(project):
-    """What the README shows for many experiments at once: `dvc exp run --queue -S ...` twice, then
+    """What docs/training.md shows for many experiments at once: `dvc exp run --queue -S ...` twice, then
     `dvc queue start -j 2`; each experiment runs in a worker of its own and keeps its own params and results."""
     for steps in (4, 5):
         sh("dvc", "exp", "run", "--queue", "-n", f"steps{steps}", "-S", f"loop.max_steps={steps}", "train@lora", cwd=project)
