@@ -8,7 +8,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup repro study repro-all deps test check verify bench mutation
+.PHONY: setup repro study repro-all deps test check verify bench gpu-check mutation
 
 setup: $(VENV)/.installed
 
@@ -53,6 +53,11 @@ verify: setup
 bench: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/loop_overhead.py
 	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/pipeline_walltime.py
+
+# The prepared GPU check (a few minutes on one H100): the default's core runs on the GPU in bf16 and fp32 and
+# DeBERTaV3-base at full size with LoRA and AdaLoRA; writes results/gpu/<date>-<device>.json (commit it).
+gpu-check: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/gpu_check.py --out results/gpu
 
 # Mutation testing of the judging core (outside CI: ~20 min on two cores). mutmut's parallel run has been seen to
 # record a killed mutant as surviving, so every survivor is rerun on its own before the report is written.

@@ -132,3 +132,13 @@ def set_runs(raw: dict, runs: dict) -> dict:
     sweep = {name: [r for r in members if r in runs] for name, members in raw.get("sweep", {}).items()}
     raw["sweep"] = {name: members for name, members in sweep.items() if members}
     return raw
+
+
+# A published architecture at toy size: the same model type and module names, two layers, small width.
+SHRINK = {"num_hidden_layers": 2, "n_layer": 2, "hidden_size": 32, "n_embd": 32, "num_attention_heads": 2, "n_head": 2,
+          "intermediate_size": 64, "vocab_size": 128, "max_position_embeddings": 64, "n_positions": 64, "position_buckets": 16}
+
+
+def shrunk_architecture(arch: dict) -> dict:
+    """``arch`` (an entry of experiments/paperscale.yaml's architectures) with its sizes replaced by SHRINK's."""
+    return {k: SHRINK.get(k, v) for k, v in arch.items()}

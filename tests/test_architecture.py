@@ -4,6 +4,8 @@ every pipeline path named once (in ``harness/core/paths.py``) and declared by ``
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import re
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import yaml
 
 import harness.core.paths as paths
 import harness.core.report_paths as report_paths
+import harness.stages
 from harness.deps import dvc_files, import_graph, member_modules
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,8 +112,10 @@ def test_every_output_path_is_one_dvc_declares():
         # declared itself, inside a declared folder, or a folder whose files dvc.yaml declares one by one
         return any(p.fullmatch(path) for p in patterns) or any(path.startswith(d + "/") or d.startswith(path + "/") for d in declared)
 
-    outputs = {name: str(value) for module in (paths, report_paths) for name, value in vars(module).items()
-               if isinstance(value, Path) and value.parts[0] in ("results", "models", "data")}
+    # paths.py's, report_paths.py's, and an output folder a stage module names for itself (docs/extending.md: a stage)
+    modules = [paths, report_paths, *(importlib.import_module(f"harness.stages.{m.name}") for m in pkgutil.iter_modules(harness.stages.__path__))]
+    outputs = {f"{module.__name__}.{name}": str(value) for module in modules for name, value in vars(module).items()
+               if isinstance(value, Path) and value.parts and value.parts[0] in ("results", "models", "data")}
     missing = {name: path for name, path in outputs.items() if not covered(path)}
     assert missing == {}
     for kind in paths.RESULT_FOLDERS:
@@ -195,3 +200,17 @@ def test_imports_are_sorted_one_way():
 
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "I", "--output-format", "concise", "."], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("registry", ["METHODS", "SOURCES", "METRICS", "CAUSAL_TASKS", "GENERATION_METRICS"])
+def test_a_member_is_named_once_lowercase_and_as_its_file(registry):
+    """A member's registered name is a lowercase identifier, its module's name, and the ``name`` its class
+    declares (where it declares one): the two spellings cannot drift apart unnoticed."""
+    from harness.core import registry as registries
+
+    reg = getattr(registries, registry)
+    for name in reg.names():
+        item = reg.get(name)
+        assert name.isidentifier() and name == name.lower(), f"{registry}: {name!r} is not a lowercase identifier"
+        assert item.__module__ == f"{reg.package}.{name}", f"{registry}: {name!r} is registered in {item.__module__}"
+        assert getattr(item, "name", name) == name, f"{registry}: {name!r} declares name = {item.name!r}"

@@ -3,6 +3,7 @@ the validation curve's steps-to-target and the latency measurement."""
 
 import pytest
 import torch
+import yaml
 
 from harness.claims.engine import judge_claim
 from harness.claims.judges import assess, classify, quantity
@@ -119,3 +120,11 @@ def test_recommend_counts_exactly_and_quantization_saves_memory():
     assert lora["gb"] - lora["activations_gb"] < (full["gb"] - full["activations_gb"]) / 3
     with pytest.raises(HarnessError, match="built-in architectures: roberta-base"):
         model_config("no/such-model-anywhere")
+
+
+def test_every_run_of_the_atlas_study_has_its_row():
+    """A run added to the atlas study without a row in experiments/atlas.yaml would be left out of the table unseen."""
+    rows = yaml.safe_load((ROOT / "experiments" / "atlas.yaml").read_text())["rows"]
+    in_rows = {run for row in rows for run in row.get("runs", [])}
+    study = yaml.safe_load((ROOT / "studies" / "atlas" / "params.yaml").read_text())
+    assert set(study["train"]) - in_rows == set()

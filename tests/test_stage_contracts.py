@@ -5,7 +5,6 @@ line that breaks the promise fails one of these tests."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -28,11 +27,11 @@ from harness.core.io import read_json
 from harness.core.registry import METHODS
 from harness.current import dirty_results
 from harness.fitting import fit_seed
-from harness.inference import predict, score
+from harness.inference import score
 from harness.methods.adalora import AdaLora
 from harness.stages import paperscale, prepare, tune
 from harness.stages.common import load_prepared
-from tests.conftest import ROOT, set_runs
+from tests.conftest import ROOT, set_runs, shrunk_architecture
 
 # --- tune: scores every grid point on validation, keeps the best --------------------------------------------------
 
@@ -183,10 +182,6 @@ def test_every_file_a_local_source_reads_is_hashed(workspace, tiny_raw, monkeypa
 
 # --- paperscale: counts what the method trains; the committed counts are a recomputation ---------------------------
 
-SHRINK = {"num_hidden_layers": 2, "n_layer": 2, "hidden_size": 32, "n_embd": 32, "num_attention_heads": 2, "n_head": 2,
-          "intermediate_size": 64, "vocab_size": 128, "max_position_embeddings": 64, "n_positions": 64, "position_buckets": 16}
-
-
 def paperscale_spec() -> dict:
     return yaml.safe_load((ROOT / "experiments" / "paperscale.yaml").read_text())
 
@@ -198,7 +193,7 @@ def test_paperscale_counts_the_parameters_the_method_trains(entry):
     parameters of the model as built."""
     spec = paperscale_spec()
     raw = spec["entries"][entry]
-    arch = {k: SHRINK.get(k, v) for k, v in spec["architectures"][raw["architecture"]].items()}
+    arch = shrunk_architecture(spec["architectures"][raw["architecture"]])
     counted = paperscale.count(arch, raw["method"], f"entries.{entry}.method")
     fields = dict(arch)
     config = AutoConfig.for_model(fields.pop("model_type"), **fields)
@@ -238,15 +233,15 @@ def test_a_dirty_result_anywhere_under_results_fails_freshness(tmp_path):
     folders = sorted({p.parent for p in committed.rglob("*.json")})
     assert len(folders) >= 20  # default, studies, profiles, causal track, reference: every kind of result folder
     for folder in folders:
-        sample = sorted(folder.glob("*.json"))[0]
+        sample = min(folder.glob("*.json"))
         results = tmp_path / folder.relative_to(committed.parent).as_posix().replace("/", "_")
-        copy = results / sample.relative_to(committed)
-        copy.parent.mkdir(parents=True)
+        planted = results / sample.relative_to(committed)
+        planted.parent.mkdir(parents=True)
         record = json.loads(sample.read_text())
         record["provenance"]["git"]["dirty"] = True
-        copy.write_text(json.dumps(record))
-        shutil.copy(sample, copy.with_name("clean.json"))
-        assert dirty_results(results) == [str(copy)], sample
+        planted.write_text(json.dumps(record))
+        shutil.copy(sample, planted.with_name("clean.json"))
+        assert dirty_results(results) == [str(planted)], sample
 
 
 # --- run-profile: a failed pipeline never replaces the committed results -------------------------------------------

@@ -139,7 +139,6 @@ def p_text(raw: float, used: float, adjusted: tuple[float, float] | None) -> str
 
 class Judge:
     Config: type
-    needs_center: bool = False
 
     @classmethod
     def check_claim(cls, head, cfg, where: str) -> None:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import sys
 
-from harness.core.commands import COMMANDS, run
+from harness.core.commands import COMMANDS, run, unknown
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in COMMANDS:
-        print(f"usage: harness {{{','.join(COMMANDS)}}} [args]", file=sys.stderr)
+    if not argv:
+        print(f"usage: harness {{{','.join(sorted(COMMANDS))}}} [args]", file=sys.stderr)
+        return 2
+    if argv[0] not in COMMANDS:
+        print(f"error: {unknown(argv[0])}", file=sys.stderr)
         return 2
     if argv[0] != "preload":
         from harness.preload import delegate

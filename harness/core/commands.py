@@ -3,31 +3,21 @@ the preload server's fork). Shared by the CLI entry point and the preload server
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import importlib.util
 import logging
 import os
+import pkgutil
 import sys
 import warnings
 
 from harness.core.errors import HarnessError
 
-COMMANDS = {
-    "prepare": "harness.stages.prepare",
-    "tune": "harness.stages.tune",
-    "train": "harness.stages.train",
-    "evaluate": "harness.stages.evaluate",
-    "truncate": "harness.stages.truncate",
-    "planted": "harness.stages.planted",
-    "tabulate": "harness.stages.tabulate",
-    "paperscale": "harness.stages.paperscale",
-    "atlas": "harness.stages.atlas",
-    "causal-data": "harness.stages.causal_data",
-    "causal-base": "harness.stages.causal_base",
-    "causal-train": "harness.stages.causal_train",
-    "causal-evaluate": "harness.stages.causal_evaluate",
-    "causal-align": "harness.stages.causal_align",
-    "causal-knowledge": "harness.stages.causal_knowledge",
-    "causal-rag": "harness.stages.causal_rag",
+STAGES = "harness.stages"
+NOT_A_STAGE = ("common",)  # helpers the stage modules share
+# Commands that are not pipeline stages: the tools around the pipeline.
+TOOLS = {
     "recommend": "harness.recommend",
     "check": "harness.check",
     "current": "harness.current",
@@ -38,6 +28,23 @@ COMMANDS = {
     "glue-profiles": "harness.glue_profiles",
     "preload": "harness.preload",
 }
+
+
+def stage_commands() -> dict[str, str]:
+    """Every module of ``harness/stages`` is the command of its name (``causal_train.py``: ``harness causal-train``),
+    so a new stage is its module and its entry in a dvc.yaml; nothing here changes."""
+    spec = importlib.util.find_spec(STAGES)
+    return {m.name.replace("_", "-"): f"{STAGES}.{m.name}" for m in pkgutil.iter_modules(spec.submodule_search_locations)
+            if m.name not in NOT_A_STAGE}
+
+
+COMMANDS = {**stage_commands(), **TOOLS}
+
+
+def unknown(name: str) -> str:
+    """The one-line error for a command that does not exist, with the closest known ones."""
+    near = difflib.get_close_matches(name, COMMANDS, n=3, cutoff=0.5)
+    return f"unknown command {name!r}; {'closest: ' + ', '.join(near) + '; ' if near else ''}commands: {', '.join(sorted(COMMANDS))}"
 
 
 # The libraries' own switches, read when they are imported: commands that never import them (check,
@@ -71,4 +78,9 @@ def run(argv: list[str]) -> int:
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except SystemExit as stop:
+        if isinstance(stop.code, str):  # ``sys.exit("usage: ...")``: a usage error, exit status 2 like every other
+            print(f"error: {stop.code}", file=sys.stderr)
+            return 2
+        raise
     return 0

@@ -1,0 +1,29 @@
+"""The prepared GPU check runs end to end (here on the CPU, shrunk: ``--quick``), so the few minutes a lent GPU
+gives are never spent on a wiring fault."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.slow
+def test_the_gpu_check_runs_and_writes_its_record(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (record,) = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+    parts = {(r["part"], r["run"], r["precision"]) for r in record["rows"]}
+    assert ("default core runs", "lora", "fp32") in parts
+    assert {("DeBERTaV3-base (shrunk: --quick)", run, "bf16") for run in ("lora", "adalora")} <= parts
+    for row in record["rows"]:
+        assert row["tokens_per_s"] > 0 and 0 < row["mfu"] < 1 and row["final_loss"] == row["final_loss"]
+    core = next(r for r in record["rows"] if r["part"] == "default core runs")
+    assert 0 <= core["validation_accuracy"] <= 100
+    assert record["provenance"]["git"]["sha"] and record["gemm_peak_gflops"]["fp32"] > 0
+    assert "| default core runs | lora | fp32 |" in proc.stdout
