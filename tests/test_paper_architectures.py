@@ -145,7 +145,7 @@ def check_profile(path: Path) -> list[str]:
         else:
             labels = torch.rand(2) if num_labels == 1 else torch.randint(0, num_labels, (2,))
             out = prepared(input_ids=ids, labels=labels)
-            assert out.logits.shape == (2, num_labels)
+            assert out.logits.reshape(2, -1).shape == (2, num_labels)
         out.loss.backward()
         assert torch.isfinite(out.loss) and any(p.grad is not None for p in prepared.parameters() if p.requires_grad)
     return found_frozen

@@ -160,7 +160,7 @@ def test_bad_params_leave_no_outputs(project):
 
 def test_glue_files_as_they_ship_train_and_evaluate_through_dvc_exp_run(project):
     """An RTE-format file (label names, sentence pairs) and a headerless MRPC-format file, each through
-    `dvc exp run -S ...` from prepare to evaluate, the way a user points the pipeline at GLUE files."""
+    `harness preload -- dvc exp run -S ...` from prepare to evaluate, the way a user points the pipeline at GLUE files."""
     glue = project / "glue"
     glue.mkdir()
     rte = [f"{i}\tA man is sleeping in room {i}.\tSomeone sleeps {i}.\t{'entailment' if i % 3 else 'not_entailment'}" for i in range(40)]
@@ -177,7 +177,7 @@ def test_glue_files_as_they_ship_train_and_evaluate_through_dvc_exp_run(project)
                  "-S", "data.local.text_column=3", "-S", "data.local.text_pair_column=4", "-S", "data.local.label_column=0"],
     }
     for name, settings in runs.items():
-        sh("dvc", "exp", "run", "-n", name, *common, *settings, "evaluate@lora", cwd=project)
+        sh("harness", "preload", "--", "dvc", "exp", "run", "-n", name, *common, *settings, "evaluate@lora", cwd=project)
         prepared = json.loads((project / "results" / "prepare.json").read_text())
         assert prepared["sizes"] == {"train": 24, "validation": 6, "test": 10}, name
         assert ("label_ids" in prepared) == (name == "rte")
