@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 
 import torch
-from gemm_peak import gemm_peak_gflops  # benchmarks/gemm_peak.py (scripts run from benchmarks/)
-from torch.utils.flop_counter import FlopCounterMode
+from gemm_peak import gemm_peak_gflops, step_flops  # benchmarks/gemm_peak.py (scripts run from benchmarks/)
 from transformers import (
     AutoModelForCausalLM,
     BitsAndBytesConfig,
@@ -89,9 +88,7 @@ def measure(args, method: str, device: torch.device, scratch: Path) -> dict:
         optimizer = torch.optim.AdamW(params, lr=1e-4)
         generator = torch.Generator().manual_seed(0)
         batch = torch.randint(0, 50257, (args.batch, args.seq), generator=generator).to(device)
-        with FlopCounterMode(display=False) as counter:
-            model(input_ids=batch, labels=batch).loss.backward()
-        optimizer.zero_grad(set_to_none=True)
+        flops = step_flops(model, {"input_ids": batch, "labels": batch})
         times = []
         for step in range(args.warmup + args.steps):
             if device.type == "cuda":
@@ -111,7 +108,7 @@ def measure(args, method: str, device: torch.device, scratch: Path) -> dict:
         "trainable_params": sum(p.numel() for p in params),
         "tokens_per_s": args.batch * args.seq / step_s,
         "step_s": step_s,
-        "flops_per_step": counter.get_total_flops(),
+        "flops_per_step": flops,
         "peak_mb": memory.get("cuda_max_allocated_mb") if device.type == "cuda" else memory["peak_rss_delta_mb"],
     }
 

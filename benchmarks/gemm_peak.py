@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 
 def gemm_peak_gflops(n: int = 2048, reps: int = 10, device: str = "cpu", dtype: torch.dtype = torch.float32) -> float:
@@ -21,3 +22,12 @@ def gemm_peak_gflops(n: int = 2048, reps: int = 10, device: str = "cpu", dtype: 
     if device != "cpu":
         torch.cuda.synchronize(device)
     return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def step_flops(model, batch: dict) -> int:
+    """FLOPs of one forward and backward pass of ``model`` on ``batch`` (keyword inputs with labels), as run: the
+    numerator of MFU. The gradients it leaves are cleared."""
+    with FlopCounterMode(display=False) as counter:
+        model(**batch).loss.backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()

@@ -33,20 +33,11 @@ from datetime import date
 from pathlib import Path
 
 import torch
-from gemm_peak import gemm_peak_gflops  # benchmarks/gemm_peak.py (scripts run from benchmarks/)
-from torch.utils.flop_counter import FlopCounterMode
+from gemm_peak import gemm_peak_gflops, step_flops  # benchmarks/gemm_peak.py (scripts run from benchmarks/)
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ("lora", "adalora", "loraplus", "full")
 MB = 2**20
-
-
-def step_flops(model, batch: dict) -> int:
-    """FLOPs of one forward and backward pass of ``model`` on ``batch``, as run."""
-    with FlopCounterMode(display=False) as counter:
-        model(**batch).loss.backward()
-    model.zero_grad(set_to_none=True)
-    return counter.get_total_flops()
 
 
 def modelled_bytes(model, base, batch: int, seq: int, activation_bytes_per_value: int) -> float:

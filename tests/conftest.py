@@ -142,3 +142,8 @@ SHRINK = {"num_hidden_layers": 2, "n_layer": 2, "hidden_size": 32, "n_embd": 32,
 def shrunk_architecture(arch: dict) -> dict:
     """``arch`` (an entry of experiments/paperscale.yaml's architectures) with its sizes replaced by SHRINK's."""
     return {k: SHRINK.get(k, v) for k, v in arch.items()}
+
+
+def paperscale_spec() -> dict:
+    """experiments/paperscale.yaml: the published architectures and the entries the paperscale stage counts."""
+    return yaml.safe_load((ROOT / "experiments" / "paperscale.yaml").read_text())

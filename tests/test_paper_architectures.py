@@ -20,7 +20,7 @@ from harness.methods.adalora import schedule_steps
 from harness.stages import paperscale
 from harness.training import total_steps
 from harness.validate import load_validated
-from tests.conftest import ROOT, shrunk_architecture
+from tests.conftest import ROOT, paperscale_spec, shrunk_architecture
 
 PROFILES = sorted(p for p in (ROOT / "experiments" / "profiles").glob("*.yaml") if p.stem.startswith(("paper-", "seed-")))
 
@@ -37,9 +37,7 @@ ADAPTED_PER_LAYER = {"deberta-v2": 6, "roberta": 2, "gpt2": 1}
 
 
 def full_architecture(model: str) -> dict:
-    import yaml
-
-    archs = yaml.safe_load((ROOT / "experiments" / "paperscale.yaml").read_text())["architectures"]
+    archs = paperscale_spec()["architectures"]
     name = ARCHITECTURE_OF[model]
     return dict(archs[name]) if name else {"model_type": "gpt2", **{k: v for k, v in AutoConfig.for_model("gpt2").to_dict().items()
                                                                       if k in ("n_layer", "n_embd", "n_head", "n_positions", "vocab_size")}}

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from transformers import AutoConfig, AutoModel
 
 from harness import run_profile as run_profile_module
@@ -31,7 +30,7 @@ from harness.inference import score
 from harness.methods.adalora import AdaLora
 from harness.stages import paperscale, prepare, tune
 from harness.stages.common import load_prepared
-from tests.conftest import ROOT, set_runs, shrunk_architecture
+from tests.conftest import ROOT, paperscale_spec, set_runs, shrunk_architecture
 
 # --- tune: scores every grid point on validation, keeps the best --------------------------------------------------
 
@@ -181,10 +180,6 @@ def test_every_file_a_local_source_reads_is_hashed(workspace, tiny_raw, monkeypa
 
 
 # --- paperscale: counts what the method trains; the committed counts are a recomputation ---------------------------
-
-def paperscale_spec() -> dict:
-    return yaml.safe_load((ROOT / "experiments" / "paperscale.yaml").read_text())
-
 
 @pytest.mark.parametrize("entry", sorted(paperscale_spec()["entries"]))
 def test_paperscale_counts_the_parameters_the_method_trains(entry):

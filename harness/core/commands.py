@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import importlib.util
 import logging
 import os
 import pkgutil
@@ -33,9 +32,8 @@ TOOLS = {
 def stage_commands() -> dict[str, str]:
     """Every module of ``harness/stages`` is the command of its name (``causal_train.py``: ``harness causal-train``),
     so a new stage is its module and its entry in a dvc.yaml; nothing here changes."""
-    spec = importlib.util.find_spec(STAGES)
-    return {m.name.replace("_", "-"): f"{STAGES}.{m.name}" for m in pkgutil.iter_modules(spec.submodule_search_locations)
-            if m.name not in NOT_A_STAGE}
+    package = importlib.import_module(STAGES)  # its __init__ imports nothing
+    return {m.name.replace("_", "-"): f"{STAGES}.{m.name}" for m in pkgutil.iter_modules(package.__path__) if m.name not in NOT_A_STAGE}
 
 
 COMMANDS = {**stage_commands(), **TOOLS}
