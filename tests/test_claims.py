@@ -613,6 +613,33 @@ def test_the_check_reads_the_lower_bound_over_seeds_and_a_correlation_floor():
     assert check_arm("r", Context("smoke", {"r": arm([0.0] * 3, [0.0], metric="matthews")}, None), spec).learned is False
 
 
+def test_the_trained_models_whole_validation_score_is_read_first_and_checks_a_run_without_tuning():
+    """Each seed's ``final_validation`` (the train stage scores every run on the whole validation split, k-NN too) is
+    the figure; the curve and the tuning are read only for results that lack it."""
+    from harness.claims.competence import check_arm, load_competence
+
+    spec = load_competence(ROOT / "experiments" / "competence.yaml")
+    knn = {"eval": {"primary_metric": "accuracy", "seeds": {"0": {"metrics": {"accuracy": 52.0}}}},
+           "train": {"seeds": {str(i): {"final_validation": {"accuracy": v}, "val_curve": []} for i, v in enumerate([52.0, 51.0, 53.0])}}}
+    verdict = check_arm("knn", Context("smoke", {"knn": knn}, None, prepared=BALANCED), spec)
+    assert not verdict.learned and "the trained model on the validation split, 3 seeds" in verdict.figure
+    record = arm([70.0] * 3, [90.0, 30.0, 60.0], curve=True)  # its curve alone would fail it (see above)
+    for i, v in enumerate([70.0, 71.0, 69.5]):
+        record["train"]["seeds"][str(i)]["final_validation"] = {"accuracy": v}
+    assert check_arm("r", Context("smoke", {"r": record}, None, prepared=BALANCED), spec).learned
+
+
+def test_a_comparison_of_a_run_left_on_its_grid_edge_says_so():
+    from harness.claims.engine import judge_all
+
+    c = relation()
+    runs = {"a": arm([80.0, 81.0, 82.0], [80.0]), "b": arm([70.0, 71.0, 72.5], [60.0])}
+    assert judge_all([c], Context("smoke", runs, None, prepared=BALANCED))[0]["grid_edge"] == []
+    runs["b"]["tune"]["grid_edge"] = "top"
+    row = judge_all([c], Context("smoke", runs, None, prepared=BALANCED))[0]
+    assert row["grid_edge"] == ["b (top)"] and row["verdict"] == "reproduced"
+
+
 def test_every_registered_metric_has_a_competence_rule():
     from harness.claims.competence import load_competence
     from harness.core.registry import METRICS

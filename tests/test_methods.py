@@ -72,7 +72,7 @@ def test_adalora_without_allocation_fails_its_claim_and_the_gate(tiny_raw, prepa
     # three seeds that all behave like this one (no allocation is deterministic: every rank stays init_r)
     ctx = Context(profile="smoke", runs={"adalora": {"train": {"seeds": {s: figures for s in "012"}}}}, paperscale=None)
     rows = judge_all(claims, ctx)
-    assert rows[0]["verdict"] == "not reproduced" and rows[0]["estimate"] == 0
+    assert rows[0]["verdict"] == "not reproduced" and rows[0]["estimate"] == 0, rows[0]["detail"]
     expected = {"held": {cid: {"verdict": "inconclusive", "estimate": 8.0, "ci95": [5.5, 10.5], "region": [2.0, None]}}}
     worse, _ = compare(expected, rows)
     assert worse and worse[0].startswith(f"{cid}: expected inconclusive, got not reproduced")

@@ -14,6 +14,7 @@ from harness.core.seeding import seed_everything
 from harness.models import load_classifier
 from harness.stages import planted as planted_stage
 from harness.stages import prepare
+from harness.tuning import choose, edge_of
 
 MODULES = ["query", "value"]
 
@@ -155,7 +156,9 @@ def test_stages_end_to_end_and_tuning_never_opens_the_test_split(workspace, tiny
     shutil.move(test_split, workspace / "test-aside")
     tuned = planted_stage.tune(params)
     assert set(tuned["arms"]) == set(rb.ARMS) and set(tuned["provenance"]["data"]) == {"train", "validation"}
-    assert all(len(arm["grid"]) == 2 for arm in tuned["arms"].values())
+    for arm in tuned["arms"].values():  # the first grid, then an edge optimum's extension (harness/tuning.py)
+        assert [p["factor"] for p in arm["grid"][:2]] == [1.0, 3.0] and arm["chosen_lr"] == arm["grid"][choose(arm["grid"])]["lr"]
+        assert arm["grid_edge"] == edge_of(arm["grid"])  # an edge is recorded only where the cap left the best on it
     shutil.move(workspace / "test-aside", test_split)
     result = planted_stage.run(params, "high")
     seed = result["seeds"]["0"]

@@ -1,5 +1,6 @@
 """The tune stage: one learning-rate budget per run, chosen on validation, never reading the test split."""
 
+import math
 import shutil
 
 import pytest
@@ -8,7 +9,7 @@ from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.stages import prepare, train, tune
-from harness.tuning import choose
+from harness.tuning import choose, edge_of, search
 from tests.conftest import set_runs
 
 
@@ -16,7 +17,7 @@ def test_tune_never_opens_the_test_split_and_feeds_train(workspace, tiny_raw):
     """With the prepared test split deleted the tune stage still runs (it cannot have read it), every grid
     point is the run's default times a factor, and the train stage trains at the chosen one."""
     set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
-    tiny_raw["tuning"]["factors"] = [1.0, 3.0]
+    tiny_raw["tuning"].update(factors=[1.0, 3.0], extend_max=0)  # the extension has its own tests below
     params = parse_params(tiny_raw)
     prepare.run(params)
     shutil.rmtree(workspace / "data" / "prepared" / "splits" / "test")
@@ -24,7 +25,7 @@ def test_tune_never_opens_the_test_split_and_feeds_train(workspace, tiny_raw):
     default = tiny_raw["loop"]["lr"]
     assert [p["lr"] for p in result["grid"]] == pytest.approx([default, 3 * default])
     assert all(0 <= p["validation"] <= 100 for p in result["grid"]) and result["split"] == "validation"
-    assert result["chosen_lr"] == result["grid"][choose(result["grid"], [1.0, 3.0])]["lr"]
+    assert result["chosen_lr"] == result["grid"][choose(result["grid"])]["lr"]
     assert set(result["provenance"]["data"]) == {"train", "validation"}
     with pytest.raises(HarnessError, match="no test split"):  # the stages that report do need it
         train.run(params, "lora")
@@ -58,18 +59,81 @@ def test_a_method_without_steps_records_nothing_to_tune(workspace, tiny_raw):
     assert read_json(workspace / "results" / "tune" / "knn.json")["note"].startswith("no gradient steps")
 
 
-def point(score):
-    return {"validation": score}
+def point(score, factor=1.0):
+    return {"validation": score, "factor": factor}
 
 
 def test_choice_best_score_then_the_factor_nearest_one():
-    factors = [0.3, 1.0, 3.0, 10.0]
-    assert choose([point(80), point(85), point(90), point(70)], factors) == 2
-    assert choose([point(90), point(85), point(90), point(90)], factors) == 2  # 3 is nearer 1 than 0.3 or 10
-    assert choose([point(85), point(85), point(80), point(80)], [1 / 3, 1.0, 3.0, 10.0]) == 1  # the default wins a tie
-    assert choose([point(None), point(50), point(None), point(None)], factors) == 1  # diverged points never win
+    def grid(*scores, factors=(0.3, 1.0, 3.0, 10.0)):
+        return [point(s, f) for s, f in zip(scores, factors)]
+
+    assert choose(grid(80, 85, 90, 70)) == 2
+    assert choose(grid(90, 85, 90, 90)) == 2  # 3 is nearer 1 than 0.3 or 10
+    assert choose(grid(85, 85, 80, 80, factors=(1 / 3, 1.0, 3.0, 10.0))) == 1  # the default wins a tie
+    assert choose(grid(None, 50, None, None)) == 1  # diverged points never win
     with pytest.raises(HarnessError, match="every learning rate of the grid diverged"):
-        choose([point(None)] * 4, factors)
+        choose(grid(None, None, None, None))
+
+
+class Ladder:  # tuning's extension settings, as TuningConfig carries them
+    extend_step, extend_per_round, extend_max = 3.0, 2, 4
+
+
+def planted_optimum(best_factor: float):
+    """A validation score peaked at ``best_factor`` (log-distance from it), and the factors it was asked for."""
+    asked = []
+
+    def score(factors):
+        asked.extend(factors)
+        return [{"factor": f, "lr": 1e-3 * f, "validation": 90 - abs(math.log(f / best_factor))} for f in factors]
+
+    return score, asked
+
+
+@pytest.mark.parametrize("best, edge_after, added", [
+    (30.0, None, [30.0, 90.0]),              # beyond the top: one round finds it interior
+    (200.0, None, [30.0, 90.0, 270.0, 810.0]),  # two rounds
+    (1e4, "top", [30.0, 90.0, 270.0, 810.0]),   # beyond the cap: stops there and says so
+    (0.2, None, [1 / 3, 1 / 9]),             # beyond the bottom
+    (3.0, None, []),                         # interior already: nothing added
+])
+def test_an_edge_optimum_extends_the_grid_until_interior_or_the_cap(best, edge_after, added):
+    score, asked = planted_optimum(best)
+    points, edge = search(score([1.0, 3.0, 10.0]), Ladder, score)
+    assert asked[3:] == pytest.approx(added) and edge == edge_after
+    assert [p.get("extended", False) for p in points] == [False] * 3 + [True] * len(added)
+    chosen = points[choose(points)]["factor"]
+    if edge is None:  # the optimum is interior: a grid point on each side of it
+        assert min(p["factor"] for p in points) < chosen < max(p["factor"] for p in points)
+
+
+def test_a_diverged_point_beyond_the_best_bounds_the_grid():
+    def score(factors):
+        return [{"factor": f, "lr": f, "validation": None if f > 10 else 80 + f} for f in factors]
+
+    points, edge = search(score([1.0, 3.0, 10.0]), Ladder, score)
+    assert [p["factor"] for p in points] == [1.0, 3.0, 10.0, 30.0, 90.0] and edge is None
+    assert edge_of(points) is None
+
+
+def test_the_tune_stage_extends_a_planted_edge_optimum(workspace, tiny_raw, monkeypatch):
+    """Through the stage itself (training and scoring replaced by a planted validation score that peaks at 9x the
+    default lr): the first grid [1x, 3x] has its best on the top edge, so the stage scores 9x and 27x, chooses 9x
+    (interior) and records no edge; with no room to extend, it keeps 3x and records the top edge."""
+    set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
+    tiny_raw["tuning"].update(factors=[1.0, 3.0], extend_max=4, extend_per_round=2, extend_step=3.0)
+    params = parse_params(tiny_raw)
+    prepare.run(params)
+    default = tiny_raw["loop"]["lr"]
+    monkeypatch.setattr(tune, "fit_seed", lambda params, run, method, cfg, *a, **k: (cfg.lr, type("S", (), {"final_loss": 0.1})()))
+    monkeypatch.setattr(tune, "predict", lambda lr, *a, **k: (lr, None, None))
+    monkeypatch.setattr(tune, "score", lambda lr, labels, metrics: {metrics[0]: 90 - abs(math.log(lr / (9 * default)))})
+    result = tune.run(params, "lora")
+    assert [p["factor"] for p in result["grid"]] == pytest.approx([1.0, 3.0, 9.0, 27.0])
+    assert result["chosen_lr"] == pytest.approx(9 * default) and result["grid_edge"] is None
+    tiny_raw["tuning"]["extend_max"] = 0  # no room: the edge stays, and says so
+    result = tune.run(parse_params(tiny_raw), "lora")
+    assert result["chosen_lr"] == pytest.approx(3 * default) and result["grid_edge"] == "top"
 
 
 @pytest.mark.parametrize("factors, message", [
@@ -87,11 +151,14 @@ def test_status_lists_every_grid_point_and_the_choice():
     from harness.stages.tabulate import render_protocol
 
     tuning = {"lora": {"method": "lora", "default_lr": 5e-4, "chosen_lr": 1.5e-3, "seed": 0, "seeds": [0, 1, 2, 3, 4],
-                       "grid": [[5e-4, 69.9], [1.5e-3, 79.9], [5e-3, None]]},
+                       "grid": [[5e-4, 69.9], [1.5e-3, 79.9], [5e-3, None]], "extended": 0, "grid_edge": None},
               "knn": {"method": "knn", "default_lr": None, "chosen_lr": None, "seed": 0, "seeds": [0, 1, 2], "grid": []}}
     text = "\n".join(render_protocol(tuning, "accuracy"))
     assert "| lora | lora | 0.0005 | 0.0005: 69.9, 0.0015: 79.9, 0.005: diverged | **0.0015** | 5 |" in text
-    tuning["lora"]["chosen_lr"] = 5e-3
-    assert "**0.005** (grid edge) | 5 |" in "\n".join(render_protocol(tuning, "accuracy"))
+    assert "grid edge" not in text.split("| run |")[1]
+    tuning["lora"].update(chosen_lr=5e-3, extended=4, grid_edge="top")
+    text = "\n".join(render_protocol(tuning, "accuracy"))
+    assert "diverged (4 added at an edge) | **0.005** (**grid edge**: top, at the cap) | 5 |" in text
+    assert "1 run(s) still chose an lr at the edge" in text
     assert "| knn | knn | — | no gradient steps: nothing to tune | — | 3 |" in text
     assert "validation accuracy at each lr" in text

@@ -6,8 +6,9 @@ that is not the method. So before a claim that compares runs' quality is judged,
 competence check, stated once in ``experiments/competence.yaml`` before any verdict was read from it, and read on
 validation only (the split the tuning used; the test split stays the judged one):
 
-* the figure: the run's primary metric on validation - each seed's last point of its validation curve (the
-  runs that track one), else the tuning stage's score at the chosen point (seed 0, one value, no interval);
+* the figure: the run's primary metric on validation - each seed's trained model scored on the whole validation
+  split (the train stage records it for every run, k-NN included), else (older results) each seed's last point of
+  its validation curve, else the tuning stage's score at the chosen point (seed 0, one value, no interval);
 * the floor: the constant predictor's score on that validation split (``majority``: always the most frequent
   class; ``zero``: a correlation or Matthews coefficient, which a constant prediction does not raise above 0)
   plus the stated margin;
@@ -79,11 +80,15 @@ def constant_score(metric: str, rule: MetricRule, label_counts: dict[str, int] |
     return 100.0 * max(label_counts.values()) / total
 
 
-def validation_scores(run: dict[str, Any]) -> tuple[list[float], str] | None:
-    """A run's primary metric on validation per seed (each seed's last validation point), else the tuning's score at
-    its chosen point; None where the run has neither (a run that was not trained and tuned here)."""
-    seeds = (run.get("train") or {}).get("seeds", {})
-    curves = [seed.get("val_curve") for _, seed in sorted(seeds.items(), key=lambda kv: int(kv[0]))]
+def validation_scores(run: dict[str, Any], metric: str) -> tuple[list[float], str] | None:
+    """A run's primary metric on validation per seed: each trained seed's score on the whole validation split
+    (``final_validation``), else each seed's last point of its validation curve (results written before the train
+    stage recorded the former), else the tuning's score at its chosen point; None where the run has none of them."""
+    seeds = [seed for _, seed in sorted(((run.get("train") or {}).get("seeds") or {}).items(), key=lambda kv: int(kv[0]))]
+    finals = [(seed.get("final_validation") or {}).get(metric) for seed in seeds]
+    if finals and all(v is not None for v in finals):
+        return [float(v) for v in finals], f"the trained model on the validation split, {len(finals)} seeds"
+    curves = [seed.get("val_curve") for seed in seeds]
     if curves and all(curves):
         return [float(c[-1][1]) for c in curves], f"last validation point of {len(curves)} seeds"
     tune = run.get("tune")
@@ -98,7 +103,7 @@ def check_arm(run: str, ctx: Context, spec: CompetenceSpec) -> Competence | None
     """The competence of ``run`` in ``ctx`` (a profile's context), or None where there is nothing to check against."""
     record = ctx.runs.get(run, {})
     metric = (record.get("tune") or {}).get("metric") or (record.get("eval") or {}).get("primary_metric")
-    scores = validation_scores(record)
+    scores = validation_scores(record, metric) if metric else None
     if metric is None or scores is None:
         return None
     if metric not in spec.metrics:
@@ -121,20 +126,31 @@ def check_arm(run: str, ctx: Context, spec: CompetenceSpec) -> Competence | None
     return Competence(run, bound >= floor, f"{shown} {verb} {floor:.4g}: the constant predictor's {constant:.4g} + margin {rule.margin:g}")
 
 
-def failed_arms(measure: Any, ctx: Context, spec: CompetenceSpec) -> list[Competence]:
-    """The runs a comparison's quality figures come from that did not learn (empty: every arm passed or had nothing to
-    check). A measure of one run alone is not a comparison: nothing to check."""
+def compared_arms(measure: Any, ctx: Context) -> list[tuple[str, Context]]:
+    """The runs a comparison's quality figures come from, each with its profile's context (empty for a measure of one
+    run alone, which is not a comparison, and for arms of a profile that did not run)."""
     if not hasattr(measure, "a"):
         return []
     arms = {(leaf.profile, leaf.run) for leaf in leaves(measure)
             if leaf.kind == "run" and leaf.file in QUALITY_FILES and leaf.field.startswith("metrics.")}
-    failed = []
+    found = []
     for profile, run in sorted(arms):
         try:
-            where = ctx.of_profile(profile)
+            found.append((run, ctx.of_profile(profile)))
         except NotRun:
             continue
-        verdict = check_arm(run, where, spec)
-        if verdict is not None and not verdict.learned:
-            failed.append(verdict)
-    return failed
+    return found
+
+
+def failed_arms(measure: Any, ctx: Context) -> list[Competence]:
+    """The compared runs that did not learn (empty: every arm passed or had nothing to check). The rules are read only
+    for a comparison."""
+    checked = [check_arm(run, where, load_competence()) for run, where in compared_arms(measure, ctx)]
+    return [verdict for verdict in checked if verdict is not None and not verdict.learned]
+
+
+def grid_edges(measure: Any, ctx: Context) -> list[str]:
+    """The compared runs whose tuned lr is still on an edge of the grid at its cap (harness/tuning.py), as
+    ``<run> (<edge>)``: their best may lie beyond the grid, so the comparison may be one of tuning."""
+    edges = ((run, ((where.runs.get(run) or {}).get("tune") or {}).get("grid_edge")) for run, where in compared_arms(measure, ctx))
+    return [f"{run} ({edge})" for run, edge in edges if edge]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.claims.claim import Claim, leaves
-from harness.claims.competence import failed_arms, load_competence
+from harness.claims.competence import failed_arms, grid_edges
 from harness.claims.judges import Region, Verdict, assess, classify, quantity
 from harness.claims.measures import TIMED, Context, NoEvidence, NotRun
 from harness.core.errors import HarnessError
@@ -98,7 +98,7 @@ def measure_claim(claim: Claim, ctx: Context) -> tuple[Evidence | None, Region |
             measured, tie = MEASURES.get(claim.measure.kind).sample(claim.measure, ctx), None
         except NoEvidence as why:  # two arms alike on every seed: unless one did not learn (checked first), a tie
             measured, tie = None, why
-        failed = failed_arms(claim.measure, ctx, load_competence())
+        failed = failed_arms(claim.measure, ctx)
         if failed:
             return None, None, Verdict("invalid", None, None, "; ".join(f"invalid: {a.run} did not learn ({a.figure})" for a in failed))
         if tie is not None:
@@ -140,7 +140,7 @@ def judge_all(claims: list[Claim], ctx: Context) -> list[dict[str, Any]]:
         p_in_adj, p_out_adj, family = adjusted.get(i, (None, None, None))
         if verdict is None:
             verdict = classify(ev, region, (p_in_adj, p_out_adj) if family else None)
-        rows.append(row(claim, verdict, p_in_adj, p_out_adj, family))
+        rows.append({**row(claim, verdict, p_in_adj, p_out_adj, family), "grid_edge": grid_edges(claim.measure, ctx)})
     return rows
 
 

@@ -104,6 +104,12 @@ class TuningConfig:
 
     seed: int = 0
     factors: list[typing.Annotated[float, Field(gt=0)]] = dataclasses.field(default_factory=lambda: [1.0, 3.0, 10.0])
+    # An optimum on an edge of the grid extends it that way (harness/tuning.py: search): ``extend_per_round`` more
+    # points per round, each ``extend_step`` times beyond the last, on validation only, until the best is interior
+    # or ``extend_max`` points were added on that side (the cap: the row then reads "grid edge"). 0: never extend.
+    extend_step: typing.Annotated[float, Field(gt=1)] = 3.0
+    extend_per_round: PositiveInt = 2
+    extend_max: NonNegInt = 4
 
     def __post_init__(self) -> None:
         if 1.0 not in self.factors:

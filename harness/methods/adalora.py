@@ -21,7 +21,7 @@ from pydantic.dataclasses import dataclass
 from harness.core.errors import HarnessError
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
-from harness.methods.base import Method, MethodSettings, peft_task_type
+from harness.methods.base import Method, MethodSettings, peft_modules_to_save, peft_task_type
 
 Unit = Annotated[float, Field(gt=0, lt=1)]
 
@@ -96,6 +96,7 @@ class AdaLora(Method):
         tinit, tfinal = schedule_steps(cfg, total_steps)
         config = AdaLoraConfig(
             task_type=peft_task_type(model),
+            modules_to_save=peft_modules_to_save(model),
             init_r=cfg.init_r,
             target_r=cfg.target_r,
             lora_alpha=cfg.alpha,

@@ -98,6 +98,28 @@ def peft_task_type(model: nn.Module):
     return TaskType.CAUSAL_LM if type(model).__name__ in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values() else TaskType.SEQ_CLS
 
 
+PEFT_HEADS = ("classifier", "score")  # what peft's sequence-classification wrapper trains by itself
+
+
+def head_modules(model: nn.Module) -> list[str]:
+    """The top-level modules of a sequence classifier outside its pretrained backbone that hold weights: the task head,
+    which every method trains (BERT's and RoBERTa's ``classifier``; DeBERTa's ``pooler`` and ``classifier``, as
+    DeBERTa's pooler sits outside its backbone and the DeBERTaV3 checkpoints do not hold it). A causal LM or a bare
+    backbone (paperscale's body-only counts): none."""
+    from peft import TaskType
+
+    if peft_task_type(model) == TaskType.CAUSAL_LM or getattr(model, "base_model", model) is model:  # a bare backbone has no head
+        return []
+    return [name for name, child in model.named_children() if name != model.base_model_prefix and any(True for _ in child.parameters())]
+
+
+def peft_modules_to_save(model: nn.Module) -> list[str] | None:
+    """The head modules peft's sequence-classification wrapper would leave frozen (DeBERTa's pooler), for a peft
+    config's ``modules_to_save``; None where it trains the whole head by itself."""
+    extra = [name for name in head_modules(model) if name not in PEFT_HEADS]
+    return extra or None
+
+
 TRAINABLE_FILE = "trainable.safetensors"
 
 

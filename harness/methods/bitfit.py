@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from harness.core.registry import METHODS
-from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
-
-HEADS = ("classifier", "score")  # task heads of sequence-classification models: trained as in the paper
+from harness.methods.base import Method, MethodSettings, head_modules, load_trainable, save_trainable
 
 
 @METHODS.register("bitfit")
@@ -14,8 +12,9 @@ class BitFit(Method):
     Config = MethodSettings
 
     def prepare(self, model, cfg, *, total_steps):
+        heads = head_modules(model)  # the task head trains, as in the paper
         for name, param in model.named_parameters():
-            param.requires_grad_(name.endswith(".bias") or name.split(".")[0] in HEADS)
+            param.requires_grad_(name.endswith(".bias") or name.split(".")[0] in heads)
         return model
 
     def save(self, model, out_dir):

@@ -23,12 +23,11 @@ from torch import nn
 from harness.core.errors import HarnessError
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
-from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
+from harness.methods.base import Method, MethodSettings, head_modules, load_trainable, save_trainable
 
 # BERT-family names of the two sub-layer output projections
 ATTENTION_OUTPUT = r"\.layer\.\d+\.attention\.output\.dense$"
 FFN_OUTPUT = r"\.layer\.\d+\.output\.dense$"
-HEADS = ("classifier", "score")
 
 
 @dataclass(config=STRICT)
@@ -63,6 +62,7 @@ class BottleneckAdapters(Method):
     Config = BottleneckSettings
 
     def prepare(self, model, cfg, *, total_steps):
+        heads = head_modules(model)  # before the adapters join the model's top level
         for p in model.parameters():
             p.requires_grad_(False)
         modules = dict(model.named_modules())
@@ -73,7 +73,7 @@ class BottleneckAdapters(Method):
             modules[name].register_forward_hook(lambda module, inputs, output, adapter=adapter: adapter(output))
         model.add_module("bottleneck_adapters", adapters)  # in named_parameters: trained, saved, moved with the model
         for name, p in model.named_parameters():
-            if name.split(".")[0] in HEADS:
+            if name.split(".")[0] in heads:
                 p.requires_grad_(True)
         return model
 

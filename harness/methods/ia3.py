@@ -10,7 +10,7 @@ from pydantic.dataclasses import dataclass
 
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
-from harness.methods.base import Method, MethodSettings
+from harness.methods.base import Method, MethodSettings, peft_modules_to_save
 
 
 @dataclass(config=STRICT)
@@ -27,6 +27,7 @@ class IA3(Method):
 
     def prepare(self, model, cfg, *, total_steps):
         config = IA3Config(
-            task_type=TaskType.SEQ_CLS, target_modules=cfg.target_modules, feedforward_modules=cfg.feedforward_modules
+            task_type=TaskType.SEQ_CLS, target_modules=cfg.target_modules, feedforward_modules=cfg.feedforward_modules,
+            modules_to_save=peft_modules_to_save(model),
         )
         return get_peft_model(model, config)

@@ -12,7 +12,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from harness.core.schema import STRICT
-from harness.methods.base import Method, MethodSettings, peft_task_type
+from harness.methods.base import Method, MethodSettings, peft_modules_to_save, peft_task_type
 
 
 @dataclass(config=STRICT)
@@ -23,10 +23,12 @@ class LoraSettings(MethodSettings):
     target_modules: list[str] = dataclasses.field(default_factory=lambda: ["query", "value"])
 
 
-def lora_config(cfg, task_type) -> LoraConfig:
-    """peft config shared by LoRA and LoRA+; a classifier head is trained through SEQ_CLS's modules_to_save."""
+def lora_config(cfg, task_type, modules_to_save: list[str] | None) -> LoraConfig:
+    """peft config shared by LoRA, LoRA+ and QLoRA; a classifier's head is trained through ``modules_to_save``
+    (SEQ_CLS's own ``classifier``/``score``, and the head modules it does not know: ``peft_modules_to_save``)."""
     return LoraConfig(
         task_type=task_type,
+        modules_to_save=modules_to_save,
         r=cfg.r,
         lora_alpha=cfg.alpha,
         lora_dropout=cfg.dropout,
@@ -42,4 +44,4 @@ class LoraAdapter(Method):
     causal_lm = True
 
     def prepare(self, model, cfg, *, total_steps):
-        return get_peft_model(model, lora_config(cfg, peft_task_type(model)))
+        return get_peft_model(model, lora_config(cfg, peft_task_type(model), peft_modules_to_save(model)))

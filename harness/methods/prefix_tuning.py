@@ -11,7 +11,7 @@ from pydantic.dataclasses import dataclass
 
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
-from harness.methods.base import Method, MethodSettings
+from harness.methods.base import Method, MethodSettings, peft_modules_to_save
 
 
 @dataclass(config=STRICT)
@@ -29,6 +29,7 @@ class PrefixTuning(Method):
     def prepare(self, model, cfg, *, total_steps):
         config = PrefixTuningConfig(
             task_type=TaskType.SEQ_CLS,
+            modules_to_save=peft_modules_to_save(model),
             num_virtual_tokens=cfg.num_virtual_tokens,
             prefix_projection=cfg.projection,
             encoder_hidden_size=cfg.projection_hidden,

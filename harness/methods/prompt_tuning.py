@@ -11,7 +11,7 @@ from pydantic.dataclasses import dataclass
 
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
-from harness.methods.base import Method, MethodSettings
+from harness.methods.base import Method, MethodSettings, peft_modules_to_save
 
 
 @dataclass(config=STRICT)
@@ -26,6 +26,7 @@ class PromptTuning(Method):
 
     def prepare(self, model, cfg, *, total_steps):
         config = PromptTuningConfig(
-            task_type=TaskType.SEQ_CLS, num_virtual_tokens=cfg.num_virtual_tokens, prompt_tuning_init=PromptTuningInit.RANDOM
+            task_type=TaskType.SEQ_CLS, num_virtual_tokens=cfg.num_virtual_tokens, prompt_tuning_init=PromptTuningInit.RANDOM,
+            modules_to_save=peft_modules_to_save(model),
         )
         return get_peft_model(model, config)

@@ -17,7 +17,7 @@ from transformers import BitsAndBytesConfig
 
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
-from harness.methods.base import Method
+from harness.methods.base import Method, peft_modules_to_save
 from harness.methods.lora_common import LoraSettings, lora_config
 from harness.models import DTYPES, load_classifier
 
@@ -57,7 +57,7 @@ class QLora(Method):
     def prepare(self, model, cfg, *, total_steps):
         keep_training_layout(model)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-        return get_peft_model(model, lora_config(cfg, TaskType.SEQ_CLS))
+        return get_peft_model(model, lora_config(cfg, TaskType.SEQ_CLS, peft_modules_to_save(model)))
 
     def load(self, base, out_dir, cfg):
         """Same 4-bit kernel as in training: the inference kernel's different rounding flips near-tie

@@ -1,7 +1,7 @@
 """Stages ``planted_tune`` and ``planted@<task>``: the planted-rank benchmark (see ``harness/rankbench.py``).
 
 ``planted_tune`` gives every arm (oracle, negative, uniform LoRA; AdaLoRA) the same learning-rate budget: its
-default times each of ``tuning.factors``, trained on ``planted.tune_task`` at ``tuning.seed`` and scored by gap
+default times each of ``tuning.factors`` (grown at an edge optimum: harness/tuning.py), trained on ``planted.tune_task`` at ``tuning.seed`` and scored by gap
 closed on the first ``planted.n_eval`` validation inputs. ``planted@<task>`` trains every arm at its chosen lr
 for every seed of ``planted.seeds`` on the first ``planted.n_train`` training inputs and measures it on the first
 ``n_eval`` test inputs, where nothing was chosen. Each seed builds the teacher itself (it is deterministic in
@@ -36,7 +36,7 @@ from harness.models import load_classifier
 from harness.resources import pick_device
 from harness.stages.common import data_hashes, load_prepared, write_run_result
 from harness.training import train, train_loader
-from harness.tuning import choose
+from harness.tuning import choose, search
 
 log = logging.getLogger("harness.planted")
 
@@ -181,10 +181,9 @@ def tune(params: Params) -> dict[str, Any]:
     check(params)
     cfg, factors = params.planted, params.tuning.factors
     splits, tokenizer = load_prepared(("train", "validation"))  # never the test split
-    points = [(arm, f) for arm in rb.ARMS for f in factors]
     default = defaults(params)
 
-    def one_point(i: int) -> dict[str, Any]:
+    def one_point(i: int, points: list[tuple[str, float]]) -> dict[str, Any]:
         arm, factor = points[i]
         bench = build(params, cfg.tune_task, splits, tokenizer, scored="validation")
         try:
@@ -195,16 +194,24 @@ def tune(params: Params) -> dict[str, Any]:
             return {"lr": default[arm] * factor, "factor": factor, "validation": None, "diverged": str(err)}
         return {"lr": default[arm] * factor, "factor": factor, "validation": gap_of(bench, model)}
 
-    if len(factors) == 1:  # nothing to choose (a paper profile's own lr): train nothing here
-        done = {i: {"lr": default[arm], "factor": 1.0, "validation": None, "not_trained": "the only grid point"} for i, (arm, _) in enumerate(points)}
-    else:
-        done = run_seeds(one_point, list(range(len(points))), threads=params.loop.threads, device=pick_device(params.loop.device),
-                         log=log, label="planted_tune (grid points)")
+    def score(points: list[tuple[str, float]]) -> list[dict[str, Any]]:
+        done = run_seeds(lambda i: one_point(i, points), list(range(len(points))), threads=params.loop.threads,
+                         device=pick_device(params.loop.device), log=log, label="planted_tune (grid points)")
+        return [done[i] for i in range(len(points))]
+
     arms = {}
-    for arm in rb.ARMS:
-        grid = [done[i] for i, (a, _) in enumerate(points) if a == arm]
-        arms[arm] = {"default_lr": default[arm], "grid": grid, "chosen_lr": grid[0]["lr"] if len(grid) == 1 else grid[choose(grid, factors)]["lr"]}
-        log.info("planted_tune %s: %s -> %g", arm, ", ".join(f"{p['lr']:g}: {p['validation']}" for p in grid), arms[arm]["chosen_lr"])
+    if len(factors) == 1:  # nothing to choose (a paper profile's own lr): train nothing here
+        for arm in rb.ARMS:
+            arms[arm] = {"default_lr": default[arm], "grid": [{"lr": default[arm], "factor": 1.0, "validation": None, "not_trained": "the only grid point"}],
+                         "chosen_lr": default[arm], "grid_edge": None}
+    else:
+        first = score([(arm, f) for arm in rb.ARMS for f in factors])  # every arm's first grid at once, then each arm's extension
+        for k, arm in enumerate(rb.ARMS):
+            grid, edge = search(first[k * len(factors):(k + 1) * len(factors)], params.tuning,
+                                lambda new, arm=arm: score([(arm, f) for f in new]))
+            arms[arm] = {"default_lr": default[arm], "grid": grid, "chosen_lr": grid[choose(grid)]["lr"], "grid_edge": edge}
+    for arm, tuned in arms.items():
+        log.info("planted_tune %s: %s -> %g", arm, ", ".join(f"{p['lr']:g}: {p['validation']}" for p in tuned["grid"]), tuned["chosen_lr"])
     result = {"task": cfg.tune_task, "split": "validation", "score": "gap_closed", "seed": params.tuning.seed, "arms": arms,
               "provenance": record(seeds=[params.tuning.seed],
                                    data_hashes=data_hashes(("train", "validation")))}

@@ -255,7 +255,8 @@ def render_claims(claims: list[dict[str, Any]]) -> list[str]:
                 why += f"; about {n} seeds in all would decide, most likely *{likely}*"
             if c["note"]:
                 why += f". {c['note']}"
-            verdict = f"**{c['verdict']}**" + (f" (*{c['stale']}*)" if c["stale"] else "")
+            verdict = f"**{c['verdict']}**" + (f" (*{c['stale']}*)" if c["stale"] else "") + (
+                f" (grid edge: {', '.join(c['grid_edge'])})" if c["grid_edge"] else "")
             lines.append(
                 f"| `{c['id']}`: {c['statement']} | {c['source']} | {c['published'] or '—'} | {fmt_value(c['estimate'])}{effect} | "
                 f"{interval_text(c['evidence'])} | {region} | {p_cell(c)} | {verdict} | {why} |"
@@ -353,7 +354,8 @@ def tuning_rows(params: Params) -> dict[str, dict[str, Any]]:
             raise HarnessError(f"{path}: missing; run the tune stage for run {run!r} (dvc repro tune@{run})")
         t = read_json(path)
         rows[run] = {"method": t["method"], "default_lr": t["default_lr"], "chosen_lr": t["chosen_lr"], "seed": t["seed"],
-                     "grid": [[g["lr"], g["validation"]] for g in t["grid"]], "seeds": seeds_of(params, run)}
+                     "grid": [[g["lr"], g["validation"]] for g in sorted(t["grid"], key=lambda g: g["lr"])],
+                     "extended": sum(bool(g.get("extended")) for g in t["grid"]), "grid_edge": t.get("grid_edge"), "seeds": seeds_of(params, run)}
     return rows
 
 
@@ -361,11 +363,14 @@ PROTOCOL = (
     "Every trained run gets the same learning-rate budget (stage `tune`, harness/stages/tune.py): its default lr "
     "(params.yaml: the method paper's printed value where there is one) times each factor of `tuning.factors`, the "
     "full schedule at one seed, scored on the validation split; the best score feeds all its seeds (ties: the factor "
-    "nearest 1). Steps, batch and schedule are the same for every method and were fixed before any result on this "
-    "task was seen. LoRA+'s ratio lambda stays at 16 (its claim is about a fixed ratio; the paper's code uses 20). "
-    "AdaLoRA needs the top of its grid at this scale for a known reason: its singular values start at zero and under "
-    "Adam move about lr per step, and the orthogonality penalty dominates its first steps, so at its published 8e-4 a "
-    "200-step run leaves the update near zero; the tuning grid, not a hand-picked lr, now decides it."
+    "nearest 1). Where the best sits on an edge of the grid, the grid grows that way by the same rule for every run "
+    "(`tuning.extend_*`: points `extend_step` times further out, `extend_per_round` a round, at most `extend_max` a "
+    "side), until the best is interior; a run whose best is still on the edge at that cap reads **grid edge**, here and "
+    "in every claim that compares it. Steps, batch and schedule are the same for every method and were fixed before any "
+    "result on this task was seen. LoRA+'s ratio lambda stays at 16 (its claim is about a fixed ratio; the paper's code "
+    "uses 20). AdaLoRA's singular values start at zero and under Adam move about lr per step while the orthogonality "
+    "penalty dominates its first steps, so at its published 8e-4 a 200-step run leaves the update near zero: the grid, "
+    "not a hand-picked lr, decides how far above it the run's lr goes."
 )
 
 
@@ -439,14 +444,13 @@ def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]
             lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | one grid point: not tuned | **{t['chosen_lr']:.2g}** | {len(t['seeds'])} |")
             continue
         grid = ", ".join(f"{lr:.2g}: {'diverged' if v is None else f'{v:.1f}'}" for lr, v in t["grid"])
-        lrs = [lr for lr, _ in t["grid"]]
-        at_edge = t["chosen_lr"] in (min(lrs), max(lrs))
-        edges += at_edge
-        lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | {grid} | **{t['chosen_lr']:.2g}**"
-                     f"{' (grid edge)' if at_edge else ''} | {len(t['seeds'])} |")
+        extended = f" ({t['extended']} added at an edge)" if t["extended"] else ""
+        edges += t["grid_edge"] is not None
+        edge = f" (**grid edge**: {t['grid_edge']}, at the cap)" if t["grid_edge"] else ""
+        lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | {grid}{extended} | **{t['chosen_lr']:.2g}**{edge} | {len(t['seeds'])} |")
     if edges:
-        lines += ["", f"{edges} run(s) chose an lr at the edge of the grid: their best may lie beyond it, so a gap between "
-                  "methods may be a gap in tuning; a wider `tuning.factors` (the same for every run) would tell."]
+        lines += ["", f"{edges} run(s) still chose an lr at the edge of the grid after extending it to the cap: their best may "
+                  "lie beyond it, so a gap between methods that involves them may be a gap in tuning (their claims say so)."]
     return lines
 
 

@@ -23,6 +23,7 @@ from harness.core.provenance import record
 from harness.core.ranks import is_main_process
 from harness.core.workers import run_seeds
 from harness.fitting import fit_seed
+from harness.inference import predict, score
 from harness.resources import pick_device
 from harness.stages.common import config_dict, data_hashes, load_prepared, run_method, train_figures
 
@@ -57,13 +58,17 @@ def write_curves(folder: Path, figures: dict) -> None:
 
 def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir, lr: float | None = None) -> tuple[dict, object]:
     """Train one seed (at ``lr`` if given, else the run's default), save its artifact to ``out_dir``; the
-    figures and the model."""
+    figures (with the trained model's scores on the validation split) and the model."""
     method, cfg = run_method(params, run)
     if lr is not None:
         cfg = dataclasses.replace(cfg, lr=lr)
     model, stats = fit_seed(params, run, method, cfg, seed, splits, tokenizer, log_name=f"train/{run}/{seed_subdir(seed)}")
     method.save(model, out_dir)
-    figures = train_figures(model, method, cfg, stats, pick_device(params.loop.device))
+    device = pick_device(params.loop.device)
+    figures = train_figures(model, method, cfg, stats, device)
+    # the trained model on the whole validation split: what the competence check reads (never the test split)
+    preds, labels, _ = predict(model, splits["validation"], tokenizer, params.loop.eval_batch_size, device)
+    figures["final_validation"] = score(preds, labels, params.data.metrics)
     return figures, model
 
 

@@ -11,7 +11,11 @@ models; at 200 steps on MiniLM they are a floor. AdaLoRA shows it most: its sing
 and under Adam move about ``lr`` per step, while the orthogonality penalty dominates its first steps, so at a
 published 8e-4 a short run leaves the update near zero.
 
-Writes ``results/tune/<run>.json``: the grid, each point's validation score and final loss, the choice, provenance.
+Where the best point sits on an edge of the grid, the grid grows that way on validation (harness/tuning.py:
+``search``, ``tuning.extend_*``) until the optimum is interior or the cap is reached (``grid_edge`` then names the edge).
+
+Writes ``results/tune/<run>.json``: the grid, each point's validation score and final loss, the choice, the edge
+at the cap if any, provenance.
 A run without gradient steps (retrieval) records that it has nothing to tune; with a single factor (paper profiles:
 the paper's own lr) there is nothing to choose and nothing is trained here.
 """
@@ -33,17 +37,15 @@ from harness.fitting import fit_seed
 from harness.inference import predict, score
 from harness.resources import pick_device
 from harness.stages.common import data_hashes, load_prepared, run_method
-from harness.tuning import choose
+from harness.tuning import choose, search
 
 log = logging.getLogger("harness.tune")
 SPLITS_READ = ("train", "validation")  # never the test split
 
 
-def grid(params: Params, run: str) -> list[float]:
-    """The learning rates ``run`` tries: its default times every factor, in the factors' order."""
-    cfg = params.train[run]
-    default = cfg.lr or params.loop.lr
-    return [default * f for f in params.tuning.factors]
+def default_lr(params: Params, run: str) -> float:
+    """The lr the grid scales: the run's own, else ``loop.lr`` (the method's published or documented value)."""
+    return params.train[run].lr or params.loop.lr
 
 
 def run(params: Params, run: str) -> dict:
@@ -51,43 +53,47 @@ def run(params: Params, run: str) -> dict:
     splits, tokenizer = load_prepared(SPLITS_READ)
     metric = params.data.metrics[0]
     device = pick_device(params.loop.device)
-    lrs = grid(params, run) if method.trains else []
+    default = default_lr(params, run)
 
-    def one_point(i: int) -> dict:
-        model, stats = fit_seed(params, run, method, dataclasses.replace(cfg, lr=lrs[i]), params.tuning.seed, splits, tokenizer, track=False,
-                                log_name=f"tune/{run}/lr_{lrs[i]:g}")
-        preds, labels, _ = predict(model, splits["validation"], tokenizer, params.loop.eval_batch_size, device)
-        value = score(preds, labels, [metric])[metric]
-        log.info("tune@%s lr %g: validation %s %.2f", run, lrs[i], metric, value)
-        return {"lr": lrs[i], "factor": params.tuning.factors[i], "validation": value, "final_loss": stats.final_loss}
-
-    def guarded(i: int) -> dict:
+    def one_point(factor: float) -> dict:
+        lr = default * factor
         try:
-            return one_point(i)
+            model, stats = fit_seed(params, run, method, dataclasses.replace(cfg, lr=lr), params.tuning.seed, splits, tokenizer, track=False,
+                                    log_name=f"tune/{run}/lr_{lr:g}")
         except HarnessError as err:  # a diverged point is a result of the grid, not a failure of the stage
             if "diverged" not in str(err):
                 raise
-            log.info("tune@%s lr %g: %s", run, lrs[i], err)
-            return {"lr": lrs[i], "factor": params.tuning.factors[i], "validation": None, "final_loss": None, "diverged": str(err)}
+            log.info("tune@%s lr %g: %s", run, lr, err)
+            return {"lr": lr, "factor": factor, "validation": None, "final_loss": None, "diverged": str(err)}
+        preds, labels, _ = predict(model, splits["validation"], tokenizer, params.loop.eval_batch_size, device)
+        value = score(preds, labels, [metric])[metric]
+        log.info("tune@%s lr %g: validation %s %.2f", run, lr, metric, value)
+        return {"lr": lr, "factor": factor, "validation": value, "final_loss": stats.final_loss}
 
-    if len(lrs) == 1:  # nothing to choose (a paper profile runs the paper's own lr): train nothing here
-        points, chosen = [{"lr": lrs[0], "factor": 1.0, "validation": None, "final_loss": None, "not_trained": "the only grid point"}], lrs[0]
-    elif lrs:
+    def score_factors(factors: list[float]) -> list[dict]:
         # the workers' "seeds" here are grid points, each trained at tuning.seed
-        done = run_seeds(guarded, list(range(len(lrs))), threads=params.loop.threads, device=device, log=log, label=f"tune@{run} (grid points)")
-        points = [done[i] for i in range(len(lrs))]
-        chosen = points[choose(points, params.tuning.factors)]["lr"]
-    else:
+        done = run_seeds(lambda i: one_point(factors[i]), list(range(len(factors))), threads=params.loop.threads, device=device, log=log,
+                         label=f"tune@{run} (grid points)")
+        return [done[i] for i in range(len(factors))]
+
+    edge = None
+    if not method.trains:
         points, chosen = [], None
+    elif len(params.tuning.factors) == 1:  # nothing to choose (a paper profile runs the paper's own lr): train nothing here
+        points, chosen = [{"lr": default, "factor": 1.0, "validation": None, "final_loss": None, "not_trained": "the only grid point"}], default
+    else:
+        points, edge = search(score_factors(list(params.tuning.factors)), params.tuning, score_factors)
+        chosen = points[choose(points)]["lr"]
     result = {
         "run": run,
         "method": method.name,
         "metric": metric,
         "split": "validation",
         "seed": params.tuning.seed,
-        "default_lr": cfg.lr or params.loop.lr if method.trains else None,
+        "default_lr": default if method.trains else None,
         "grid": points,
         "chosen_lr": chosen,
+        "grid_edge": edge,  # "top"/"bottom": the best still on that edge after extend_max more points (the cap)
         "note": None if method.trains else "no gradient steps: nothing to tune",
         "provenance": record(seeds=[params.tuning.seed], data_hashes=data_hashes(SPLITS_READ)),
     }
