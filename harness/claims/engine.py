@@ -25,11 +25,12 @@ from harness.claims.claim import Claim, leaves
 from harness.claims.competence import failed_arms, grid_edges
 from harness.claims.judges import Region, Verdict, assess, classify, quantity
 from harness.claims.measures import TIMED, Context, NoEvidence, NotRun
+from harness.claims.sequential import Look, SeedPlan, load_plan
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.core.paths import PAPERSCALE, PREPARE_SUMMARY, PROFILE_PARAMS, PROFILE_RESULTS, RESULTS, result_file
 from harness.core.registry import JUDGES, MEASURES
-from harness.stats import Evidence, adjust
+from harness.stats import Evidence, adjust, region_p_values
 
 METHOD_NAMES = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
 
@@ -135,13 +136,29 @@ def judge_all(claims: list[Claim], ctx: Context) -> list[dict[str, Any]]:
         p_in = adjust([measured[i][0].p_inside for i in members], method)
         p_out = adjust([measured[i][0].p_outside for i in members], method)
         adjusted.update({i: (a, b, f"{family} ({METHOD_NAMES[method]}, {len(members)} claims)") for i, a, b in zip(members, p_in, p_out)})
+    plan = load_plan()
     rows = []
     for i, (claim, (ev, region, verdict)) in enumerate(zip(claims, measured)):
         p_in_adj, p_out_adj, family = adjusted.get(i, (None, None, None))
+        look = plan.look(ev.n) if plan.covers(claim.id) and ev is not None and verdict is None else None
         if verdict is None:
-            verdict = classify(ev, region, (p_in_adj, p_out_adj) if family else None)
-        rows.append({**row(claim, verdict, p_in_adj, p_out_adj, family), "grid_edge": grid_edges(claim.measure, ctx)})
+            verdict = classify(ev, region, (p_in_adj, p_out_adj) if family else None, **({"alpha": look.level} if look else {}))
+        rows.append({**row(claim, verdict, p_in_adj, p_out_adj, family), "grid_edge": grid_edges(claim.measure, ctx),
+                     "look": None if look is None else planned_look(look, verdict, plan)})
     return rows
+
+
+def planned_look(look: Look, verdict: Verdict, plan: SeedPlan) -> dict[str, Any]:
+    """A planned claim's look (harness/claims/sequential.py) and, while it is open, what its seeds' mean and spread
+    would decide at the plan's cap (its last look's nominal level): the seeds the plan would still add."""
+    at_cap = None
+    ev, region = verdict.evidence, verdict.region
+    if verdict.verdict == "inconclusive" and look.next is not None and ev is not None and ev.interval_kind == "confidence":
+        p_in, p_out = region_p_values(ev.mean, ev.sd, look.cap, region.low, region.high)
+        final = plan.look(look.cap).level
+        at_cap = "inside" if p_in < final else "outside" if p_out < final else "neither"
+    return {"k": look.k, "of": look.of, "n": look.n, "level": look.level, "next": look.next, "cap": look.cap, "text": look.text(),
+            "at_cap": at_cap}
 
 
 def row(claim: Claim, v: Verdict, p_in_adj: float | None, p_out_adj: float | None, family: str | None) -> dict[str, Any]:

@@ -93,9 +93,10 @@ def assess(sample: Sample, region: Region) -> tuple[Evidence | None, str | None]
     return evidence(sample.values, region.low, region.high, exact=sample.deterministic), None
 
 
-def classify(ev: Evidence, region: Region, adjusted: tuple[float, float] | None = None) -> Verdict:
+def classify(ev: Evidence, region: Region, adjusted: tuple[float, float] | None = None, alpha: float = ALPHA) -> Verdict:
     """The verdict from the evidence; with ``adjusted`` (p_inside, p_outside after the family's
-    correction) those decide, and the detail says when the correction changed the outcome."""
+    correction) those decide, and the detail says when the correction changed the outcome. ``alpha``: the level a
+    p-value must be under to decide (a sequential plan's look sets a lower one: harness/claims/sequential.py)."""
     where = region.text()
     if ev.interval_kind in ("exact", "zero spread"):
         what = f"{fmt(ev.mean)} (exact)" if ev.interval_kind == "exact" else \
@@ -114,18 +115,18 @@ def classify(ev: Evidence, region: Region, adjusted: tuple[float, float] | None 
     two_sided = math.isfinite(region.low) and math.isfinite(region.high)
     (lo90, hi90), (lo95, hi95) = ev.ci90, ev.ci95
     lower_side = math.isfinite(region.low)
-    if p_in < ALPHA:
+    if p_in < alpha:
         shown = f"90% CI [{fmt(lo90)}, {fmt(hi90)}]" if two_sided else f"one-sided 95% bound {fmt(lo90 if lower_side else hi90)}"
         return Verdict("reproduced", ev, region, f"{shown} inside {where} ({p_text(ev.p_inside, p_in, adjusted)})")
-    if p_out < ALPHA:
+    if p_out < alpha:
         shown = f"95% CI [{fmt(lo95)}, {fmt(hi95)}]" if two_sided else f"one-sided 95% bound {fmt(hi90 if lower_side else lo90)}"
         verdict = "exceeded" if region.beyond_better(ev.mean) else "not reproduced"
         return Verdict(verdict, ev, region, f"{shown} outside {where} ({p_text(ev.p_outside, p_out, adjusted)})")
     # the level this claim must reach inside its family: alpha scaled as the correction scaled its p-value
     inside = region.contains(ev.mean)
     raw, adj = (ev.p_inside, p_in) if inside else (ev.p_outside, p_out)
-    level = ALPHA * raw / adj if adj > 0 else ALPHA
-    if raw < ALPHA:
+    level = alpha * raw / adj if adj > 0 else alpha
+    if raw < alpha:
         detail = (f"{'inside' if inside else 'outside'} {where} at the claim's own level (p = {raw:.3g}) but not after the "
                   f"correction for the claims judged with it (adjusted p = {adj:.3g})")
     else:

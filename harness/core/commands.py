@@ -26,6 +26,7 @@ TOOLS = {
     "run-profile": "harness.run_profile",
     "glue-profiles": "harness.glue_profiles",
     "preload": "harness.preload",
+    "seed-plan": "harness.seed_plan",
 }
 
 

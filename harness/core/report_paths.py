@@ -11,5 +11,7 @@ from pathlib import Path
 
 # what an arm of a comparison must reach on validation before the comparison is judged (harness/claims/competence.py)
 COMPETENCE = Path("experiments") / "competence.yaml"
+SEED_PLAN = Path("experiments") / "seed_plan.yaml"  # the sequential design that adds seeds to open claims
+SEED_PLAN_RECORD = Path("experiments") / "seed_plan_applied.json"  # what `harness seed-plan --apply` extended, look by look
 # each study's own headline, <study>.json (harness/headline.py): dvc metrics show results/studies/<study>.json
 STUDY_HEADLINES = Path("results") / "studies"

@@ -249,7 +249,9 @@ def render_claims(claims: list[dict[str, Any]]) -> list[str]:
             region = "—" if c["region"] is None else c["region"]["text"] + (
                 f" (delta {fmt_value(c['region']['delta'])}: {c['region']['delta_from']})" if c["region"]["delta"] is not None else "")
             why = c["detail"]
-            if c["seeds_needed"]:
+            if c["look"]:
+                why += f"; seed plan: {plan_text(c['look'])}"
+            elif c["seeds_needed"]:
                 n, side = c["seeds_needed"]
                 likely = "reproduced" if side == "inside" else "not reproduced"
                 why += f"; about {n} seeds in all would decide, most likely *{likely}*"
@@ -262,6 +264,16 @@ def render_claims(claims: list[dict[str, Any]]) -> list[str]:
                 f"{interval_text(c['evidence'])} | {region} | {p_cell(c)} | {verdict} | {why} |"
             )
     return lines
+
+
+def plan_text(look: dict[str, Any]) -> str:
+    """A planned claim's look and, while open, what the plan's cap would decide (harness/claims/sequential.py)."""
+    text = look["text"]
+    if look["at_cap"] is not None:
+        outcome = {"inside": "most likely *reproduced*", "outside": "most likely *not reproduced*",
+                   "neither": "still undecided"}[look["at_cap"]]
+        text += f"; at the cap ({look['cap']} seeds) this mean and spread would leave it {outcome}; next look: {look['next']} seeds (`harness seed-plan`)"
+    return text
 
 
 def rank_maps(rows: list[dict[str, Any]], provenance: dict[str, Any]) -> dict[str, str]:

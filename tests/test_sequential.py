@@ -1,0 +1,96 @@
+"""The sequential seed plan (harness/claims/sequential.py, harness/seed_plan.py): boundaries that hold the error over
+all looks, claims judged at their look's level, the next look written for exactly the runs an open claim compares."""
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats as st
+
+from harness import seed_plan
+from harness.claims.engine import judge_all
+from harness.claims.measures import Context
+from harness.claims.sequential import SeedPlan, load_plan, nominal_levels
+from tests.conftest import ROOT
+from tests.test_claims import BALANCED, arm, relation
+
+
+def null_p_values(looks, n_experiments=2000, seed=0):
+    """One-sided t-test p-values at each look of ``n_experiments`` experiments where the claim is false (mean 0):
+    the seeds accumulate, so a later look includes the earlier ones' seeds."""
+    x = np.random.default_rng(seed).standard_normal((n_experiments, looks[-1]))
+    cols = []
+    for n in looks:
+        sample = x[:, :n]
+        cols.append(st.t.sf(sample.mean(1) / (sample.std(1, ddof=1) / np.sqrt(n)), n - 1))
+    return np.stack(cols, axis=1)
+
+
+@pytest.mark.parametrize("spending", ["obrien_fleming", "pocock"])
+def test_the_boundary_keeps_the_type_one_error_over_2000_null_experiments_and_unadjusted_looks_do_not(spending):
+    looks, alpha = (3, 5, 10), 0.05
+    p = null_p_values(looks)
+    sequential = (p < np.array(nominal_levels(looks, alpha, spending))).any(axis=1).mean()
+    unadjusted = (p < alpha).any(axis=1).mean()
+    assert sequential <= alpha + 0.01
+    assert unadjusted > alpha + 0.01  # deciding at every look at alpha itself: about 0.11 here
+
+
+def test_the_boundaries_match_the_published_ones():
+    """Lan-DeMets O'Brien-Fleming spending, two equally spaced looks, one-sided alpha 0.025: z = 2.963 and 1.969
+    (Jennison & Turnbull 2000, table 7.6; gsDesign's sfLDOF gives the same); Pocock spending spends alpha ln(1 + (e-1)t)
+    by look t, so its first look's level is exactly that."""
+    first, second = nominal_levels((5, 10), 0.025, "obrien_fleming")
+    assert st.norm.isf(first) == pytest.approx(2.963, abs=2e-3) and st.norm.isf(second) == pytest.approx(1.969, abs=2e-3)
+    assert nominal_levels((3, 5, 10), 0.05, "pocock")[0] == pytest.approx(0.05 * np.log(1 + (np.e - 1) * 0.3))
+    assert all(0 < a < 0.05 for a in nominal_levels((3, 5, 10), 0.05, "obrien_fleming"))
+
+
+def test_the_plan_is_validated_and_covers_the_real_data_profiles():
+    plan = load_plan(ROOT / "experiments" / "seed_plan.yaml")
+    assert plan.looks == [3, 5, 10] and plan.covers("lora.stsb-cpu.on-par-with-full") and not plan.covers("lora.smoke.on-par-with-full")
+    with pytest.raises(ValueError, match="increasing"):
+        SeedPlan(looks=[5, 3])
+
+
+def planned(monkeypatch, looks=(3, 5, 10)):
+    plan = SeedPlan(looks=list(looks), claims=["t.*"])
+    monkeypatch.setattr("harness.claims.engine.load_plan", lambda: plan)
+    return plan
+
+
+def test_a_planned_claim_decides_only_under_its_looks_level_and_says_what_the_cap_would(monkeypatch):
+    """Three seeds whose one-sided p is about 0.003: a fixed design would call it reproduced; at look 1 of the plan
+    (nominal 0.00035) it stays open, names the next look, and says the cap would most likely reproduce it."""
+    c = relation(id="t.claim")
+    runs = {"a": arm([80.0, 81.0, 82.0], [80.0]), "b": arm([70.0, 72.0, 71.5], [70.0])}
+    ctx = Context("smoke", runs, None, prepared=BALANCED)
+    fixed = judge_all([c], ctx)[0]
+    assert fixed["verdict"] == "reproduced" and fixed["look"] is None
+    planned(monkeypatch)
+    row = judge_all([c], ctx)[0]
+    assert row["verdict"] == "inconclusive" and row["evidence"]["p_inside"] < 0.05
+    assert row["look"]["k"] == 1 and row["look"]["next"] == 5 and row["look"]["at_cap"] == "inside"
+    assert "look 1 of 3 (3 seeds, nominal level 0.000346)" in row["look"]["text"]
+    ten = {"a": arm([80.0, 81.0, 82.0] * 3 + [81.0], [80.0]), "b": arm([70.0, 72.0, 71.5] * 3 + [71.0], [70.0])}
+    row = judge_all([c], Context("smoke", ten, None, prepared=BALANCED))[0]
+    assert row["verdict"] == "reproduced" and row["look"]["k"] == 3 and row["look"]["next"] is None
+
+
+def test_seed_plan_extends_exactly_the_runs_an_open_claim_compares(tmp_path):
+    profile = tmp_path / "glue-x.yaml"
+    profile.write_text("# a header the plan keeps\nprofile: glue-x\nseeds: [0, 1, 2]\ntrain:\n  lora: {method: lora}\n"
+                       "  full: {method: full}\n  adalora: {method: adalora}\n")
+    measure = relation(measure={"kind": "pair", "a": {"kind": "run", "run": "lora", "profile": "glue-x", "field": "metrics.accuracy"},
+                                "b": {"kind": "run", "run": "full", "profile": "glue-x", "field": "metrics.accuracy"}}).measure
+    look = {"k": 1, "next": 5}
+    rows = [{"id": "t.open", "verdict": "inconclusive", "look": look}, {"id": "t.done", "verdict": "reproduced", "look": look},
+            {"id": "t.fixed", "verdict": "inconclusive", "look": None}]
+    wanted = seed_plan.next_looks(rows, {"t.open": measure, "t.done": measure, "t.fixed": measure})
+    assert wanted == {"glue-x": {"lora": 5, "full": 5}}
+    done = seed_plan.apply(wanted, tmp_path)
+    text = profile.read_text()
+    doc = yaml.safe_load(text)
+    assert text.startswith("# a header the plan keeps") and done == [
+        {"profile": "glue-x", "run": "full", "seeds_before": 3, "seeds_after": 5}, {"profile": "glue-x", "run": "lora", "seeds_before": 3, "seeds_after": 5}]
+    assert doc["train"]["lora"]["seeds"] == doc["train"]["full"]["seeds"] == [0, 1, 2, 3, 4] and "seeds" not in doc["train"]["adalora"]
+    assert seed_plan.apply(wanted, tmp_path) == []  # applied twice: nothing more
