@@ -29,7 +29,7 @@ from scipy import stats as st
 ALPHA = 0.05
 MAX_SEEDS_SEARCHED = 1000
 
-IntervalKind = Literal["confidence", "exact", "zero spread", "none"]
+IntervalKind = Literal["confidence", "exact", "zero spread", "none", "bootstrap"]
 
 
 def summarize(values: Iterable[float], confidence: float = 0.95) -> dict[str, float | int | None]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.claims.claim import VERDICTS, leaves, parse_published
+from harness.claims.claim import VERDICTS, leaves, parse_published, sides
 from harness.claims.engine import judge_all, judge_claim
 from harness.claims.judges import ORDER, classify
 from harness.claims.loading import load_claims, parse_claim
@@ -650,7 +650,7 @@ def test_every_registered_metric_has_a_competence_rule():
 def _comparisons():
     from harness.claims.competence import QUALITY_FILES
 
-    return [c for c in load_claims(CLAIMS, ROOT) if hasattr(c.measure, "a") and any(
+    return [c for c in load_claims(CLAIMS, ROOT) if sides(c.measure) and any(
         leaf.kind == "run" and leaf.file in QUALITY_FILES and leaf.field.startswith("metrics.") for leaf in leaves(c.measure))]
 
 
@@ -685,4 +685,4 @@ def test_every_comparison_claim_is_invalid_with_a_planted_arm_that_did_not_learn
 
     assert judge_claim(c, context(planted=None)).verdict != "invalid"
     v = judge_claim(c, context(planted=quality[0].run))
-    assert v.verdict == "invalid" and f"invalid: {quality[0].run} did not learn" in v.detail
+    assert v.verdict == "invalid" and f"{quality[0].run} did not learn" in v.detail  # named with its profile if not the claim's

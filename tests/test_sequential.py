@@ -94,3 +94,47 @@ def test_seed_plan_extends_exactly_the_runs_an_open_claim_compares(tmp_path):
         {"profile": "glue-x", "run": "full", "seeds_before": 3, "seeds_after": 5}, {"profile": "glue-x", "run": "lora", "seeds_before": 3, "seeds_after": 5}]
     assert doc["train"]["lora"]["seeds"] == doc["train"]["full"]["seeds"] == [0, 1, 2, 3, 4] and "seeds" not in doc["train"]["adalora"]
     assert seed_plan.apply(wanted, tmp_path) == []  # applied twice: nothing more
+
+
+# --- claims across tasks (harness/claims/suite.py) ------------------------------------------------------------------
+
+def suite_claim(of="probability_of_improvement", at_least=0.5, tasks=("t1", "t2", "t3")):
+    def side(run, task):
+        return {"kind": "run", "run": run, "profile": task, "field": "metrics.accuracy"}
+
+    return relation(id="s.suite", measure={"kind": "suite", "of": of, "tasks": [{"a": side("a", t), "b": side("b", t)} for t in tasks]},
+                    judge={"kind": "bound", "at_least": at_least})
+
+
+def suite_context(per_task):
+    """per task: (a's scores over seeds, b's); every arm learned on validation."""
+    profiles = {task: Context(task, {"a": arm(a, [80.0]), "b": arm(b, [80.0])}, None, prepared=BALANCED) for task, (a, b) in per_task.items()}
+    return Context("smoke", {}, None, prepared=BALANCED, profiles=profiles)
+
+
+def test_probability_of_improvement_is_the_pairwise_share_averaged_over_tasks_with_ties_half():
+    from harness.claims.suite import improvement
+
+    pairs = [(np.array([3.0, 4.0]), np.array([1.0, 2.0])), (np.array([1.0, 1.0]), np.array([1.0, 2.0]))]
+    assert improvement(pairs) == pytest.approx((1.0 + (0.5 + 0.0 + 0.5 + 0.0) / 4) / 2)
+
+
+def test_a_suite_claim_is_decided_by_its_stratified_bootstrap_interval_and_can_fail():
+    wins = {"t1": ([82.0, 83.0, 84.0], [80.0, 80.5, 81.0]), "t2": ([70.0, 71.0, 72.0], [60.0, 61.0, 62.0]), "t3": ([55.0, 56.0, 57.0], [50.0, 51.0, 52.0])}
+    row = judge_all([suite_claim()], suite_context(wins))[0]
+    assert row["verdict"] == "reproduced" and row["estimate"] == 1.0 and row["evidence"]["interval_kind"] == "bootstrap"
+    assert row["evidence"]["n"] == 3 and row["evidence"]["ci90"][0] > 0.5
+    losses = {t: (b, a) for t, (a, b) in wins.items()}
+    assert judge_all([suite_claim()], suite_context(losses))[0]["verdict"] == "not reproduced"
+    mixed = {"t1": wins["t1"], "t2": losses["t2"], "t3": ([50.0, 52.0, 54.0], [51.0, 53.0, 55.0])}
+    assert judge_all([suite_claim()], suite_context(mixed))[0]["verdict"] == "inconclusive"
+    difference = judge_all([suite_claim(of="mean_difference", at_least=0.0)], suite_context(wins))[0]
+    assert difference["estimate"] == pytest.approx((2.5 + 10.0 + 5.0) / 3)  # the per-task mean differences, averaged
+
+
+def test_a_suite_claim_with_an_arm_that_did_not_learn_on_one_task_is_invalid_and_names_it():
+    wins = {t: ([82.0, 83.0, 84.0], [80.0, 80.5, 81.0]) for t in ("t1", "t2", "t3")}
+    ctx = suite_context(wins)
+    ctx.profiles["t2"].runs["b"] = arm([80.0, 80.5, 81.0], [52.0])  # at the majority class on validation
+    row = judge_all([suite_claim()], ctx)[0]
+    assert row["verdict"] == "invalid" and row["detail"].startswith("invalid: t2/b did not learn")

@@ -18,4 +18,4 @@ which sets the rounding an equivalence allows), with table, row and column. ``cl
 ``loading`` reads and checks them; ``engine`` judges them.
 """
 
-from harness.claims import judges, measures  # noqa: F401  (registers the measure and judge kinds)
+from harness.claims import judges, measures, suite  # noqa: F401  (registers the measure and judge kinds)

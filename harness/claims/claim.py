@@ -105,6 +105,14 @@ def typed_measure(section: Any, where: str):
     return MEASURES.get(cfg.kind).prepare(cfg, where)
 
 
+def sides(measure: Any) -> list[Any]:
+    """The measures a comparison compares: a pair's or a difference's two sides, a suite's every task's two; [] for a
+    measure of one thing."""
+    if hasattr(measure, "tasks"):
+        return [side for task in measure.tasks for side in (task.a, task.b)]
+    return [measure.a, measure.b] if hasattr(measure, "a") else []
+
+
 def leaves(measure: Any) -> list[Any]:
-    """The measures that read a result (a pair's or a difference's two sides, recursively)."""
-    return [leaf for side in (measure.a, measure.b) for leaf in leaves(side)] if hasattr(measure, "a") else [measure]
+    """The measures that read a result (a comparison's sides, recursively)."""
+    return [leaf for side in sides(measure) for leaf in leaves(side)] if sides(measure) else [measure]

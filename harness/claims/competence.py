@@ -31,7 +31,7 @@ import yaml
 from pydantic import StrictStr
 from pydantic.dataclasses import dataclass
 
-from harness.claims.claim import leaves
+from harness.claims.claim import leaves, sides
 from harness.claims.measures import Context, NotRun
 from harness.core.errors import HarnessError
 from harness.core.report_paths import COMPETENCE
@@ -129,7 +129,7 @@ def check_arm(run: str, ctx: Context, spec: CompetenceSpec) -> Competence | None
 def compared_arms(measure: Any, ctx: Context) -> list[tuple[str, Context]]:
     """The runs a comparison's quality figures come from, each with its profile's context (empty for a measure of one
     run alone, which is not a comparison, and for arms of a profile that did not run)."""
-    if not hasattr(measure, "a"):
+    if not sides(measure):
         return []
     arms = {(leaf.profile, leaf.run) for leaf in leaves(measure)
             if leaf.kind == "run" and leaf.file in QUALITY_FILES and leaf.field.startswith("metrics.")}
@@ -142,15 +142,20 @@ def compared_arms(measure: Any, ctx: Context) -> list[tuple[str, Context]]:
     return found
 
 
+def arm_label(run: str, where: Context, ctx: Context) -> str:
+    """A compared run as a verdict names it: with its profile where that is not the claim's own context's."""
+    return run if where.profile == ctx.profile else f"{where.profile}/{run}"
+
+
 def failed_arms(measure: Any, ctx: Context) -> list[Competence]:
     """The compared runs that did not learn (empty: every arm passed or had nothing to check). The rules are read only
     for a comparison."""
-    checked = [check_arm(run, where, load_competence()) for run, where in compared_arms(measure, ctx)]
-    return [verdict for verdict in checked if verdict is not None and not verdict.learned]
+    checked = [(check_arm(run, where, load_competence()), arm_label(run, where, ctx)) for run, where in compared_arms(measure, ctx)]
+    return [dataclasses.replace(verdict, run=label) for verdict, label in checked if verdict is not None and not verdict.learned]
 
 
 def grid_edges(measure: Any, ctx: Context) -> list[str]:
     """The compared runs whose tuned lr is still on an edge of the grid at its cap (harness/tuning.py), as
     ``<run> (<edge>)``: their best may lie beyond the grid, so the comparison may be one of tuning."""
-    edges = ((run, ((where.runs.get(run) or {}).get("tune") or {}).get("grid_edge")) for run, where in compared_arms(measure, ctx))
-    return [f"{run} ({edge})" for run, edge in edges if edge]
+    edges = ((arm_label(run, where, ctx), ((where.runs.get(run) or {}).get("tune") or {}).get("grid_edge")) for run, where in compared_arms(measure, ctx))
+    return [f"{label} ({edge})" for label, edge in edges if edge]

@@ -31,6 +31,7 @@ import dataclasses
 import math
 from typing import Literal
 
+import numpy as np
 from pydantic.dataclasses import dataclass
 
 from harness.claims.claim import Published
@@ -90,7 +91,29 @@ def assess(sample: Sample, region: Region) -> tuple[Evidence | None, str | None]
     """The evidence, or a verdict that needs no test (a diverged run)."""
     if any(not math.isfinite(v) for v in sample.values):
         return None, "a seed produced a non-finite value (diverged run or undefined metric)"
+    if sample.bootstrap is not None:
+        return bootstrap_evidence(sample.values[0], sample.bootstrap, region.low, region.high, len(sample.seeds or ())), None
     return evidence(sample.values, region.low, region.high, exact=sample.deterministic), None
+
+
+def bootstrap_evidence(point: float, replicates: list[float], low: float, high: float, n: int) -> Evidence:
+    """A statistic's evidence from its bootstrap distribution: percentile intervals, and as p-values the share of
+    replicates on the wrong side of each bound ((k + 1) / (B + 1), never 0), combined as ``region_p_values`` combines
+    the t tests: inside = the larger one-sided p over the finite bounds (TOST for a band), outside = the nearer
+    bound's opposite share, doubled for a band. ``n``: the seeds behind it (the fewest of any arm)."""
+    x = np.asarray(replicates, dtype=float)
+
+    def share(mask: np.ndarray) -> float:
+        return float((mask.sum() + 1) / (x.size + 1))
+
+    inside = [share(x <= low)] if math.isfinite(low) else []
+    inside += [share(x >= high)] if math.isfinite(high) else []
+    two_sided = math.isfinite(low) and math.isfinite(high)
+    nearer_low = math.isfinite(low) and (not math.isfinite(high) or abs(point - low) <= abs(point - high))
+    outside = share(x >= low) if nearer_low else share(x <= high)
+    ci90 = tuple(float(q) for q in np.quantile(x, [0.05, 0.95]))
+    ci95 = tuple(float(q) for q in np.quantile(x, [0.025, 0.975]))
+    return Evidence(n, point, None, "bootstrap", ci90, ci95, max(inside), min(1.0, outside * (2 if two_sided else 1)))
 
 
 def classify(ev: Evidence, region: Region, adjusted: tuple[float, float] | None = None, alpha: float = ALPHA) -> Verdict:

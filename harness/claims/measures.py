@@ -29,6 +29,7 @@ class Sample:
     values: list[float]
     seeds: list[str] | None  # per-seed values pair up across samples by seed
     deterministic: bool  # a count computed exactly: one value is the whole truth
+    bootstrap: list[float] | None = None  # a statistic's bootstrap distribution (values: the statistic itself)
 
 
 def combine(a: Sample, b: Sample, of: Literal["difference", "ratio"]) -> Sample:

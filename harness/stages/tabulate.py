@@ -211,7 +211,8 @@ def interval_text(ev: dict[str, Any] | None) -> str:
     if ev["interval_kind"] == "zero spread":
         return f"zero spread over n={ev['n']}"
     (a, b), (c, d) = ev["ci90"], ev["ci95"]
-    return f"90% [{fmt_value(a)}, {fmt_value(b)}]; 95% [{fmt_value(c)}, {fmt_value(d)}]; s={fmt_value(ev['sd'])}, n={ev['n']}"
+    spread = "stratified bootstrap" if ev["interval_kind"] == "bootstrap" else f"s={fmt_value(ev['sd'])}"
+    return f"90% [{fmt_value(a)}, {fmt_value(b)}]; 95% [{fmt_value(c)}, {fmt_value(d)}]; {spread}, n={ev['n']}"
 
 
 def p_cell(c: dict[str, Any]) -> str:
