@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from harness.causal.settings import causal_of
+from harness.core.errors import HarnessError
 from harness.core.registry import METHODS
 from harness.methods.adalora import schedule_steps
 from harness.stages import paperscale
@@ -51,12 +53,18 @@ def runs_of(path: Path) -> list[tuple[str, object, object, int, str, int]]:
     if not params.model.name.startswith("embedded:"):
         task = params.data.source_options.name
         for run, cfg in params.train.items():
-            found.append((run, METHODS.get(cfg.method)(), cfg, params.data.num_labels, params.model.name, TRAIN_ROWS[task], params.loop))
+            found.append((f"train.{run}", METHODS.get(cfg.method)(), cfg, params.data.num_labels, params.model.name, TRAIN_ROWS[task], params.loop))
     causal = causal_of(params)
     if causal is not None and causal.model != "standin":
         for run, cfg in causal.runs.items():
-            found.append((run, METHODS.get(cfg.method)(), cfg, 0, causal.model, TRAIN_ROWS[causal.task], causal.loop))
+            found.append((f"causal.runs.{run}", METHODS.get(cfg.method)(), cfg, 0, causal.model, TRAIN_ROWS[causal.task], causal.loop))
     return found
+
+
+def unmatched_targets(model, cfg) -> list[str]:
+    """The run's target module names that name no module of ``model`` (peft matches a name by its last parts)."""
+    names = [n for n, _ in model.named_modules()]
+    return [t for t in getattr(cfg, "target_modules", None) or [] if not any(n == t or n.endswith("." + t) for n in names)]
 
 
 def adapted(model) -> set[str]:
@@ -100,9 +108,15 @@ def check_profile(path: Path) -> None:
         head = [] if causal else [n for n, _ in model.named_parameters() if not n.startswith(model.base_model_prefix + ".")]
         steps = total_steps(loop, rows)
         assert 0 <= int(loop.warmup_ratio * steps) < steps
+        if missing := unmatched_targets(model, cfg):
+            pytest.fail(f"{path.stem}: {run}.target_modules: {', '.join(missing)} matches no module of {model_type}", pytrace=False)
         if method.name == "adalora":
-            tinit, tfinal = schedule_steps(cfg, steps)  # raises when the schedule does not fit the steps
-            assert tinit + tfinal < steps and cfg.deltaT < steps - tinit - tfinal, f"{path.stem} {run}: {steps} steps"
+            try:
+                tinit, tfinal = schedule_steps(cfg, steps)
+            except HarnessError as err:
+                pytest.fail(f"{path.stem}: {run}.tfinal: {err} (the profile's epochs give {steps} steps)", pytrace=False)
+            if cfg.deltaT >= steps - tinit - tfinal:
+                pytest.fail(f"{path.stem}: {run}.deltaT: {cfg.deltaT} does not fit the {steps - tinit - tfinal} steps between tinit and tfinal", pytrace=False)
         prepared = method.prepare(model, cfg, total_steps=steps)
         where = adapted(prepared)
         if method.name == "full":
@@ -135,3 +149,19 @@ def check_profile(path: Path) -> None:
             assert out.logits.reshape(2, -1).shape == (2, num_labels)
         out.loss.backward()
         assert torch.isfinite(out.loss) and any(p.grad is not None for p in prepared.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("target_modules", ["query_projection", "value_proj"], r"paper-adalora-debertav3-base-rte: train.adalora.target_modules: query_projection matches no module of deberta-v2"),
+    ("tfinal", 10**7, r"paper-adalora-debertav3-base-rte: train.adalora.tfinal: adalora: \d+ steps leave no room"),
+])
+def test_a_planted_fault_fails_with_one_line_naming_the_profile_and_key(tmp_path, key, value, message):
+    """A target module the architecture lacks, or a tfinal beyond the steps the epochs give: one line, the profile and
+    the key."""
+    raw = yaml.safe_load((ROOT / "experiments" / "profiles" / "paper-adalora-debertav3-base-rte.yaml").read_text())
+    raw["train"]["adalora"][key] = value
+    planted = tmp_path / "paper-adalora-debertav3-base-rte.yaml"
+    planted.write_text(yaml.safe_dump(raw))
+    with pytest.raises(pytest.fail.Exception, match=message) as failed:
+        check_profile(planted)
+    assert "\n" not in str(failed.value)
