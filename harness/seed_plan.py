@@ -56,6 +56,7 @@ def apply(wanted: dict[str, dict[str, int]], profiles: Path = PROFILES) -> list[
         if not path.is_file():
             raise HarnessError(f"{path}: no profile file for profile {profile!r}; the seed plan extends profiles under {profiles}")
         doc = yaml.load(path.read_text())
+        before_count = len(done)
         for run, n in sorted(runs.items()):
             if run not in (doc.get("train") or {}):
                 raise HarnessError(f"{path}: train.{run}: no such run; the plan's claims compare it")
@@ -64,8 +65,9 @@ def apply(wanted: dict[str, dict[str, int]], profiles: Path = PROFILES) -> list[
                 continue
             doc["train"][run]["seeds"] = list(range(n))
             done.append({"profile": profile, "run": run, "seeds_before": len(before), "seeds_after": n})
-        with path.open("w") as f:
-            yaml.dump(doc, f)
+        if len(done) > before_count:  # a file whose runs already hold the look is left as it is
+            with path.open("w") as f:
+                yaml.dump(doc, f)
     return done
 
 
