@@ -7,7 +7,8 @@ the runs the claim compares and the seeds of the next look. With ``--apply`` it 
 file (``train.<run>.seeds`` in ``experiments/profiles/<profile>.yaml``, comments kept), so the change is a params
 change DVC and git both show, and appends what it did to ``experiments/seed_plan_applied.json``; then rerun the profile
 (``harness run-profile <profile> evaluate``) and ``harness tabulate``. Seeds come from here, never by hand: a planned
-claim whose runs hold a seed count that is not a look is judged at the last look it reached and says so.
+claim whose runs hold a seed count between two looks is judged at the level of the last look it reached (status.md
+prints the count beside the look).
 
     harness seed-plan            # what the plan would add, nothing written
     harness seed-plan --apply    # write it
