@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from harness.core.config import parse_params
+from harness.core.config import TuningConfig, parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.stages import prepare, train, tune
@@ -75,8 +75,7 @@ def test_choice_best_score_then_the_factor_nearest_one():
         choose(grid(None, None, None, None))
 
 
-class Ladder:  # tuning's extension settings, as TuningConfig carries them
-    extend_step, extend_per_round, extend_max = 3.0, 2, 4
+LADDER = TuningConfig(factors=[1.0, 3.0, 10.0], extend_step=3.0, extend_per_round=2, extend_max=4)  # the default's rule
 
 
 def planted_optimum(best_factor: float):
@@ -99,7 +98,7 @@ def planted_optimum(best_factor: float):
 ])
 def test_an_edge_optimum_extends_the_grid_until_interior_or_the_cap(best, edge_after, added):
     score, asked = planted_optimum(best)
-    points, edge = search(score([1.0, 3.0, 10.0]), Ladder, score)
+    points, edge = search(score([1.0, 3.0, 10.0]), LADDER, score)
     assert asked[3:] == pytest.approx(added) and edge == edge_after
     assert [p.get("extended", False) for p in points] == [False] * 3 + [True] * len(added)
     chosen = points[choose(points)]["factor"]
@@ -111,7 +110,7 @@ def test_a_diverged_point_beyond_the_best_bounds_the_grid():
     def score(factors):
         return [{"factor": f, "lr": f, "validation": None if f > 10 else 80 + f} for f in factors]
 
-    points, edge = search(score([1.0, 3.0, 10.0]), Ladder, score)
+    points, edge = search(score([1.0, 3.0, 10.0]), LADDER, score)
     assert [p["factor"] for p in points] == [1.0, 3.0, 10.0, 30.0, 90.0] and edge is None
     assert edge_of(points) is None
 
