@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.core.config import parse_params
@@ -263,7 +264,15 @@ def test_stsb_format_regression_prepares_scores_and_trains_a_one_output_head(wor
     assert summary["task"] == "regression" and summary["majority_class_test_accuracy"] is None
     assert summary["label_stats"]["test"]["max"] <= 5.0 and "label_counts" not in summary
     splits, tokenizer = load_prepared()
-    assert splits["test"].features["labels"].dtype == "float32"
+    assert splits["test"].features["labels"].dtype == "float32" and splits["train"].features["labels"].dtype == "float32"
+    # the model learns standardised training targets (the map is recorded); validation and test keep the scores
+    scaling, stats_train = summary["train_target_scaling"], summary["label_stats"]["train"]
+    y = np.array(splits["train"]["labels"], dtype=np.float64)
+    assert y.mean() == pytest.approx(0, abs=1e-6) and y.std() == pytest.approx(1, rel=1e-5)
+    back = scaling["mean"] + scaling["std"] * y  # read back as scores: the training split's own
+    assert (back.min(), back.mean(), back.max()) == pytest.approx((stats_train["min"], stats_train["mean"], stats_train["max"]), abs=1e-4)
+    raw = {round((i * 7 % 11) / 2, 3) for i in range(40)}
+    assert {round(v, 3) for s in ("validation", "test") for v in splits[s]["labels"]} <= raw
     method, cfg = METHODS.get("lora")(), params.train["lora"]
     model, stats = fit_seed(params, "lora", method, cfg, 0, splits, tokenizer, track=False)
     assert model.config.num_labels == 1 and stats.final_loss > 0

@@ -123,6 +123,24 @@ def tokenize(splits: DatasetDict, tokenizer, max_length: int, labels: list[int] 
     )
 
 
+def standardize_targets(tokenized: DatasetDict) -> tuple[DatasetDict, dict[str, float]]:
+    """A regression task's training targets standardised with the training split's own mean and standard
+    deviation (scikit-learn's StandardScaler on y), the map recorded so a prediction reads back as a score
+    (``mean + std * output``). Why: a freshly initialised one-output head predicts about 0 while STS-B's scores sit
+    near 2.7 with a spread of 1.5, so the mean-squared error's gradient is mostly the offset, and an adapter run at a
+    learning rate that suits its adapters moved the head too little to fit it in a few hundred steps (LoRA on STS-B:
+    Pearson 26 on validation after 300 steps, 78 with standardised targets). Validation and test keep their scores as
+    written: every regression metric is a correlation (``on_scores``), unchanged by an affine map of the predictions."""
+    y = tokenized["train"]["labels"]
+    mean = sum(y) / len(y)
+    std = math.sqrt(sum((v - mean) ** 2 for v in y) / len(y))
+    if std == 0:
+        raise HarnessError("params.yaml: data.task: regression: every training score is the same; nothing to fit")
+    train = tokenized["train"].map(lambda b: {"labels": [(v - mean) / std for v in b["labels"]]}, batched=True,
+                                    features=tokenized["train"].features, desc="standardize train targets")
+    return DatasetDict({**tokenized, "train": train}), {"mean": mean, "std": std}
+
+
 def summarize(
     splits: DatasetDict, data: DataConfig, validation_from: str, hashes: dict[str, str], files: dict[str, str]
 ) -> dict[str, Any]:
@@ -160,6 +178,8 @@ def run(params: Params) -> dict[str, Any]:
     tokenizer = load_tokenizer(params.model.name)
     tokenized = tokenize(splits, tokenizer, params.model.max_length, data.labels, regression=data.task == "regression")
     summary = summarize(splits, data, validation_from, hashes, files)
+    if data.task == "regression":
+        tokenized, summary["train_target_scaling"] = standardize_targets(tokenized)
     summary["provenance"] = record(data_hashes=hashes)
     with atomic_dir(PREPARED) as out:
         tokenized.save_to_disk(str(out / SPLITS_DIR))
