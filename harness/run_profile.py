@@ -60,6 +60,7 @@ def run_profile(name: str, targets: list[str], root: Path = Path(".")) -> Path:
     params = load_validated(source)
     if params.profile != name:
         raise HarnessError(f"{source}: profile: {params.profile!r}; the file of profile {name!r} must name it")
+    check_runs_in_one_pipeline(source, root)
     state = git_state(root)
     if state["dirty"] is not False:
         raise HarnessError("harness run-profile: commit first (git status shows tracked changes): a profile's results "
@@ -97,6 +98,19 @@ def lay_out(work: Path, source: Path) -> None:
         (work / STUDIES / study / "params.yaml").write_text(yaml.safe_dump(part or {}, sort_keys=False))
         if part is None:
             (work / STUDIES / study / "dvc.yaml").unlink(missing_ok=True)
+
+
+def check_runs_in_one_pipeline(source: Path, root: Path = Path(".")) -> None:
+    """Refuse a profile a run of which is named like a study's run. The checkout's params.yaml is the profile, so the
+    default pipeline defines every run of its ``train``, while :func:`lay_out` also hands a run of a study's name to
+    that study's params, whose pipeline would then define the same stage outputs (``dvc repro`` stops before anything
+    runs). A profile's runs are the default pipeline's: one line naming the key, the study and what to do."""
+    raw = read_yaml(source)
+    _, studies = split_params(raw, read_yaml(root / PARAMS), study_files(root))
+    for study, part in studies.items():
+        for run in (part or {}).get("train", {}):
+            raise HarnessError(f"{source}: train.{run}: the {study} study's run name ({STUDIES}/{study}/params.yaml); a profile's runs "
+                               f"run in the default pipeline, where the study's would define the same stages: name it otherwise")
 
 
 def run_record(path: Path, name: str, invocation: dict) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 from harness.causal.settings import causal_of
 from harness.claims.loading import load_claims
 from harness.core.config import Params, load_params
-from harness.core.paths import CLAIMS_DIR
+from harness.core.paths import CLAIMS_DIR, PROFILES
 
 
 def validated(params: Params) -> Params:
@@ -28,6 +28,10 @@ def load_validated(path: str | Path = "params.yaml") -> Params:
 def main(argv: list[str]) -> None:
     path = argv[0] if argv else "params.yaml"
     params = load_validated(path)
+    if Path(path).resolve().parent == PROFILES.resolve():  # a profile: what run-profile lays out must run
+        from harness.run_profile import check_runs_in_one_pipeline
+
+        check_runs_in_one_pipeline(Path(path))
     print(f"{path}: valid (profile {params.profile}, runs {', '.join(params.train)}, seeds {params.seeds})")
     if CLAIMS_DIR.is_dir():  # in the repository (a scratch directory holding only a params file has none)
         claims = load_claims()

@@ -400,7 +400,7 @@ def test_profiles_are_found_by_the_name_they_declare():
     names = known_profiles(ROOT)
     assert names[0] == "smoke" and "paper-adalora-debertav3-base-sst2-b144" in names and len(names) == len(set(names))
     runs = profile_runs("paper-adalora-debertav3-base-sst2-b144", ROOT)
-    assert runs["eval"] == {"lora_r2", "adalora"} and runs["truncate"] == {"lora_r2", "adalora"}
+    assert runs["eval"] == {"lora_rank2", "adalora"} and runs["truncate"] == {"lora_rank2", "adalora"}
     smoke = profile_runs("smoke", ROOT)
     assert "icl" in smoke["causal_eval"] and "icl" not in smoke["causal_train"] and "high" in smoke["planted"]
 

@@ -75,7 +75,7 @@ def test_adalora_profiles_match_table_8(reference, tables, task):
     table8 = reference[reference.index("Table 8"):]
     lr, batch, epochs, gamma, tinit, delta_t, tfinal = re.search(rf"{re.escape(GLUE_NAMES[task])} ([\d.e-]+)/(\d+)/(\d+)/([\d.]+)/(\d+)/(\d+)/(\d+)", table8).groups()
     assert "beta1 = beta2 = 0.85" in reference
-    for suffix, (lora_run, init_r, target_r) in {"": ("lora_r8", 12, 8), "-b144": ("lora_r2", 4, 2)}.items():  # Table 7
+    for suffix, (lora_run, init_r, target_r) in {"": ("lora_rank8", 12, 8), "-b144": ("lora_rank2", 4, 2)}.items():  # Table 7
         p = load_params(PROFILES / f"paper-adalora-debertav3-base-{task}{suffix}.yaml")
         assert (p.loop.lr, p.loop.batch_size, p.loop.epochs) == (float(lr), int(batch), float(epochs))
         ada = p.train["adalora"]
@@ -170,3 +170,25 @@ def test_gpt2_profiles_carry_table_11(reference):
         lora = c.runs["lora"]
         assert (lora.r, lora.alpha, lora.dropout) == (4, 32, 0.1)
         assert (c.decoding.num_beams, c.decoding.length_penalty, c.decoding.no_repeat_ngram_size) == (10, 0.9, 4)
+
+
+
+@pytest.mark.parametrize("profile", sorted(p.stem for p in PROFILES.glob("*.yaml")))
+def test_run_profile_lays_each_run_out_in_one_pipeline(profile):
+    """What `harness run-profile` lays out defines each run's stages in one pipeline (harness/run_profile.py:
+    check_runs_in_one_pipeline): no run of a profile is named like a study's."""
+    from harness.run_profile import check_runs_in_one_pipeline
+
+    check_runs_in_one_pipeline(PROFILES / f"{profile}.yaml", ROOT)
+
+
+def test_a_profile_run_named_like_a_study_run_is_refused_in_one_line(tmp_path):
+    """A profile run named like the sweep study's lora_r2 would be defined by the default pipeline and the sweep's:
+    refused before anything is laid out, naming the key, the study and the fix."""
+    from harness.run_profile import check_runs_in_one_pipeline
+
+    raw = yaml.safe_load((PROFILES / "glue-sst2-minilm.yaml").read_text())
+    raw["train"]["lora_r2"] = raw["train"].pop("lora_budget2")
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(HarnessError, match=r"^\S+p.yaml: train.lora_r2: the sweep study's run name \(studies/sweep/params.yaml\); .* name it otherwise$"):
+        check_runs_in_one_pipeline(tmp_path / "p.yaml", ROOT)
