@@ -53,6 +53,10 @@ def shrink_runs(raw: dict, atlas: dict) -> None:
 @pytest.fixture
 def project(tmp_path, tiny_raw):
     """A throwaway copy of the project (pipeline, code, examples) with the shrunk params, committed under git + DVC."""
+    return build_project(tmp_path, tiny_raw)
+
+
+def build_project(tmp_path, tiny_raw):
     for name in ("harness", "experiments"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     for inputs in ("reference", "profiles"):  # results that are inputs: the real-data reference run, other profiles' results
