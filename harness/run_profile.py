@@ -65,6 +65,7 @@ def run_profile(name: str, targets: list[str], root: Path = Path(".")) -> Path:
     if state["dirty"] is not False:
         raise HarnessError("harness run-profile: commit first (git status shows tracked changes): a profile's results "
                            "record the commit they ran at, and a checkout of it is what runs")
+    resumed = (root / WORKTREES / name).is_dir()  # else a fresh checkout: every result is this invocation's
     work = checkout(root, name, state["sha"])
     lay_out(work, source)
     begun = datetime.now(timezone.utc)
@@ -81,7 +82,7 @@ def run_profile(name: str, targets: list[str], root: Path = Path(".")) -> Path:
                   "started": begun.isoformat(timespec="seconds"), "wall_seconds": round(time.monotonic() - t0, 1),
                   "provenance": {"git": git_state(work), "hardware": hardware()}}
     dest = root / PROFILE_RESULTS / name
-    return harvest(work, dest, run_record(dest / PROFILE_RUN, name, invocation))
+    return harvest(work, dest, run_record(dest / PROFILE_RUN, name, invocation, resumed))
 
 
 def lay_out(work: Path, source: Path) -> None:
@@ -113,10 +114,12 @@ def check_runs_in_one_pipeline(source: Path, root: Path = Path(".")) -> None:
                                f"run in the default pipeline, where the study's would define the same stages: name it otherwise")
 
 
-def run_record(path: Path, name: str, invocation: dict) -> dict:
+def run_record(path: Path, name: str, invocation: dict, resumed: bool) -> dict:
     """The run record: every invocation that built these results (a resumed run adds one), their total wall time
-    (the profile's cost on that machine), and the last one's provenance at the top."""
-    earlier = json.loads(path.read_text())["invocations"] if path.is_file() else []
+    (the profile's cost on that machine), and the last one's provenance at the top. A run in a fresh checkout (none
+    kept from before, e.g. on a new machine) built every result itself: the committed record's invocations are not
+    part of its cost, and the record starts anew."""
+    earlier = json.loads(path.read_text())["invocations"] if resumed and path.is_file() else []
     invocations = [*earlier, invocation]
     return {"profile": name, "command": invocation["command"], "invocations": invocations,
             "wall_seconds": round(sum(i["wall_seconds"] for i in invocations), 1), "provenance": invocation["provenance"]}

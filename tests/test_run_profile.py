@@ -93,3 +93,18 @@ def test_run_profile_runs_beside_the_default_and_resumes(project, tiny_raw):  # 
     assert json.loads((folder / "eval" / "lora.json").read_text()) == evaluated  # what did not rerun keeps its record
     bad = sh("harness", "run-profile", "absent", cwd=project, ok=False)
     assert bad.returncode == 2 and "no profile 'absent'" in bad.stderr and "tiny-other" in bad.stderr
+
+
+def test_the_run_record_sums_the_invocations_that_built_the_results(tmp_path):
+    """A resumed run adds its invocation to the record; a run in a fresh checkout built every result itself, so the
+    committed record's earlier invocations are not part of its cost."""
+    from harness.run_profile import run_record
+
+    path = tmp_path / "run.json"
+    invocation = {"command": "harness run-profile p", "wall_seconds": 10.0, "provenance": {"git": {"sha": "a"}}}
+    path.write_text(json.dumps(run_record(path, "p", invocation, resumed=False)))
+    later = {**invocation, "wall_seconds": 5.0, "provenance": {"git": {"sha": "b"}}}
+    resumed = run_record(path, "p", later, resumed=True)
+    assert resumed["wall_seconds"] == 15.0 and len(resumed["invocations"]) == 2 and resumed["provenance"] == later["provenance"]
+    fresh = run_record(path, "p", later, resumed=False)
+    assert fresh["wall_seconds"] == 5.0 and fresh["invocations"] == [later]
