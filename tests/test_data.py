@@ -281,6 +281,17 @@ def test_stsb_format_regression_prepares_scores_and_trains_a_one_output_head(wor
     assert set(score(preds, labels, ["pearson", "spearman"])) == {"pearson", "spearman"}
 
 
+def test_regression_with_one_training_score_has_nothing_to_fit(workspace, tiny_raw):
+    rows = [f"{i}\tmain\tA dog runs {i}.\tA dog is running {i}.\t3.0" for i in range(40)]
+    header = "index\tgenre\tsentence1\tsentence2\tscore"
+    train, dev = write_rows(workspace / "t.tsv", header, rows[:30]), write_rows(workspace / "d.tsv", header, rows[30:])
+    tiny_raw["data"].update(task="regression", metrics=["pearson"])
+    params = glue_params(tiny_raw, train, dev, [0, 1], text_column="sentence1", text_pair_column="sentence2", label_column="score")
+    with pytest.raises(HarnessError, match="data.task: regression: every training score is the same; nothing to fit"):
+        prepare.run(params)
+    assert_no_outputs(workspace)
+
+
 def test_regression_refuses_class_metrics_and_text_labels(workspace, tiny_raw):
     tiny_raw["data"].update(task="regression", metrics=["accuracy"])
     with pytest.raises(HarnessError, match="data.metrics: 'accuracy' compares classes; a regression task is scored by: mean_correlation, pearson, spearman"):
