@@ -37,8 +37,10 @@ repro-all: setup
 deps: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" harness deps --write
 
+# Two workers (pytest-xdist), one test file each at a time: the slow end-to-end files run beside the rest, and a
+# file's module-scoped fixtures and fixed ports (tests/test_distributed.py) stay in one process.
 test: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest -ra
+	PATH="$(CURDIR)/$(BIN):$$PATH" python -m pytest -ra -n 2 --dist loadfile
 
 check: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" harness check

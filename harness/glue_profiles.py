@@ -169,7 +169,7 @@ def _metrics(columns: list[Any], task: str) -> list[str]:
 
 def lora_run(b: Budget) -> str:
     """The LoRA run of a budget: ``lora_rank<r>`` (not ``lora_r2``, the sweep study's run: a profile's runs run in the
-    default pipeline, and one named like a study's would be defined by both; harness/run_profile.py refuses it)."""
+    default pipeline, and one named like a study's would be defined by both; run-profile refuses it)."""
     return f"lora_rank{b.lora_r}"
 
 

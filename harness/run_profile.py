@@ -36,7 +36,7 @@ from harness.core.config import read_yaml, split_params, study_files
 from harness.core.errors import HarnessError
 from harness.core.paths import PARAMS, PROFILE_PARAMS, PROFILE_RESULTS, PROFILE_RUN, PROFILES, RESULTS, STUDIES
 from harness.core.provenance import git_state, hardware
-from harness.validate import load_validated
+from harness.validate import check_runs_in_one_pipeline, load_validated
 
 WORKTREES = Path(".profiles")
 # results/ entries that are the pipeline's inputs, not a profile's outputs: never copied back
@@ -99,19 +99,6 @@ def lay_out(work: Path, source: Path) -> None:
         (work / STUDIES / study / "params.yaml").write_text(yaml.safe_dump(part or {}, sort_keys=False))
         if part is None:
             (work / STUDIES / study / "dvc.yaml").unlink(missing_ok=True)
-
-
-def check_runs_in_one_pipeline(source: Path, root: Path = Path(".")) -> None:
-    """Refuse a profile a run of which is named like a study's run. The checkout's params.yaml is the profile, so the
-    default pipeline defines every run of its ``train``, while :func:`lay_out` also hands a run of a study's name to
-    that study's params, whose pipeline would then define the same stage outputs (``dvc repro`` stops before anything
-    runs). A profile's runs are the default pipeline's: one line naming the key, the study and what to do."""
-    raw = read_yaml(source)
-    _, studies = split_params(raw, read_yaml(root / PARAMS), study_files(root))
-    for study, part in studies.items():
-        for run in (part or {}).get("train", {}):
-            raise HarnessError(f"{source}: train.{run}: the {study} study's run name ({STUDIES}/{study}/params.yaml); a profile's runs "
-                               f"run in the default pipeline, where the study's would define the same stages: name it otherwise")
 
 
 def run_record(path: Path, name: str, invocation: dict, resumed: bool) -> dict:

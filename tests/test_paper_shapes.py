@@ -146,7 +146,8 @@ def test_a_paper_profile_of_each_shape_runs_end_to_end_and_its_claims_find_their
     (project / "experiments" / "profiles" / f"{name}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     commit(project, f"{name} at toy size")
     causal = shape in CAUSAL
-    sh("harness", "run-profile", name, "studies/causal/dvc.yaml:causal_evaluate" if causal else "evaluate", cwd=project)
+    targets = ["studies/causal/dvc.yaml:causal_evaluate", "studies/causal/dvc.yaml:causal_icl"] if causal else ["evaluate"]
+    sh("harness", "run-profile", name, *targets, cwd=project)
     folder = project / "results" / "profiles" / name
     if causal:
         runs, kind, files, metric = raw["causal"]["runs"], "causal/eval", ("causal_eval", "causal_train"), "bleu" if shape == "gpt2-e2e" else "word_perplexity"

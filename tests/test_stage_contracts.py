@@ -264,6 +264,7 @@ def test_a_failed_profile_run_leaves_its_committed_results_as_they_were(tmp_path
     committed = snapshot()
     monkeypatch.setattr(run_profile_module, "load_validated", lambda source: type("P", (), {"profile": "p"})())
     monkeypatch.setattr(run_profile_module, "git_state", lambda where: {"sha": "0" * 40, "dirty": False})
+    monkeypatch.setattr(run_profile_module, "check_runs_in_one_pipeline", lambda *a: None)  # tests/test_paper_profiles.py's
     monkeypatch.setattr(run_profile_module, "checkout", lambda *a: work)
     monkeypatch.setattr(run_profile_module, "lay_out", lambda *a: None)
     real_run = subprocess.run
