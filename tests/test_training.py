@@ -107,10 +107,12 @@ def test_adalora_allocates_from_on_optimizer_step(tiny_raw, prepared, monkeypatc
 
 
 def test_accumulation_equals_the_larger_batch(tiny_raw, prepared):
-    """Two micro-batches of 8 accumulate to the gradient of one batch of 16 (dropout off; equal up to float
-    summation order, which Adam's normalisation magnifies on near-zero entries: atol 1e-5 on weights ~1e-2),
-    each micro-batch's loss counts half (the logged losses match: Adam alone would hide a doubled gradient),
-    and the effective batch counts both."""
+    """Two micro-batches of 8 accumulate to the gradient of one batch of 16 (dropout off), each micro-batch's loss
+    counts half (the logged losses match: Adam alone would hide a doubled gradient), and the effective batch counts
+    both. The two runs' updates agree in norm to 1%, not element by element: float summation order differs, and
+    Adam's normalisation turns that noise on a near-zero gradient entry into up to ~lr on that entry (measured: one
+    entry of 3,072 off by 1.5e-5 on LoRA B weights ~5e-4; in norm every tensor within 0.05%). Stepping on every
+    micro-batch, or keeping only one micro-batch's gradient, moves them by tens of percent."""
     splits, tokenizer = prepared
     params = parse_params(tiny_raw)
     whole = dataclasses.replace(params.loop, max_steps=4, batch_size=16)
@@ -119,6 +121,7 @@ def test_accumulation_equals_the_larger_batch(tiny_raw, prepared):
     assert total_steps(dataclasses.replace(accumulated, max_steps=0, epochs=1.0), 96) == 6
 
     method, cfg, model = fresh(params, "lora", 4, dropout=False)
+    start = trained(model)
     whole_stats = train(model, method, cfg, train_loader(splits["train"], tokenizer, 16, 0), whole, 4, CPU, log_every=1)
     expected = trained(model)
     method, cfg, model = fresh(params, "lora", 4, dropout=False)
@@ -128,7 +131,8 @@ def test_accumulation_equals_the_larger_batch(tiny_raw, prepared):
     stats = train(model, method, cfg, loader, accumulated, 4, CPU, log_every=1)
     assert [loss for _, loss in stats.loss_curve] == pytest.approx([loss for _, loss in whole_stats.loss_curve], rel=1e-4)
     for name, weights in trained(model).items():
-        torch.testing.assert_close(weights, expected[name], rtol=1e-4, atol=1e-5)
+        moved, want = weights - start[name], expected[name] - start[name]
+        assert torch.linalg.vector_norm(moved - want) <= 0.01 * torch.linalg.vector_norm(want), name
 
 
 def test_gradient_checkpointing_changes_memory_not_the_weights(tiny_raw, prepared):
