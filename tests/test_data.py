@@ -3,12 +3,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.provenance import sha256_file
 from harness.core.registry import SOURCES
-from harness.data.base import LABEL, TEXT
+from harness.data.base import LABEL, PAIR, TEXT
 from harness.data.synthetic_sentiment import SyntheticSentimentSettings, generate
 from harness.stages import prepare
 
@@ -144,6 +145,52 @@ def test_hub_path_with_local_stand_in(tmp_path):
     assert splits["train"][TEXT] == ["good", "bad"] and splits["test"][LABEL] == [1]
     with pytest.raises(HarnessError, match="eval_split: no split 'dev'"):
         load("hub", path=str(root), name=None, eval_split="dev")
+
+
+def test_hub_source_reads_the_named_config_and_its_pair_column(tmp_path):
+    """A dataset folder with two configs, as a hub repository declares them in its card: the source reads the one
+    ``name`` names, maps its pair column, and a missing column or split names the key, the dataset and its split."""
+    root = tmp_path / "two_configs"
+    row = lambda q, a, label: {"question": q, "answer": a, "label": label}  # noqa: E731
+    configs = {"first": {"train": [row("q1", "a1", 0)], "dev": [row("q2", "a2", 1)]},
+               "second": {"train": [row("q3", "a3", 1), row("q4", "a4", 0)], "dev": [row("q5", "a5", 0)]}}
+    for config, splits in configs.items():
+        (root / config).mkdir(parents=True)
+        for split, rows in splits.items():
+            (root / config / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    card = {"configs": [{"config_name": c, "data_files": [{"split": s, "path": f"{c}/{s}.jsonl"} for s in ("train", "dev")]} for c in configs]}
+    (root / "README.md").write_text("---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n")
+    opts = dict(path=str(root), name="second", eval_split="dev", text_column="question", text_pair_column="answer")
+    splits = load("hub", **opts)
+    assert splits["train"][TEXT] == ["q3", "q4"] and splits["train"][PAIR] == ["a3", "a4"] and splits["test"][LABEL] == [0]
+    with pytest.raises(HarnessError, match=rf"^data.hub.text_pair_column: column 'reply' not in {root} split train; columns there: question, answer, label$"):
+        load("hub", **{**opts, "text_pair_column": "reply"})
+    with pytest.raises(HarnessError, match=rf"^data.hub.train_split: no split 'training' in {root}; splits: train, dev$"):
+        load("hub", **{**opts, "train_split": "training"})
+
+
+def test_hub_source_passes_path_config_and_revision_to_datasets(monkeypatch):
+    """The source asks ``datasets.load_dataset`` for the configured repository, config and revision (a pinned
+    commit is how a hub dataset is made reproducible); a failed load is one line naming the key and the dataset."""
+    from datasets import Dataset, DatasetDict
+
+    from harness.data import hub
+
+    calls = []
+
+    def fake(path, name=None, **kwargs):
+        calls.append((path, name, kwargs))
+        if path == "gone/missing":
+            raise FileNotFoundError("Dataset 'gone/missing' doesn't exist on the Hub\nor cannot be accessed")
+        rows = Dataset.from_dict({"sentence": ["x"], "label": [1]})
+        return DatasetDict({"train": rows, "validation": rows})
+
+    monkeypatch.setattr(hub, "load_dataset", fake)
+    load("hub", path="org/glue", name="sst2", revision="abc123")
+    assert calls == [("org/glue", "sst2", {"revision": "abc123"})]
+    with pytest.raises(HarnessError, match=r"^data.hub.path: could not load dataset 'gone/missing' \(sst2\): Dataset 'gone/missing' "
+                                           r"doesn't exist on the Hub \(needs network for hub names\)$"):
+        load("hub", path="gone/missing", name="sst2")
 
 
 def local_params(tiny_raw, train, dev):
@@ -301,3 +348,24 @@ def test_regression_refuses_class_metrics_and_text_labels(workspace, tiny_raw):
     tiny_raw["data"]["metrics"] = ["pearson"]
     with pytest.raises(HarnessError, match=r"data.task: regression: train row 0 has label 'high', not a finite number"):
         prepare.run(glue_params(tiny_raw, train, train, [0, 1], text_column="sentence1", text_pair_column="sentence2", label_column="score"))
+
+
+def test_a_read_error_is_named_by_its_innermost_cause():
+    """``datasets`` wraps a parser's error in one that names no cause: the message is the innermost error's first
+    and last lines, or its one line, or its type when it has no text."""
+    from harness.data.local import cause
+
+    def chained(inner: BaseException) -> BaseException:
+        try:
+            try:
+                raise inner
+            except BaseException as err:
+                raise RuntimeError("An error occurred while generating the dataset") from err
+        except RuntimeError as outer:
+            return outer
+
+    assert cause(chained(ValueError("Couldn't cast\n  sentence: string\nbecause column names don't match"))) == \
+        "Couldn't cast ... because column names don't match"
+    assert cause(chained(ValueError("one line"))) == "one line"
+    assert cause(chained(KeyError())) == "KeyError"
+    assert cause(ValueError("\n  alone  \n")) == "alone"

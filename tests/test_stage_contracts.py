@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from transformers import AutoConfig, AutoModel
 
 from harness import run_profile as run_profile_module
@@ -215,6 +216,24 @@ def test_the_committed_paperscale_counts_equal_a_recomputation():
     assert set(fresh) == set(committed) - {"provenance"}
     for name, counts in fresh.items():
         assert counts == pytest.approx(committed[name], rel=1e-12), name
+
+
+def test_the_paperscale_stage_writes_its_counts_with_provenance(tmp_path, monkeypatch):
+    """`harness paperscale` writes what run() counts from the spec, with the provenance record; without the spec it
+    stops naming the file and writes nothing."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(HarnessError, match=r"^experiments/paperscale.yaml: not found$"):
+        paperscale.main([])
+    assert not (tmp_path / "results").exists()
+    spec = paperscale_spec()
+    name = min(spec["entries"])
+    spec = {"architectures": spec["architectures"], "entries": {name: spec["entries"][name]}}
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "paperscale.yaml").write_text(yaml.safe_dump(spec))
+    paperscale.main([])
+    written = read_json(tmp_path / "results" / "paperscale.json")
+    assert {k: v for k, v in written.items() if k != "provenance"} == paperscale.run(spec)
+    assert written["provenance"]["packages"]["torch"] and "git" in written["provenance"]
 
 
 # --- freshness: a result written from a dirty tree anywhere under results/ fails it --------------------------------

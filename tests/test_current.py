@@ -1,0 +1,180 @@
+"""`harness current` (harness/current.py) asked in-process of a small DVC project with a default pipeline and one
+study: what each pipeline would rerun, what changed for it, the commit its results came from, and the check's
+failures (a stale default, marks status.json did not record, a result from a dirty tree). The end-to-end run on
+the shrunk real project is tests/test_pipeline.py's; this one takes seconds, so every line of the check is held."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from harness.core.errors import HarnessError
+from harness.current import DEFAULT, Freshness, dirty_results, freshness, main, pipeline_of
+
+WRITE = """import json, subprocess, sys
+sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+open(sys.argv[1], "w").write(json.dumps({"value": open(sys.argv[2]).read(), "provenance": {"git": {"sha": sha, "dirty": False}}}))
+"""
+DEFAULT_PIPELINE = f"""stages:
+  first:
+    cmd: {sys.executable} write.py results/first.json in.txt
+    deps: [write.py, in.txt]
+    params: [x]
+    outs:
+      - results/first.json:
+          cache: false
+  second:
+    cmd: {sys.executable} write.py results/second.json results/first.json
+    deps: [write.py, results/first.json]
+    outs:
+      - results/second.json:
+          cache: false
+"""
+STUDY_PIPELINE = f"""stages:
+  third:
+    wdir: ../..
+    cmd: {sys.executable} write.py results/studies/third.json study.txt
+    deps: [write.py, study.txt]
+    outs:
+      - results/studies/third.json:
+          cache: false
+"""
+
+
+def git(*args, cwd):
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The project, both pipelines run and their results committed."""
+    root = tmp_path_factory.mktemp("built")
+    (root / "results" / "studies").mkdir(parents=True)
+    (root / "studies" / "s").mkdir(parents=True)
+    for name, text in {"write.py": WRITE, "in.txt": "a", "study.txt": "b", "params.yaml": "x: 1\n", "dvc.yaml": DEFAULT_PIPELINE,
+                       "studies/s/dvc.yaml": STUDY_PIPELINE}.items():
+        (root / name).write_text(text)
+    git("init", "-q", cwd=root)
+    subprocess.run(["dvc", "init", "-q"], cwd=root, check=True)
+    git("add", "-A", cwd=root)
+    git("commit", "-qm", "code", cwd=root)
+    for pipeline in ("dvc.yaml", "studies/s/dvc.yaml"):
+        subprocess.run(["dvc", "repro", "-q", pipeline], cwd=root, check=True, capture_output=True)
+    git("add", "-A", cwd=root)
+    git("commit", "-qm", "results", cwd=root)
+    return root
+
+
+@pytest.fixture
+def project(built, tmp_path, monkeypatch):
+    root = tmp_path / "p"
+    shutil.copytree(built, root)
+    monkeypatch.chdir(root)
+    return root
+
+
+def since(root) -> str:
+    return git("rev-parse", "HEAD~1", cwd=root)[:7]  # the results record the commit they ran at: the code commit
+
+
+def test_a_project_just_run_is_current_and_names_its_results_commit(project):
+    found = freshness(project)
+    assert list(found) == [DEFAULT, "s"]
+    assert found[DEFAULT] == Freshness(DEFAULT, (), (), since(project), ("results/first.json", "results/second.json"))
+    assert found["s"] == Freshness("s", (), (), since(project), ("results/studies/third.json",))
+
+
+def test_a_changed_input_stales_its_stage_and_says_what_changed(project):
+    (project / "in.txt").write_text("changed")
+    (project / "params.yaml").write_text("x: 2\n")
+    found = freshness(project)
+    # the second stage's recorded input has not changed yet: dvc reruns it only once the first has rewritten it
+    assert found[DEFAULT].stale == ("first",)
+    assert set(found[DEFAULT].changed) == {"in.txt modified", "params.yaml: x modified"}
+    assert found["s"].stale == ()
+
+
+def test_an_edited_result_stales_the_stage_that_wrote_it(project):
+    (project / "results" / "second.json").write_text("{}")
+    found = freshness(project)
+    assert found[DEFAULT].stale == ("second",) and found[DEFAULT].changed == ("results/second.json modified",)
+
+
+def test_a_stale_study_is_marked_with_its_commit_and_what_changed(project):
+    (project / "study.txt").write_text("changed")
+    found = freshness(project)
+    assert found[DEFAULT].stale == () and found["s"].stale == ("studies/s/dvc.yaml:third",)
+    assert found["s"].mark() == f"stale since {since(project)}: study.txt modified"
+    assert found["s"].as_dict() == {"stale": ["studies/s/dvc.yaml:third"], "changed": ["study.txt modified"], "since": since(project)}
+
+
+def test_a_mark_names_three_changes_and_counts_the_rest():
+    assert Freshness("s", ("a",), ("1", "2", "3", "4", "5"), "abc1234").mark() == "stale since abc1234: 1; 2; 3 and 2 more"
+    assert Freshness("s", ("a",), (), None).mark() == "stale since never run: its stages changed"
+
+
+def test_pipeline_of_names_the_study_of_a_study_file():
+    assert pipeline_of("dvc.yaml") == DEFAULT and pipeline_of("studies/s/dvc.yaml") == "s"
+    assert pipeline_of("other/s/dvc.yaml") == DEFAULT and pipeline_of("studies/dvc.yaml") == DEFAULT
+
+
+def test_the_check_passes_a_current_project_and_names_each_study(project, capsys):
+    main([])
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["current: the default pipeline is up to date with dvc.lock and every result records a clean tree",
+                   f"study s: current (results of {since(project)})"]
+
+
+def test_the_check_passes_a_stale_study_and_says_how_to_rerun_it(project, capsys):
+    (project / "study.txt").write_text("changed")
+    main([])
+    assert capsys.readouterr().out.splitlines()[1] == (
+        f"study s: stale since {since(project)}: study.txt modified (1 stages; `make study STUDY=s` reruns it); status.md marks its claims stale")
+
+
+def test_the_check_fails_a_stale_default_naming_what_dvc_would_rerun(project):
+    (project / "in.txt").write_text("changed")
+    with pytest.raises(HarnessError, match=r"^results are stale for the committed code, params or data: dvc would rerun first; run `dvc repro`"):
+        main([])
+    with pytest.raises(HarnessError, match="usage: harness current"):
+        main(["--all"])
+
+
+def test_the_check_fails_when_status_json_recorded_other_study_marks(project):
+    status = project / "results" / "status.json"
+    status.write_text(json.dumps({"stale_studies": {}}))
+    main([])  # none recorded, none found
+    status.write_text(json.dumps({"stale_studies": {"s": {"since": since(project)}}}))
+    with pytest.raises(HarnessError, match=r"its stale-study marks \(s\) are not the ones found now \(none\); run `dvc repro -f tabulate`"):
+        main([])
+    (project / "study.txt").write_text("changed")
+    main([])  # the marks recorded are the ones found
+    status.write_text(json.dumps({"stale_studies": {"s": {"since": "0000000"}}}))
+    with pytest.raises(HarnessError, match="not the ones found now"):
+        main([])
+
+
+def test_the_check_fails_a_result_from_a_dirty_tree(project):
+    path = project / "results" / "studies" / "third.json"
+    record = json.loads(path.read_text())
+    record["provenance"]["git"]["dirty"] = True
+    path.write_text(json.dumps(record))
+    with pytest.raises(HarnessError, match=r"^results written from a dirty working tree: results/studies/third.json; commit the code"):
+        main([])
+    assert dirty_results(project / "results") == [str(path)]
+
+
+def test_the_dirty_scan_reads_past_files_it_cannot_read(tmp_path):
+    """A JSON file that is no record (unparseable, a list, no provenance or no git entry) is skipped, and the scan goes
+    on to the files after it."""
+    for name, text in {"a.json": "{not json", "b.json": "[1, 2]", "c.json": "{}", "d.json": '{"provenance": {}}',
+                       "e.json": '{"provenance": {"git": "abc"}}', "f.json": '{"provenance": {"git": {"dirty": true}}}',
+                       "g/h.json": '{"provenance": {"git": {"dirty": false}}}', "g/i.json": '{"provenance": {"git": {"dirty": true}}}'}.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert dirty_results(tmp_path) == [str(tmp_path / "f.json"), str(tmp_path / "g" / "i.json")]
