@@ -225,3 +225,17 @@ def test_upper_edge_of_an_at_most_claim_and_a_claim_held_without_estimate():
 def test_an_unknown_expected_verdict_names_the_allowed_ones():
     with pytest.raises(check.HarnessError, match=r"allowed: reproduced, exceeded, inconclusive, insufficient runs, not reproduced, invalid, not run$"):
         compare({"held": {"a": {"verdict": "great", "estimate": 1.0, "ci95": None}}}, [])
+
+
+def test_main_names_the_held_claims_judged_on_stale_results(project, capsys):
+    """A gated claim held on a stale study's results still holds, and the check names it (status.md says why)."""
+    write_status(project, [{**row("a", "reproduced", 1.1, [0.6, 1.6]), "stale": "stale since abc1234: x modified"},
+                           {**row("b", "inconclusive", 0.2, [-0.3, 0.7]), "stale": None},
+                           {**row("e", "reproduced", 1.0, [0.5, 1.5], gate=False), "stale": "stale since abc1234: x modified"}])
+    assert cli_run(["check"]) == 0
+    out = capsys.readouterr().out
+    assert ("held on stale results (1 gated claims judged on a study whose results predate its code, params or data; "
+            "status.md says since when and why): a\n") in out
+    write_status(project, [row("a", "reproduced", 1.1, [0.6, 1.6]), row("b", "inconclusive", 0.2, [-0.3, 0.7])])
+    assert cli_run(["check"]) == 0 and "stale" not in capsys.readouterr().out
+

@@ -6,6 +6,7 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -352,6 +353,8 @@ def test_rows_carry_what_a_verdict_is_recomputed_from():
     ([], "not run"), (["not run"], "not run"), (["reproduced", "exceeded"], "reproduced"),
     (["reproduced", "inconclusive"], "partly reproduced"), (["inconclusive", "insufficient runs"], "inconclusive"),
     (["not reproduced", "inconclusive"], "not reproduced"), (["reproduced", "not reproduced"], "mixed"),
+    (["invalid"], "invalid"), (["invalid", "not run"], "invalid"), (["invalid", "reproduced"], "reproduced"),
+    (["invalid", "not reproduced", "inconclusive"], "not reproduced"),
 ])
 def test_component_status_from_deciding_verdicts(verdicts, status):
     from harness.claims.components import status_of
@@ -686,3 +689,26 @@ def test_every_comparison_claim_is_invalid_with_a_planted_arm_that_did_not_learn
     assert judge_claim(c, context(planted=None)).verdict != "invalid"
     v = judge_claim(c, context(planted=quality[0].run))
     assert v.verdict == "invalid" and f"{quality[0].run} did not learn" in v.detail  # named with its profile if not the claim's
+
+
+def test_bootstrap_evidence_p_values_are_replicate_shares_on_the_wrong_side():
+    """p-values from a bootstrap distribution (the suite claims'): (k + 1) / (B + 1) with k the replicates on the
+    wrong side of a bound, ties counted as wrong; inside a band = the larger of its two one-sided shares (TOST),
+    outside = the nearer bound's opposite share, doubled for a band; one-sided regions use their finite bound."""
+    from harness.claims.judges import bootstrap_evidence
+
+    x = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # B = 9: shares are (k + 1) / 10
+    at_least = bootstrap_evidence(0.55, x, 0.3, math.inf, 4)
+    assert (at_least.p_inside, at_least.p_outside) == (pytest.approx(0.4), pytest.approx(0.8))  # k(x <= .3) = 3, k(x >= .3) = 7
+    assert at_least.n == 4 and at_least.mean == 0.55 and at_least.interval_kind == "bootstrap"
+    at_most = bootstrap_evidence(0.55, x, -math.inf, 0.7, 4)
+    assert (at_most.p_inside, at_most.p_outside) == (pytest.approx(0.4), pytest.approx(0.8))  # k(x >= .7) = 3, k(x <= .7) = 7
+    low_side = bootstrap_evidence(0.3, x, 0.8, 0.95, 4)  # nearer the low end: outside = 2 * share(x >= .8), .8 included
+    assert (low_side.p_inside, low_side.p_outside) == (pytest.approx(0.9), pytest.approx(0.6))
+    high_side = bootstrap_evidence(0.6, x, 0.05, 0.2, 4)  # nearer the high end: outside = 2 * share(x <= .2), .2 included
+    assert (high_side.p_inside, high_side.p_outside) == (pytest.approx(0.9), pytest.approx(0.6))
+    midway = bootstrap_evidence(0.5, [0.0] * 8 + [0.9], 0.2, 0.8, 4)  # equally near both ends: the low end's share
+    assert midway.p_outside == pytest.approx(0.4)
+    tie = bootstrap_evidence(0.5, [0.5] * 9, 0.5, math.inf, 4)  # every replicate on the bound counts as wrong
+    assert tie.p_inside == pytest.approx(1.0) and tie.p_outside == pytest.approx(1.0)
+    assert at_least.ci90 == pytest.approx(tuple(np.quantile(x, [0.05, 0.95]))) and at_least.ci95 == pytest.approx(tuple(np.quantile(x, [0.025, 0.975])))

@@ -13,7 +13,8 @@ import sys
 import pytest
 
 from harness.core.errors import HarnessError
-from harness.current import DEFAULT, Freshness, dirty_results, freshness, main, pipeline_of
+from harness import current
+from harness.current import DEFAULT, Freshness, _flatten, _since, _some, dirty_results, freshness, main, pipeline_of
 
 WRITE = """import json, subprocess, sys
 sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -115,6 +116,8 @@ def test_a_stale_study_is_marked_with_its_commit_and_what_changed(project):
 
 def test_a_mark_names_three_changes_and_counts_the_rest():
     assert Freshness("s", ("a",), ("1", "2", "3", "4", "5"), "abc1234").mark() == "stale since abc1234: 1; 2; 3 and 2 more"
+    assert Freshness("s", ("a",), ("1", "2", "3", "4"), "abc1234").mark() == "stale since abc1234: 1; 2; 3 and 1 more"
+    assert Freshness("s", ("a",), ("1", "2", "3"), "abc1234").mark() == "stale since abc1234: 1; 2; 3"
     assert Freshness("s", ("a",), (), None).mark() == "stale since never run: its stages changed"
 
 
@@ -141,7 +144,7 @@ def test_the_check_fails_a_stale_default_naming_what_dvc_would_rerun(project):
     (project / "in.txt").write_text("changed")
     with pytest.raises(HarnessError, match=r"^results are stale for the committed code, params or data: dvc would rerun first; run `dvc repro`"):
         main([])
-    with pytest.raises(HarnessError, match="usage: harness current"):
+    with pytest.raises(HarnessError, match=r"^usage: harness current \(no arguments\)$"):
         main(["--all"])
 
 
@@ -178,3 +181,58 @@ def test_the_dirty_scan_reads_past_files_it_cannot_read(tmp_path):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(text)
     assert dirty_results(tmp_path) == [str(tmp_path / "f.json"), str(tmp_path / "g" / "i.json")]
+
+
+def test_a_stage_dvc_is_running_is_stale_by_definition(project, monkeypatch):
+    """Asked from inside a stage (tabulate reads freshness while dvc runs it and holds the repository's lock): that
+    stage counts as stale with nothing listed for it, and the lock is not taken again."""
+    monkeypatch.setenv("DVC_STAGE", "second")
+    found = freshness(project)
+    assert found[DEFAULT].stale == ("second",) and found[DEFAULT].changed == ()
+
+
+def test_dvc_status_lines_are_flattened_with_their_keys():
+    assert _flatten({"changed deps": {"a.py": "modified", "params.yaml": {"x": "modified"}}}) == ["a.py modified", "params.yaml: x modified"]
+    assert _flatten([{"always changed": "yes"}, {"changed outs": {"o.json": "deleted"}}], "p: ") == ["p: always changed yes", "o.json deleted"]
+    assert _flatten({"first": "new", "changed deps": {"b": "modified"}, "more": ["x", "y"]}) == ["first new", "b modified", "more: x", "more: y"]
+
+
+def test_the_results_commit_is_read_past_outputs_that_are_no_record(tmp_path):
+    from types import SimpleNamespace
+
+    files = {"model": None, "plot.png": b"\x89PNG\x00\xff", "broken.json": b"{", "bare.json": b"{}", "good.json": b'{"provenance": {"git": {"sha": "0123456789abc"}}}'}
+    for name, data in files.items():
+        (tmp_path / name).mkdir() if data is None else (tmp_path / name).write_bytes(data)
+    stage = SimpleNamespace(outs=[SimpleNamespace(fs_path=str(tmp_path / name)) for name in files])
+    assert _since(stage, tmp_path) == "0123456"
+    assert _since(SimpleNamespace(outs=stage.outs[:4]), tmp_path) is None
+
+
+def test_lists_name_the_first_few_and_count_the_rest():
+    assert _some(["a", "b", "c"], 2) == "a, b and 1 more" and _some(["a", "b"], 2) == "a, b" and _some(["a"], 2) == "a"
+
+
+def test_the_check_counts_what_it_does_not_name(monkeypatch, tmp_path):
+    """Twelve stale stages named, the rest counted; five dirty results named; a project without a default pipeline
+    (only studies) has nothing stale in it; the recorded and found marks are listed in full."""
+    monkeypatch.chdir(tmp_path)
+    stale = tuple(f"s{i}" for i in range(14))
+    monkeypatch.setattr(current, "freshness", lambda: {DEFAULT: Freshness(DEFAULT, stale, (), None)})
+    with pytest.raises(HarnessError, match=r"dvc would rerun s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 and 2 more; run"):
+        main([])
+    found = {"s": Freshness("s", ("x",), ("a modified",), "abc1234"), "t": Freshness("t", ("y",), ("b modified",), "abc1234")}
+    monkeypatch.setattr(current, "freshness", lambda: found)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "status.json").write_text(json.dumps({"stale_studies": {"u": {"since": "1"}, "v": {"since": "2"}}}))
+    with pytest.raises(HarnessError, match=r"^results/status.json: its stale-study marks \(u, v\) are not the ones found now \(s, t\); run"):
+        main([])
+    (tmp_path / "results" / "status.json").write_text(json.dumps({"stale_studies": {}}))
+    with pytest.raises(HarnessError, match=r"its stale-study marks \(none\) are not the ones found now \(s, t\)"):
+        main([])
+    (tmp_path / "results" / "status.json").unlink()
+    for i in range(7):
+        (tmp_path / "results" / f"r{i}.json").write_text('{"provenance": {"git": {"dirty": true}}}')
+    with pytest.raises(HarnessError, match=r"dirty working tree: results/r0.json, results/r1.json, results/r2.json, results/r3.json, "
+                                           r"results/r4.json and 2 more; commit the code"):
+        main([])
+

@@ -113,3 +113,42 @@ def test_hardware_names_the_machine(monkeypatch):
 def test_git_state_defaults_to_the_working_directory(repo, monkeypatch):
     monkeypatch.chdir(repo)
     assert provenance.git_state()["sha"] == git(repo, "rev-parse", "HEAD")
+
+
+def test_a_profile_laid_out_for_the_studies_is_committed_input(tmp_path, monkeypatch):
+    """Beside params.yaml copied from a profile, `harness run-profile` writes each study's part of it to that study's
+    params.yaml and removes the dvc.yaml of a study the profile holds nothing of; those changes, and only those, still
+    count as committed input (harness.core.config.split_params says what each study's part is)."""
+    import yaml
+
+    text = "profile: p\nseeds: [0]\n"
+    (tmp_path / "params.yaml").write_text(text)
+    (tmp_path / "experiments" / "profiles").mkdir(parents=True)
+    (tmp_path / "experiments" / "profiles" / "p.yaml").write_text(text)
+    for study, part in {"a": {"train": {"x": 1}}, "b": {}, "c": {"other": 2}}.items():
+        (tmp_path / "studies" / study).mkdir(parents=True)
+        (tmp_path / "studies" / study / "params.yaml").write_text(yaml.safe_dump(part))
+    (tmp_path / "studies" / "a" / "dvc.yaml").write_text("stages: {}\n")
+    base, committed = {"studies": ["a", "b"]}, object()
+
+    def split(raw, base_, committed_):
+        assert raw == yaml.safe_load(text) and base_ is base and committed_ is committed
+        return raw, {"a": {"train": {"x": 1}}, "b": None, "c": {"other": 3}}
+
+    monkeypatch.setattr("harness.core.config.split_params", split)
+
+    def named(*changed):
+        return provenance.committed_profile(tmp_path, list(changed), base, committed)
+
+    assert named("params.yaml") == "experiments/profiles/p.yaml"
+    assert named("studies/a/params.yaml", "studies/b/params.yaml", "studies/b/dvc.yaml", "params.yaml") == "experiments/profiles/p.yaml"
+    assert named("studies/c/params.yaml") is None  # holds another value than the profile's part
+    assert named("studies/a/dvc.yaml") is None  # a study the profile holds part of keeps its pipeline
+    assert named("studies/d/params.yaml") is None and named("code.py") is None and named("studies/a/notes.txt") is None
+    # a good change first never excuses a bad one after it
+    assert named("params.yaml", "code.py") is None
+    assert named("studies/a/params.yaml", "code.py") is None and named("studies/b/dvc.yaml", "code.py") is None
+    (tmp_path / "studies" / "b" / "dvc.yaml").write_text("stages: {}\n")
+    assert named("studies/b/dvc.yaml") is None  # changed, not removed
+    (tmp_path / "studies" / "a" / "params.yaml").unlink()
+    assert named("studies/a/params.yaml") is None  # removed, not written

@@ -136,12 +136,32 @@ def test_the_paper_tables_are_the_committed_verdicts_laid_out_as_printed():
     assert "| RoBERTa-base LoRA | 0.3M · ours 294,912 (exact) **reproduced** | 87.5 · *not run*" in tables["lora-table-2.md"]
 
 
+def test_two_claims_on_one_printed_cell_share_it_and_file_names_are_slugs():
+    import dataclasses
+
+    from harness.claims.tables import paper_tables
+
+    claims = load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False)
+    first = next(c for c in claims if c.id == "adalora.t1.rte-0.3m")
+    second = dataclasses.replace(first, id=first.id + ".again")
+    judged = [{"verdict": "not run", "detail": "why one"}, {"verdict": "not run", "detail": "why two"}]
+    (name, table), = paper_tables([first, second], judged).items()
+    assert name == "adalora-table-1.md"
+    from harness.claims.tables import _slug
+
+    assert _slug("(LoRA+) Table 2!") == "lora-table-2"
+    assert f"{first.published.text} · *not run* [1]<br>{first.published.text} · *not run* [2]" in table
+
+
 def test_a_measured_cell_shows_ours_its_interval_verdict_and_profile():
     from harness.claims.tables import cell
 
     claim = next(c for c in load_claims(ROOT / "experiments" / "claims", ROOT, check_runs=False) if c.id == "adalora.t1.rte-0.3m")
     judged = {"verdict": "not reproduced", "estimate": 84.1, "evidence": {"ci95": [83.0, 85.2]}, "detail": ""}
     assert cell(claim, judged) == "87.36 · ours 84.1 [83, 85.2] **not reproduced** (`paper-adalora-debertav3-base-rte-b144`)"
+    # one seed: no interval to print
+    assert cell(claim, {**judged, "verdict": "insufficient runs", "evidence": {"ci95": None}}) == \
+        "87.36 · ours 84.1 **insufficient runs** (`paper-adalora-debertav3-base-rte-b144`)"
 
 
 def test_each_components_forest_plot_renders_from_status_json_alone(tmp_path):

@@ -138,3 +138,28 @@ def test_a_suite_claim_with_an_arm_that_did_not_learn_on_one_task_is_invalid_and
     ctx.profiles["t2"].runs["b"] = arm([80.0, 80.5, 81.0], [52.0])  # at the majority class on validation
     row = judge_all([suite_claim()], ctx)[0]
     assert row["verdict"] == "invalid" and row["detail"].startswith("invalid: t2/b did not learn")
+
+
+@pytest.mark.parametrize("of, domain", [("probability_of_improvement", (0.0, 1.0)), ("mean_difference", (-200.0, 200.0))])
+def test_a_suite_quantity_has_its_domain(of, domain):
+    """What a suite measure can take at all (the falsifiability test reads it): a probability, or a difference of two
+    scores on a 0-100 (Matthews, Pearson: -100-100) scale."""
+    from harness.claims.suite import SuiteMeasure
+
+    assert SuiteMeasure.domain(suite_claim(of=of).measure) == domain
+
+
+def test_the_suite_bootstrap_is_seeded_resamples_each_sample_alone_and_averages_per_task():
+    """The same scores give the same distribution (a fixed bootstrap seed: a verdict is reproducible); each (task,
+    arm) sample is resampled along its seeds, so a replicate of the mean difference is the average over tasks of
+    resampled-a mean minus resampled-b mean, and lies within the per-task extremes."""
+    from harness.claims.suite import RESAMPLES, mean_difference, stratified_bootstrap
+
+    pairs = [(np.array([80.0, 82.0, 84.0]), np.array([79.0, 80.0, 81.0])), (np.array([60.0, 61.0]), np.array([50.0, 70.0, 90.0, 55.0]))]
+    point, first = stratified_bootstrap(pairs, "mean_difference")
+    again = stratified_bootstrap(pairs, "mean_difference")[1]
+    assert first.shape == (RESAMPLES,) and np.array_equal(first, again)
+    assert point == pytest.approx(((82.0 - 80.0) + (60.5 - 66.25)) / 2) == pytest.approx(float(mean_difference(pairs)))
+    # per replicate: a's mean within [80, 84] and [60, 61], b's within [79, 81] and [50, 90]
+    assert first.min() >= ((80 - 81) + (60 - 90)) / 2 and first.max() <= ((84 - 79) + (61 - 50)) / 2
+    assert len(set(np.round(first, 9))) > 50  # resampled, not repeated

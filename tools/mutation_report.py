@@ -40,6 +40,12 @@ def diff_of(name: str) -> str:
     return " / ".join(line.strip() for line in changed)
 
 
+def commit() -> str:
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
+    return sha + (" (with uncommitted changes)" if dirty else "")
+
+
 def main() -> int:
     reasons = yaml.safe_load(Path("tools/mutation_reasons.yaml").read_text()) or []
     by_file = results()
@@ -49,25 +55,29 @@ def main() -> int:
     settings = tomllib.loads(Path("pyproject.toml").read_text())["tool"]["mutmut"]
     lines = ["# Mutation testing", "",
              f"`make mutation`: mutmut over {', '.join(f'`{p}`' for p in settings['only_mutate'])}, against "
-             f"{', '.join(settings['pytest_add_cli_args_test_selection'])}. "
-             "Kill rate = killed / all mutants (a mutant no test reaches counts as surviving).", "",
-             "| module | mutants | killed | survived | no tests | timeout | kill rate |", "|---|---|---|---|---|---|---|"]
+             f"{', '.join(settings['pytest_add_cli_args_test_selection'])} (`{' '.join(settings['pytest_add_cli_args'])}`), "
+             f"at commit `{commit()}`. Kill rate = killed / mutants run (a mutant no test reaches counts as surviving); "
+             f"target {TARGET:.0%} per module. A module whose run was cut short says how many of its mutants did not run: "
+             "its rate is over those that did, and it does not meet the target until all have.", "",
+             "| module | mutants | killed | survived | no tests | timeout | not run | kill rate |", "|---|---|---|---|---|---|---|---|"]
     total = Counter()
     survivors, under = [], []
     for source, statuses in by_file.items():
         c = Counter(statuses.values())
         total += c
-        n = sum(c.values())
-        killed = (c["killed"] + c["timeout"]) / n
-        under += [source] if killed < TARGET else []
-        lines.append(f"| {source} | {n} | {c['killed']} | {c['survived']} | {c['no tests']} | {c['timeout']} | {killed:.1%} |")
-        survivors += [(source, name) for name, s in statuses.items() if s not in ("killed", "timeout")]
-    n = sum(total.values())
-    rate = (total["killed"] + total["timeout"]) / n
-    lines.append(f"| **all** | {n} | {total['killed']} | {total['survived']} | {total['no tests']} | {total['timeout']} | **{rate:.1%}** |")
-    lines += ["", "A timeout counts as killed (the mutant hangs the tests). mutmut does not mutate decorated functions "
-              "(registered metrics, static and class methods): the metrics are held against scikit-learn/SciPy by property "
-              "tests instead.", "", "## Survivors", "", "| mutant | change | reason |", "|---|---|---|"]
+        ran = sum(c.values()) - c["not checked"]
+        killed = (c["killed"] + c["timeout"]) / ran if ran else 0.0
+        under += [source] if killed < TARGET or c["not checked"] else []
+        lines.append(f"| {source} | {ran + c['not checked']} | {c['killed']} | {c['survived']} | {c['no tests']} | {c['timeout']} "
+                     f"| {c['not checked'] or ''} | {f'{killed:.1%}' if ran else '-'} |")
+        survivors += [(source, name) for name, s in statuses.items() if s not in ("killed", "timeout", "not checked")]
+    ran = sum(total.values()) - total["not checked"]
+    rate = (total["killed"] + total["timeout"]) / ran
+    lines.append(f"| **all** | {ran + total['not checked']} | {total['killed']} | {total['survived']} | {total['no tests']} | {total['timeout']} "
+                 f"| {total['not checked'] or ''} | **{rate:.1%}** |")
+    lines += ["", "A timeout counts as killed (the mutant hangs the tests). mutmut does not mutate decorated functions (the "
+              "registered metrics): they are held against scikit-learn/SciPy by property tests instead.", "",
+              "## Survivors", "", "| mutant | change | reason |", "|---|---|---|"]
     unexplained = 0
     for source, name in survivors:
         change = diff_of(name)
@@ -77,8 +87,8 @@ def main() -> int:
         lines.append(f"| `{name}` | `{shown.replace('|', '¦')}` | {reason or '**UNEXPLAINED**'} |")
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n")
-    print(f"mutation: {total['killed'] + total['timeout']} of {n} mutants killed ({rate:.1%}, target {TARGET:.0%} per module"
-          f"{', under it: ' + ', '.join(under) if under else ''}); {len(survivors)} survivors, {unexplained} unexplained -> {OUT}")
+    print(f"mutation: {total['killed'] + total['timeout']} of {ran} mutants run killed ({rate:.1%}, target {TARGET:.0%} per module"
+          f"{', under it or not finished: ' + ', '.join(under) if under else ''}); {len(survivors)} survivors, {unexplained} unexplained -> {OUT}")
     return 0 if not under and not unexplained else 1
 
 
