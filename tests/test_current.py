@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from harness.core.errors import HarnessError
 from harness import current
+from harness.core.errors import HarnessError
 from harness.current import DEFAULT, Freshness, _flatten, _since, _some, dirty_results, freshness, main, pipeline_of
 
 WRITE = """import json, subprocess, sys

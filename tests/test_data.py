@@ -151,7 +151,7 @@ def test_hub_source_reads_the_named_config_and_its_pair_column(tmp_path):
     """A dataset folder with two configs, as a hub repository declares them in its card: the source reads the one
     ``name`` names, maps its pair column, and a missing column or split names the key, the dataset and its split."""
     root = tmp_path / "two_configs"
-    row = lambda q, a, label: {"question": q, "answer": a, "label": label}  # noqa: E731
+    row = lambda q, a, label: {"question": q, "answer": a, "label": label}
     configs = {"first": {"train": [row("q1", "a1", 0)], "dev": [row("q2", "a2", 1)]},
                "second": {"train": [row("q3", "a3", 1), row("q4", "a4", 0)], "dev": [row("q5", "a5", 0)]}}
     for config, splits in configs.items():
