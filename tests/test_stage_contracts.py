@@ -236,6 +236,17 @@ def test_the_paperscale_stage_writes_its_counts_with_provenance(tmp_path, monkey
     assert written["provenance"]["packages"]["torch"] and "git" in written["provenance"]
 
 
+def test_a_paperscale_spec_naming_what_does_not_exist_stops_in_one_line():
+    spec = paperscale_spec()
+    name = min(spec["entries"])
+    entry = spec["entries"][name]
+    with pytest.raises(HarnessError, match=rf"^experiments/paperscale.yaml: entries.{name}.architecture: unknown 'nope'; known: "
+                                           rf"{', '.join(spec['architectures'])}$"):
+        paperscale.run({"architectures": spec["architectures"], "entries": {name: {**entry, "architecture": "nope"}}})
+    with pytest.raises(HarnessError, match=rf"^experiments/paperscale.yaml: entries.{name}.method.method: required key is missing; known: .*lora"):
+        paperscale.run({"architectures": spec["architectures"], "entries": {name: {**entry, "method": {}}}})
+
+
 # --- freshness: a result written from a dirty tree anywhere under results/ fails it --------------------------------
 
 
