@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 
@@ -147,3 +148,20 @@ def shrunk_architecture(arch: dict) -> dict:
 def paperscale_spec() -> dict:
     """experiments/paperscale.yaml: the published architectures and the entries the paperscale stage counts."""
     return yaml.safe_load((ROOT / "experiments" / "paperscale.yaml").read_text())
+
+
+def dataset_folder(folder: Path, configs: dict[str, dict[str, list[dict]]]) -> str:
+    """A local folder ``datasets.load_dataset(folder, config)`` reads as a hub repository: per config, one JSONL file per
+    split under the config's name, declared in the dataset card's ``configs`` as the hub's own repositories declare theirs."""
+    card = []
+    for config, splits in configs.items():
+        files = []
+        for split, rows in splits.items():
+            path = folder / config / f"{split}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+            files.append({"split": split, "path": f"{config}/{split}.jsonl"})
+        card.append({"config_name": config, "data_files": files})
+    (folder / "README.md").write_text("---\n" + yaml.safe_dump({"configs": card}, sort_keys=False) + "---\n")
+    return str(folder)
+

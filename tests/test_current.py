@@ -15,6 +15,7 @@ import pytest
 from harness import current
 from harness.core.errors import HarnessError
 from harness.current import DEFAULT, Freshness, _flatten, _since, _some, dirty_results, freshness, main, pipeline_of
+from tests.test_provenance import git
 
 WRITE = """import json, subprocess, sys
 sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -46,11 +47,6 @@ STUDY_PIPELINE = f"""stages:
 """
 
 
-def git(*args, cwd):
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The project, both pipelines run and their results committed."""
@@ -60,14 +56,14 @@ def built(tmp_path_factory):
     for name, text in {"write.py": WRITE, "in.txt": "a", "study.txt": "b", "params.yaml": "x: 1\n", "dvc.yaml": DEFAULT_PIPELINE,
                        "studies/s/dvc.yaml": STUDY_PIPELINE}.items():
         (root / name).write_text(text)
-    git("init", "-q", cwd=root)
+    git(root, "init", "-q")
     subprocess.run(["dvc", "init", "-q"], cwd=root, check=True)
-    git("add", "-A", cwd=root)
-    git("commit", "-qm", "code", cwd=root)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "code")
     for pipeline in ("dvc.yaml", "studies/s/dvc.yaml"):
         subprocess.run(["dvc", "repro", "-q", pipeline], cwd=root, check=True, capture_output=True)
-    git("add", "-A", cwd=root)
-    git("commit", "-qm", "results", cwd=root)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "results")
     return root
 
 
@@ -80,7 +76,7 @@ def project(built, tmp_path, monkeypatch):
 
 
 def since(root) -> str:
-    return git("rev-parse", "HEAD~1", cwd=root)[:7]  # the results record the commit they ran at: the code commit
+    return git(root, "rev-parse", "HEAD~1")[:7]  # the results record the commit they ran at: the code commit
 
 
 def test_a_project_just_run_is_current_and_names_its_results_commit(project):

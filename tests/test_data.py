@@ -3,7 +3,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
@@ -12,6 +11,7 @@ from harness.core.registry import SOURCES
 from harness.data.base import LABEL, PAIR, TEXT
 from harness.data.synthetic_sentiment import SyntheticSentimentSettings, generate
 from harness.stages import prepare
+from tests.conftest import dataset_folder
 
 
 def load(source: str, **opts):
@@ -150,16 +150,10 @@ def test_hub_path_with_local_stand_in(tmp_path):
 def test_hub_source_reads_the_named_config_and_its_pair_column(tmp_path):
     """A dataset folder with two configs, as a hub repository declares them in its card: the source reads the one
     ``name`` names, maps its pair column, and a missing column or split names the key, the dataset and its split."""
-    root = tmp_path / "two_configs"
     row = lambda q, a, label: {"question": q, "answer": a, "label": label}
-    configs = {"first": {"train": [row("q1", "a1", 0)], "dev": [row("q2", "a2", 1)]},
-               "second": {"train": [row("q3", "a3", 1), row("q4", "a4", 0)], "dev": [row("q5", "a5", 0)]}}
-    for config, splits in configs.items():
-        (root / config).mkdir(parents=True)
-        for split, rows in splits.items():
-            (root / config / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    card = {"configs": [{"config_name": c, "data_files": [{"split": s, "path": f"{c}/{s}.jsonl"} for s in ("train", "dev")]} for c in configs]}
-    (root / "README.md").write_text("---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n")
+    root = Path(dataset_folder(tmp_path / "two_configs", {
+        "first": {"train": [row("q1", "a1", 0)], "dev": [row("q2", "a2", 1)]},
+        "second": {"train": [row("q3", "a3", 1), row("q4", "a4", 0)], "dev": [row("q5", "a5", 0)]}}))
     opts = dict(path=str(root), name="second", eval_split="dev", text_column="question", text_pair_column="answer")
     splits = load("hub", **opts)
     assert splits["train"][TEXT] == ["q3", "q4"] and splits["train"][PAIR] == ["a3", "a4"] and splits["test"][LABEL] == [0]

@@ -175,7 +175,7 @@ def test_gpt2_profiles_carry_table_11(reference):
 
 @pytest.mark.parametrize("profile", sorted(p.stem for p in PROFILES.glob("*.yaml")))
 def test_run_profile_lays_each_run_out_in_one_pipeline(profile):
-    """What `harness run-profile` lays out defines each run's stages in one pipeline (harness/run_profile.py:
+    """What `harness run-profile` lays out defines each run's stages in one pipeline (harness/validate.py:
     check_runs_in_one_pipeline): no run of a profile is named like a study's."""
     from harness.validate import check_runs_in_one_pipeline
 

@@ -21,7 +21,7 @@ from harness.claims.claim import leaves
 from harness.claims.engine import measure_claim, pipeline_context
 from harness.claims.loading import load_claims
 from harness.core.config import load_params
-from tests.conftest import ROOT, shrink, shrunk_architecture
+from tests.conftest import ROOT, dataset_folder, shrink, shrunk_architecture
 from tests.test_paper_architectures import full_architecture
 from tests.test_pipeline import build_project, commit, sh
 
@@ -44,29 +44,15 @@ def sentence(rng: random.Random) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))
 
 
-def dataset_folder(folder, config: str, splits: dict[str, list[dict]]) -> str:
-    """A local folder ``datasets.load_dataset(folder, config)`` reads: one JSONL file per split under the config's
-    name, declared in the dataset card's ``configs`` as the hub's own repositories declare theirs."""
-    files = {}
-    for split, rows in splits.items():
-        path = folder / config / f"{split}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        files[split] = f"{config}/{split}.jsonl"
-    card = {"configs": [{"config_name": config, "data_files": [{"split": s, "path": p} for s, p in files.items()]}]}
-    (folder / "README.md").write_text("---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n")
-    return str(folder)
-
-
 def hub_standin(folder, hub: dict, task: str, labels: list) -> str:
     """A local dataset folder that ``load_dataset(folder, hub.name)`` reads as the hub serves the profile's task: its
     config name, its train and eval split names, its text columns, an integer label (a float score for regression)."""
     rng = random.Random(0)
     columns = [hub["text_column"], *([hub["text_pair_column"]] if hub.get("text_pair_column") else [])]
-    return dataset_folder(folder, hub["name"], {
+    return dataset_folder(folder, {hub["name"]: {
         split: [{**{c: sentence(rng) for c in columns}, "label": round(rng.uniform(0, 5), 2) if task == "regression" else rng.choice(labels), "idx": i}
                 for i in range(ROWS[key])]
-        for split, key in ((hub["train_split"], "train"), (hub["eval_split"], "eval"))})
+        for split, key in ((hub["train_split"], "train"), (hub["eval_split"], "eval"))}})
 
 
 def model_standin(folder, model_name: str, num_labels: int | None) -> str:
@@ -102,7 +88,7 @@ def causal_hub_standin(folder, task: str) -> dict:
     make = {"e2e": lambda: {"meaning_representation": f"name[{rng.choice(WORDS)}], eatType[{rng.choice(WORDS)}]", "human_reference": sentence(rng)},
             "lm": lambda: {"page": "\n".join(sentence(rng) for _ in range(3))}}[task]
     name = "wikitext-2-raw-v1" if task == "lm" else None
-    dataset_folder(folder, name or "default", {split: [make() for _ in range(n)] for split, n in (("train", 16), ("test", 4))})
+    dataset_folder(folder, {name or "default": {split: [make() for _ in range(n)] for split, n in (("train", 16), ("test", 4))}})
     return {"path": str(folder), "name": name}
 
 
