@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# `harness preload` imports torch & co. once for every stage instead of once per stage (harness/preload.py)
+# `harness preload` imports torch & co. once for every stage instead of once per stage (harness/commands/preload.py)
 repro: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" harness preload -- dvc repro
 

@@ -36,9 +36,9 @@ from transformers import (
 )
 
 from harness.core.provenance import hardware, package_versions
+from harness.engine.models import DTYPES
+from harness.engine.resources import PeakMemory
 from harness.methods.qlora import keep_training_layout
-from harness.models import DTYPES
-from harness.resources import PeakMemory
 
 PRESETS = {  # GPT-2's published architectures (and a toy one for a CPU check)
     "tiny": {"n_layer": 2, "n_embd": 64, "n_head": 2},

@@ -5,10 +5,10 @@ in a few minutes of one H100 with time left to rerun it.
     python benchmarks/gpu_check.py --quick --out /tmp/gpu                 # a CPU smoke run (tests/test_gpu_check.py)
 
 (a) The default pipeline's core runs (LoRA, AdaLoRA, LoRA+, full fine-tuning) trained through the harness's own
-    fitting code (``harness.fitting.fit_seed``: the Trainer, the methods' hooks) on the device, in bf16 and in fp32,
+    fitting code (``harness.engine.fit_seed.fit_seed``: the Trainer, the methods' hooks) on the device, in bf16 and in fp32,
     at the learning rates the committed tune stage chose, on the default's generated data: tokens/s, model FLOPs
     utilisation (MFU) against this device's measured GEMM peak in that precision, CUDA max allocated against
-    ``harness.memory``'s model (weights, gradients, AdamW states, activations), the final loss and validation
+    ``harness.costs.memory_model``'s model (weights, gradients, AdamW states, activations), the final loss and validation
     accuracy (the same code path as the CPU results, so a precision or device fault shows as a broken accuracy).
 (b) DeBERTaV3-base at full size, built from its config (random init: nothing is downloaded), the AdaLoRA paper's
     six adapted matrices per layer, LoRA r=8 and AdaLoRA (12 -> 8) in bf16 autocast, batch 32 x 128 tokens:
@@ -41,9 +41,9 @@ MB = 2**20
 
 
 def modelled_bytes(model, base, batch: int, seq: int, activation_bytes_per_value: int) -> float:
-    """harness.memory's count for one step: fp32 master weights, fp32 gradients and AdamW states of what trains,
+    """harness.costs.memory_model's count for one step: fp32 master weights, fp32 gradients and AdamW states of what trains,
     activations at the autocast precision."""
-    from harness.memory import activation_bytes, training_bytes
+    from harness.costs.memory_model import activation_bytes, training_bytes
 
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
@@ -56,11 +56,11 @@ def core_runs(device: str, precisions: list[str], steps: int, runs: tuple[str, .
     from harness.core.config import load_params
     from harness.core.io import read_json
     from harness.core.registry import METHODS
-    from harness.fitting import fit_seed
-    from harness.inference import predict, score
+    from harness.engine.fit_seed import fit_seed
+    from harness.engine.inference import predict, score
+    from harness.engine.trainer import train_loader
     from harness.stages import prepare
     from harness.stages.common import load_prepared
-    from harness.training import train_loader
 
     params = load_params(ROOT / "params.yaml")
     rows = []

@@ -21,12 +21,12 @@ from gemm_peak import gemm_peak_gflops  # benchmarks/gemm_peak.py (scripts run f
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import get_scheduler
 
-from harness.core.commands import configure_logging
+from harness.core.command_table import configure_logging
 from harness.core.config import load_params
 from harness.core.seeding import seed_everything
-from harness.models import load_classifier
+from harness.engine.models import load_classifier
+from harness.engine.trainer import train, train_loader
 from harness.stages.common import load_prepared, run_method
-from harness.training import train, train_loader
 
 
 def fresh_model(params, run, steps):

@@ -1,4 +1,4 @@
-"""The analytic memory model (harness/memory.py) against the measured peak of a training step.
+"""The analytic memory model (harness/costs/memory_model.py) against the measured peak of a training step.
 
     python benchmarks/memory_model.py [--batch 16] [--seq 128] [--device cpu|cuda]
 
@@ -30,8 +30,8 @@ def measure(run: str, checkpointing: bool, batch: int, seq: int, device_name: st
     import torch
 
     from harness.core.config import load_params
-    from harness.memory import activation_bytes, activation_probe, saved_for_backward, step_peak_bytes, training_bytes, training_step
-    from harness.resources import PeakMemory
+    from harness.costs.memory_model import activation_bytes, activation_probe, saved_for_backward, step_peak_bytes, training_bytes, training_step
+    from harness.engine.resources import PeakMemory
 
     device = torch.device(device_name)
     model, base, inputs = activation_probe(load_params(), run, checkpointing=checkpointing, batch=batch, seq_len=seq)

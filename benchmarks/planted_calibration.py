@@ -4,7 +4,7 @@
     e.g. ... 2 150 high:oracle:5e-3 high:negative:5e-3 high:uniform:5e-3 high:adalora:8e-3
 
 Run from the project root after `dvc repro prepare` (it reads data/prepared and params.yaml). It checks a design
-change of harness/rankbench.py (do the controls pass? how far apart are the arms?) in minutes, before the
+change of harness/planted/benchmark.py (do the controls pass? how far apart are the arms?) in minutes, before the
 planted stages run; its figures are calibration, never results (the lrs are not the tuned ones).
 """
 import dataclasses
@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from harness import rankbench as rb
 from harness.core.config import load_params
+from harness.planted import benchmark as rb
 from harness.stages import planted as ps
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from harness.core.commands import configure_logging
+from harness.core.command_table import configure_logging
 from harness.core.config import load_params
 from harness.core.workers import Slot, available_cores, mark_pristine, run_slots, schedule
 from harness.stages.common import load_prepared

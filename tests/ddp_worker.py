@@ -12,9 +12,9 @@ import torch
 from harness.core.config import load_params
 from harness.core.ranks import is_main_process
 from harness.core.seeding import seed_everything
-from harness.rankbench import without_dropout
+from harness.engine.trainer import train, train_loader
+from harness.planted.benchmark import without_dropout
 from harness.stages.common import load_prepared, run_method
-from harness.training import train, train_loader
 
 
 def main(batch_size: int, steps: int, out: str) -> None:

@@ -11,10 +11,10 @@ import pytest
 from harness.causal.preference import corrupt, hub_pairs, judge, parse_mr, preference_pairs
 from harness.causal.settings import causal_of
 from harness.causal.tasks.e2e import E2E, E2EGenerated, format_mr, random_mr
+from harness.commands.validate import validated
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
-from harness.validate import validated
 from tests.conftest import write_params
 
 MRS = sorted({row["mr"] for row in E2E().generate(E2EGenerated(n_train_mrs=150, n_test_mrs=5))["train"]})

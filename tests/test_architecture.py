@@ -15,7 +15,7 @@ import yaml
 import harness.core.paths as paths
 import harness.core.report_paths as report_paths
 import harness.stages
-from harness.deps import dvc_files, import_graph, member_modules
+from harness.commands.deps import dvc_files, import_graph, member_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "harness"
@@ -125,7 +125,7 @@ def test_every_output_path_is_one_dvc_declares():
 def test_each_stage_lists_exactly_the_code_it_runs():
     """dvc.yaml's deps are what `harness deps --write` derives from the imports: a missing one lets a code change leave
     stale results behind; an extra one reruns a stage for code it never runs."""
-    from harness.deps import differences
+    from harness.commands.deps import differences
 
     assert differences() == {}
 
@@ -151,7 +151,7 @@ def test_a_run_depends_on_its_own_method_not_on_its_siblings():
         deps = {str(Path(d.fs_path).relative_to(ROOT)) for d in stage.deps}
     methods = {d for d in deps if d.startswith("harness/methods/")}
     assert methods == {"harness/methods/__init__.py", "harness/methods/base.py", "harness/methods/lora.py", "harness/methods/lora_common.py"}
-    assert "harness/core/commands.py" not in deps and "harness/core/cli.py" not in deps and "harness/preload.py" not in deps
+    assert "harness/core/command_table.py" not in deps and "harness/core/cli.py" not in deps and "harness/commands/preload.py" not in deps
 
 
 def test_a_track_or_a_scheduler_edit_reruns_only_the_stages_that_import_it():
@@ -214,3 +214,20 @@ def test_a_member_is_named_once_lowercase_and_as_its_file(registry):
         assert name.isidentifier() and name == name.lower(), f"{registry}: {name!r} is not a lowercase identifier"
         assert item.__module__ == f"{reg.package}.{name}", f"{registry}: {name!r} is registered in {item.__module__}"
         assert getattr(item, "name", name) == name, f"{registry}: {name!r} declares name = {item.name!r}"
+
+
+def test_register_writes_the_name_once_and_refuses_one_that_is_not_a_module_name():
+    from harness.core.registry import Registry
+
+    reg = Registry("thing", "harness.no_such_package")
+
+    @reg.register("dora")
+    class Dora:
+        pass
+
+    assert Dora.name == "dora" and reg._items["dora"] is Dora
+    for bad in ("DoRA", "do-ra"):
+        with pytest.raises(ValueError, match="lowercase"):
+            reg.register(bad)
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.register("dora")(Dora)

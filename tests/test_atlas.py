@@ -12,10 +12,10 @@ from harness.claims.measures import Context, Sample
 from harness.core.config import load_params
 from harness.core.errors import HarnessError
 from harness.core.registry import JUDGES
-from harness.recommend import estimate, model_config
-from harness.resources import latency_ms
+from harness.costs.recommend import estimate, model_config
+from harness.engine.resources import latency_ms
+from harness.engine.trainer import first_reaching
 from harness.stages.atlas import load_spec, pareto_front
-from harness.training import first_reaching
 from tests.conftest import ROOT
 
 

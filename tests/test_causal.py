@@ -11,12 +11,12 @@ import torch
 from harness.causal.evaluation import evaluate
 from harness.causal.settings import DecodingConfig, StandinConfig, causal_of
 from harness.causal.standin import build_model, builtin_corpus, train_tokenizer
+from harness.commands.validate import validated
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.core.registry import CAUSAL_TASKS, GENERATION_METRICS
 from harness.stages.causal_data import jsonl
-from harness.validate import validated
 from tests.conftest import write_params
 
 

@@ -6,11 +6,11 @@ import json
 import pytest
 import yaml
 
-from harness import check
-from harness.check import compare, load_expected, state
+from harness.claims import gate
 from harness.claims.engine import judge_all
+from harness.claims.gate import compare, load_expected, state
 from harness.claims.loading import load_claims
-from harness.core.commands import run as cli_run
+from harness.core.command_table import run as cli_run
 from harness.core.io import read_json
 from tests.conftest import ROOT
 
@@ -47,7 +47,7 @@ def test_moves_inside_the_interval_or_away_from_failure_pass():
     ([0.0, 2.0], 1.2, 1.6, True), ([0.0, 2.0], 1.2, 0.9, False),     # band: away from its middle
 ])
 def test_the_wrong_direction_is_the_one_towards_failing_the_region(region, old, new, fails):
-    assert check.toward_failure(old, new, region) is fails
+    assert gate.toward_failure(old, new, region) is fails
 
 
 def test_a_vanished_claim_fails():
@@ -129,13 +129,13 @@ def test_broken_lora_targets_fail_the_check():
 
 
 def test_interval_of_an_exact_row_is_its_value_and_directions_at_the_edges():
-    assert check.interval({"evidence": {"mean": 3.0, "ci95": None}}) == [3.0, 3.0]
-    assert check.interval({"evidence": {"mean": 3.0, "ci95": [2.0, 4.0]}}) == [2.0, 4.0]
-    assert check.interval({"evidence": None}) is None
-    assert check.toward_failure(1.0, 0.0, None) is False
-    assert check.toward_failure(1.0, 1.0, [0.0, None]) is False and check.toward_failure(1.0, 1.0, [None, 2.0]) is False
-    assert check.toward_failure(1.0, 1.0, [0.0, 2.0]) is False
-    assert check.toward_failure(-5.0, -6.0, [None, 2.0]) is False and check.toward_failure(5.0, 6.0, [0.0, 8.0]) is True
+    assert gate.interval({"evidence": {"mean": 3.0, "ci95": None}}) == [3.0, 3.0]
+    assert gate.interval({"evidence": {"mean": 3.0, "ci95": [2.0, 4.0]}}) == [2.0, 4.0]
+    assert gate.interval({"evidence": None}) is None
+    assert gate.toward_failure(1.0, 0.0, None) is False
+    assert gate.toward_failure(1.0, 1.0, [0.0, None]) is False and gate.toward_failure(1.0, 1.0, [None, 2.0]) is False
+    assert gate.toward_failure(1.0, 1.0, [0.0, 2.0]) is False
+    assert gate.toward_failure(-5.0, -6.0, [None, 2.0]) is False and gate.toward_failure(5.0, 6.0, [0.0, 8.0]) is True
 
 
 def test_changes_name_every_difference():
@@ -143,23 +143,23 @@ def test_changes_name_every_difference():
                     "f": {"verdict": "reproduced", "estimate": 1.0}}, "not_run": ["c"]}
     new = {"held": {"a": {"verdict": "reproduced", "estimate": 1.0}, "d": {"verdict": "not reproduced", "estimate": -2.0}}, "not_run": ["b"]}
     rows = [{"id": "b", "detail": "gone"}, {"id": "d", "detail": "why d"}]
-    assert check.changes(old, new, rows) == [
+    assert gate.changes(old, new, rows) == [
         "b: inconclusive (0.5) -> absent - gone", "d: absent -> not reproduced (-2) - why d", "f: reproduced (1) -> absent",
         "b: now not run - gone", "c: runs now"]
-    assert check.changes({}, {"held": {}, "not_run": []}, []) == []
+    assert gate.changes({}, {"held": {}, "not_run": []}, []) == []
     tie = {"held": {"e": {"verdict": "inconclusive", "estimate": None}}, "not_run": []}  # a verdict with no estimate
-    assert check.changes({}, tie, [{"id": "e", "detail": "a tie"}]) == ["e: absent -> inconclusive - a tie"]
+    assert gate.changes({}, tie, [{"id": "e", "detail": "a tie"}]) == ["e: absent -> inconclusive - a tie"]
 
 
 def test_expected_state_format_is_checked(tmp_path):
     path = tmp_path / "e.yaml"
-    with pytest.raises(check.HarnessError, match="not found; create it with harness check --update"):
+    with pytest.raises(gate.HarnessError, match="not found; create it with harness check --update"):
         load_expected(path)
     path.write_text("a: reproduced\n")
-    with pytest.raises(check.HarnessError, match="expected the keys held and not_run"):
+    with pytest.raises(gate.HarnessError, match="expected the keys held and not_run"):
         load_expected(path)
     path.write_text("held: {a: {verdict: great, estimate: 1, ci95: null}}\n")
-    with pytest.raises(check.HarnessError, match="held.a.verdict: unknown 'great'"):
+    with pytest.raises(gate.HarnessError, match="held.a.verdict: unknown 'great'"):
         compare(load_expected(path), [])
 
 
@@ -181,8 +181,8 @@ def test_an_estimate_on_the_edge_of_its_interval_has_not_left_it():
 
 
 def test_band_middle_decides_the_direction():
-    assert check.toward_failure(12.0, 17.5, [10.0, 20.0]) is False  # 2.5 from the middle (15), was 3: closer
-    assert check.toward_failure(17.0, 13.5, [10.0, 20.0]) is False
+    assert gate.toward_failure(12.0, 17.5, [10.0, 20.0]) is False  # 2.5 from the middle (15), was 3: closer
+    assert gate.toward_failure(17.0, 13.5, [10.0, 20.0]) is False
 
 
 def test_update_from_an_old_format_file_and_its_summary(project, capsys):
@@ -192,7 +192,7 @@ def test_update_from_an_old_format_file_and_its_summary(project, capsys):
     out = capsys.readouterr().out
     assert "previous expected state not read" in out and "writing it afresh" in out
     assert "experiments/expected_verdicts.yaml: 1 held claims, 1 not run; 2 changed" in out
-    assert (project / "experiments" / "expected_verdicts.yaml").read_text().startswith(check.HEADER + "held:\n  a:\n    verdict: reproduced\n")
+    assert (project / "experiments" / "expected_verdicts.yaml").read_text().startswith(gate.HEADER + "held:\n  a:\n    verdict: reproduced\n")
 
 
 def test_main_lists_improvements_not_run_and_every_regressed_claim(project, capsys):
@@ -210,7 +210,7 @@ def test_main_lists_improvements_not_run_and_every_regressed_claim(project, caps
 
 def test_fresh_rows_of_a_status_without_claims(tmp_path):
     (tmp_path / "s.json").write_text("{}")
-    assert check.fresh_rows(tmp_path / "s.json") == []
+    assert gate.fresh_rows(tmp_path / "s.json") == []
 
 
 def test_upper_edge_of_an_at_most_claim_and_a_claim_held_without_estimate():
@@ -223,7 +223,7 @@ def test_upper_edge_of_an_at_most_claim_and_a_claim_held_without_estimate():
 
 
 def test_an_unknown_expected_verdict_names_the_allowed_ones():
-    with pytest.raises(check.HarnessError, match=r"allowed: reproduced, exceeded, inconclusive, insufficient runs, not reproduced, invalid, not run$"):
+    with pytest.raises(gate.HarnessError, match=r"allowed: reproduced, exceeded, inconclusive, insufficient runs, not reproduced, invalid, not run$"):
         compare({"held": {"a": {"verdict": "great", "estimate": 1.0, "ci95": None}}}, [])
 
 

@@ -284,7 +284,7 @@ def outside_points(low, high, dom):
 
 
 def verdict_at(c, region, x: float, eps: float, exact: bool) -> str:
-    from harness.stats import evidence
+    from harness.claims.stats import evidence
 
     values = [x] if exact else [x - eps, x, x + eps]
     return classify(evidence(values, region.low, region.high, exact=exact), region).verdict
@@ -456,7 +456,7 @@ def test_bound_settings_and_region_edges():
 
 def test_exceeded_on_the_lower_side_and_p_text():
     from harness.claims.judges import Region, p_text
-    from harness.stats import evidence
+    from harness.claims.stats import evidence
 
     region = Region(1.0, 2.0, better="lower")
     assert classify(evidence([0.1, 0.2, 0.15], 1.0, 2.0), region).verdict == "exceeded"
@@ -473,7 +473,7 @@ def test_a_claim_without_an_id_is_named_by_a_question_mark():
 
 def test_exceeded_exact_and_one_sided_upper_detail():
     from harness.claims.judges import Region
-    from harness.stats import evidence
+    from harness.claims.stats import evidence
 
     assert classify(evidence([5.0], 1.0, 2.0, exact=True), Region(1.0, 2.0, better="higher")).verdict == "exceeded"
     v = classify(evidence([3.0, 3.1, 3.2], -math.inf, 2.0), Region(-math.inf, 2.0))
@@ -568,7 +568,7 @@ def test_nested_measure_errors_name_their_place():
 
 def test_one_sided_not_reproduced_shows_the_upper_bound_of_an_at_least():
     from harness.claims.judges import Region
-    from harness.stats import evidence
+    from harness.claims.stats import evidence
 
     v = classify(evidence([-3.0, -3.1, -3.2], 0.0, math.inf), Region(0.0, math.inf))
     assert v.verdict == "not reproduced" and v.detail.startswith(f"one-sided 95% bound {v.evidence.ci90[1]:.4g} outside >= 0")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness.core import cli, commands, workers
-from harness.core.commands import COMMANDS
+from harness.core import cli, command_table, workers
+from harness.core.command_table import COMMANDS
 
 
 @pytest.fixture
 def no_pristine_mark(monkeypatch):
-    """``commands.run`` marks its process fresh for forking seeds; this test process is not."""
+    """``command_table.run`` marks its process fresh for forking seeds; this test process is not."""
     monkeypatch.setattr(workers, "mark_pristine", lambda: None)
 
 
@@ -18,7 +18,7 @@ def no_pristine_mark(monkeypatch):
 def test_a_usage_error_exits_2_naming_it(command, tmp_path, monkeypatch, capsys, no_pristine_mark):
     monkeypatch.chdir(tmp_path)  # no params.yaml, no results: nothing a command could write to
     try:
-        code = commands.run([command, "--no-such-option", "x", "y"])
+        code = command_table.run([command, "--no-such-option", "x", "y"])
     except SystemExit as stop:  # argparse's own usage errors
         code = stop.code
     assert code == 2
@@ -37,5 +37,5 @@ def test_every_stage_module_is_a_command():
 
     import harness.stages
 
-    modules = {p.stem for p in Path(harness.stages.__path__[0]).glob("*.py")} - {"__init__", *commands.NOT_A_STAGE}
+    modules = {p.stem for p in Path(harness.stages.__path__[0]).glob("*.py")} - {"__init__", *command_table.NOT_A_STAGE}
     assert {m.replace("_", "-") for m in modules} <= set(COMMANDS)

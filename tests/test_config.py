@@ -3,10 +3,10 @@ import sys
 
 import pytest
 
+from harness.commands.validate import validated
 from harness.core.config import load_params, parse_params
 from harness.core.errors import HarnessError
 from harness.core.registry import METHODS
-from harness.validate import validated
 from tests.conftest import ROOT
 
 

@@ -1,4 +1,4 @@
-"""`harness current` (harness/current.py) asked in-process of a small DVC project with a default pipeline and one
+"""`harness current` (harness/commands/current.py) asked in-process of a small DVC project with a default pipeline and one
 study: what each pipeline would rerun, what changed for it, the commit its results came from, and the check's
 failures (a stale default, marks status.json did not record, a result from a dirty tree). The end-to-end run on
 the shrunk real project is tests/test_pipeline.py's; this one takes seconds, so every line of the check is held."""
@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from harness import current
+from harness.commands import current
+from harness.commands.current import DEFAULT, Freshness, _flatten, _since, _some, dirty_results, freshness, main, pipeline_of
 from harness.core.errors import HarnessError
-from harness.current import DEFAULT, Freshness, _flatten, _since, _some, dirty_results, freshness, main, pipeline_of
 from tests.test_provenance import git
 
 WRITE = """import json, subprocess, sys
@@ -200,8 +200,8 @@ def test_the_results_commit_is_read_past_outputs_that_are_no_record(tmp_path):
     for name, data in files.items():
         (tmp_path / name).mkdir() if data is None else (tmp_path / name).write_bytes(data)
     stage = SimpleNamespace(outs=[SimpleNamespace(fs_path=str(tmp_path / name)) for name in files])
-    assert _since(stage, tmp_path) == "0123456"
-    assert _since(SimpleNamespace(outs=stage.outs[:4]), tmp_path) is None
+    assert _since(stage) == "0123456"
+    assert _since(SimpleNamespace(outs=stage.outs[:4])) is None
 
 
 def test_lists_name_the_first_few_and_count_the_rest():

@@ -290,8 +290,8 @@ def test_a_headerless_file_read_with_a_header_says_so(workspace, tiny_raw):
 def test_stsb_format_regression_prepares_scores_and_trains_a_one_output_head(workspace, tiny_raw):
     """STS-B's score (0-5, floats) is a regression target: one output, MSE, scored by correlation."""
     from harness.core.registry import METHODS
-    from harness.fitting import fit_seed
-    from harness.inference import predict, score
+    from harness.engine.fit_seed import fit_seed
+    from harness.engine.inference import predict, score
     from harness.stages.common import load_prepared
 
     header = "index\tgenre\tsentence1\tsentence2\tscore"

@@ -12,7 +12,7 @@ from harness.core.config import parse_params
 from harness.core.io import read_json
 from harness.core.registry import METHODS
 from harness.core.seeding import seed_everything
-from harness.models import load_classifier
+from harness.engine.models import load_classifier
 from tests.conftest import set_runs
 
 

@@ -145,11 +145,11 @@ def test_a_stage_added_as_the_guide_says_is_a_command_and_writes_what_its_entry_
     """The stage module alone makes ``harness seed-spread`` a command; run on the committed LoRA results it writes,
     where its dvc.yaml entry declares, each seed's metric, their spread and the seeds a +-1 point interval needs."""
     import harness.stages
-    from harness.core.commands import stage_commands
+    from harness.claims.stats import summarize
+    from harness.core.command_table import stage_commands
     from harness.core.errors import HarnessError
     from harness.core.io import read_json
     from harness.core.paths import result_file
-    from harness.stats import summarize
 
     folder = workspace / "guide_stages"
     folder.mkdir()

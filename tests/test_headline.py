@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from harness.core.io import read_json
-from harness.headline import headline, study_headline, values
+from harness.report.headline import headline, study_headline, values
 
 from .conftest import ROOT
 

@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from harness.core.config import parse_params
-from harness.memory import activation_bytes, activation_probe, quant_constant_bits, saved_for_backward, step_peak_bytes, training_bytes, training_step
-from harness.recommend import Workload, estimate, model_config
+from harness.costs.memory_model import (
+    activation_bytes,
+    activation_probe,
+    quant_constant_bits,
+    saved_for_backward,
+    step_peak_bytes,
+    training_bytes,
+    training_step,
+)
+from harness.costs.recommend import Workload, estimate, model_config
 
 BATCH, SEQ = 8, 64
 

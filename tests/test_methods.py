@@ -3,13 +3,13 @@
 import pytest
 import torch
 
-from harness.check import compare
 from harness.claims.engine import judge_all
+from harness.claims.gate import compare
 from harness.claims.loading import load_claims
 from harness.claims.measures import Context
 from harness.core.config import parse_params
 from harness.core.registry import METHODS
-from harness.inference import predict
+from harness.engine.inference import predict
 from harness.methods.adalora import AdaLora
 from harness.stages.train import train_seed
 from tests.conftest import ROOT, set_runs
@@ -79,7 +79,7 @@ def test_adalora_without_allocation_fails_its_claim_and_the_gate(tiny_raw, prepa
 
 
 def test_loraplus_gives_b_the_larger_learning_rate(tiny_raw):
-    from harness.models import load_classifier
+    from harness.engine.models import load_classifier
 
     params = with_run(tiny_raw, "lp", {"method": "loraplus", "lr_ratio": 16})
     method, cfg = METHODS.get("loraplus")(), params.train["lp"]

@@ -12,8 +12,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import DescrStatsW
 
 from harness.claims.judges import Region, classify
+from harness.claims.stats import adjust, evidence, seeds_needed, summarize
 from harness.core.registry import METRICS
-from harness.stats import adjust, evidence, seeds_needed, summarize
 
 
 def test_metrics_on_hand_computed_cases():
@@ -161,7 +161,7 @@ def test_summarize_of_nothing_is_all_none():
 
 
 def test_p_outside_doubles_for_a_two_sided_region_and_uses_the_nearer_boundary():
-    from harness.stats import region_p_values
+    from harness.claims.stats import region_p_values
 
     d = DescrStatsW(np.array([2.9, 3.1, 3.3]))
     _, p_out = region_p_values(d.mean, d.std * math.sqrt(3 / 2), 3, 0.0, 2.0)  # nearer the upper boundary
@@ -192,7 +192,7 @@ def test_summarize_interval_scales_with_the_spread():
 
 
 def test_evidence_without_an_interval_says_why():
-    from harness.stats import Evidence
+    from harness.claims.stats import Evidence
 
     assert evidence([5.0], 0.0, 1.0) == Evidence(1, 5.0, None, "none", None, None, None, None)
     assert evidence([2.0, 2.0], 0.0, 1.0) == Evidence(2, 2.0, 0.0, "zero spread", (2.0, 2.0), (2.0, 2.0), None, None)

@@ -6,7 +6,7 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
-from harness.models import load_classifier, load_tokenizer, resolve
+from harness.engine.models import load_classifier, load_tokenizer, resolve
 from harness.stages import evaluate, prepare, train, tune
 from tests.conftest import set_runs
 

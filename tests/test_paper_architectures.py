@@ -16,12 +16,12 @@ import yaml
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from harness.causal.settings import causal_of
+from harness.commands.validate import load_validated
 from harness.core.errors import HarnessError
 from harness.core.registry import METHODS
+from harness.engine.trainer import total_steps
 from harness.methods.adalora import schedule_steps
 from harness.stages import paperscale
-from harness.training import total_steps
-from harness.validate import load_validated
 from tests.conftest import ROOT, paperscale_spec, shrunk_architecture
 
 PROFILES = sorted(p for p in (ROOT / "experiments" / "profiles").glob("*.yaml") if p.stem.startswith(("paper-", "seed-")))

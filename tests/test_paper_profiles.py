@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from harness.causal.settings import causal_of
+from harness.commands.glue_profiles import SPEC, load_tables, render_claims, stale
 from harness.core.config import load_params
 from harness.core.errors import HarnessError
-from harness.glue_profiles import SPEC, load_tables, render_claims, stale
 from tests.conftest import ROOT
 
 REFERENCE = ROOT.parent / "shared" / "reference" / "published-results.md"
@@ -175,9 +175,9 @@ def test_gpt2_profiles_carry_table_11(reference):
 
 @pytest.mark.parametrize("profile", sorted(p.stem for p in PROFILES.glob("*.yaml")))
 def test_run_profile_lays_each_run_out_in_one_pipeline(profile):
-    """What `harness run-profile` lays out defines each run's stages in one pipeline (harness/validate.py:
+    """What `harness run-profile` lays out defines each run's stages in one pipeline (harness/commands/validate.py:
     check_runs_in_one_pipeline): no run of a profile is named like a study's."""
-    from harness.validate import check_runs_in_one_pipeline
+    from harness.commands.validate import check_runs_in_one_pipeline
 
     check_runs_in_one_pipeline(PROFILES / f"{profile}.yaml", ROOT)
 
@@ -185,7 +185,7 @@ def test_run_profile_lays_each_run_out_in_one_pipeline(profile):
 def test_a_profile_run_named_like_a_study_run_is_refused_in_one_line(tmp_path):
     """A profile run named like the sweep study's lora_r2 would be defined by the default pipeline and the sweep's:
     refused before anything is laid out, naming the key, the study and the fix."""
-    from harness.validate import check_runs_in_one_pipeline
+    from harness.commands.validate import check_runs_in_one_pipeline
 
     raw = yaml.safe_load((PROFILES / "glue-sst2-minilm.yaml").read_text())
     raw["train"]["lora_r2"] = raw["train"].pop("lora_budget2")

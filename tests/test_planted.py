@@ -7,14 +7,14 @@ import shutil
 import pytest
 import torch
 
-from harness import rankbench as rb
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.seeding import seed_everything
-from harness.models import load_classifier
+from harness.engine.grid_search import choose, edge_of
+from harness.engine.models import load_classifier
+from harness.planted import benchmark as rb
 from harness.stages import planted as planted_stage
 from harness.stages import prepare
-from harness.tuning import choose, edge_of
 
 MODULES = ["query", "value"]
 
@@ -156,7 +156,7 @@ def test_stages_end_to_end_and_tuning_never_opens_the_test_split(workspace, tiny
     shutil.move(test_split, workspace / "test-aside")
     tuned = planted_stage.tune(params)
     assert set(tuned["arms"]) == set(rb.ARMS) and set(tuned["provenance"]["data"]) == {"train", "validation"}
-    for arm in tuned["arms"].values():  # the first grid, then an edge optimum's extension (harness/tuning.py)
+    for arm in tuned["arms"].values():  # the first grid, then an edge optimum's extension (harness/engine/grid_search.py)
         assert [p["factor"] for p in arm["grid"][:2]] == [1.0, 3.0] and arm["chosen_lr"] == arm["grid"][choose(arm["grid"])]["lr"]
         assert arm["grid_edge"] == edge_of(arm["grid"])  # an edge is recorded only where the cap left the best on it
     shutil.move(workspace / "test-aside", test_split)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from harness import preload
+from harness.commands import preload
 from harness.core.config import parse_params
 from harness.core.io import read_json
 from harness.stages import prepare, train, tune
@@ -14,7 +14,7 @@ from tests.conftest import set_runs, write_params
 
 CLIENT = """
 import sys
-from harness import preload
+from harness.commands import preload
 if sys.argv[1] == "stale":
     preload.source_key = lambda: "sources edited after the server started"
 print("served:", preload.delegate(sys.argv[2:]), flush=True)

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import yaml
 
-from harness import use_profile
 from harness.causal.report import causal_rows
 from harness.causal.settings import causal_of
 from harness.claims.engine import judge_all, pipeline_context
 from harness.claims.loading import load_claims
+from harness.commands import use_profile
 from harness.core.config import load_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
-from harness.rankmaps import grid, write_rank_map
+from harness.report.rankmaps import grid, write_rank_map
+from harness.report.sweep import sweep_table
 from harness.stages import tabulate
-from harness.sweep import sweep_table
 from tests.conftest import ROOT
 
 RESULTS = ROOT / "results"
@@ -86,8 +86,8 @@ def test_every_committed_verdict_is_recomputed_from_the_result_files():
 
 def test_the_committed_stale_marks_are_the_studies_found_stale_now():
     """Every claim judged on a stale study's results says so, and no other: recomputed from DVC's view of each
-    pipeline (harness/current.py) and the claims' measures."""
-    from harness.current import DEFAULT, freshness
+    pipeline (harness/commands/current.py) and the claims' measures."""
+    from harness.commands.current import DEFAULT, freshness
     from harness.stages.tabulate import stale_marks, studies_read
 
     params = load_params(ROOT / "params.yaml")

@@ -28,9 +28,9 @@ from harness.causal.preference import judge
 from harness.causal.retrieval import nearest_demonstrations
 from harness.causal.settings import causal_of
 from harness.causal.tasks.e2e import E2E, NAMES, E2EGenerated
+from harness.commands.validate import validated
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
-from harness.validate import validated
 from tests.conftest import write_params
 
 FACTS = venue_facts(0)

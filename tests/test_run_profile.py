@@ -98,7 +98,7 @@ def test_run_profile_runs_beside_the_default_and_resumes(project, tiny_raw):  # 
 def test_the_run_record_sums_the_invocations_that_built_the_results(tmp_path):
     """A resumed run adds its invocation to the record; a run in a fresh checkout built every result itself, so the
     committed record's earlier invocations are not part of its cost."""
-    from harness.run_profile import run_record
+    from harness.commands.run_profile import run_record
 
     path = tmp_path / "run.json"
     invocation = {"command": "harness run-profile p", "wall_seconds": 10.0, "provenance": {"git": {"sha": "a"}}}

@@ -1,4 +1,4 @@
-"""The sequential seed plan (harness/claims/sequential.py, harness/seed_plan.py): boundaries that hold the error over
+"""The sequential seed plan (harness/claims/sequential.py, harness/commands/seed_plan.py): boundaries that hold the error over
 all looks, claims judged at their look's level, the next look written for exactly the runs an open claim compares."""
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 import yaml
 from scipy import stats as st
 
-from harness import seed_plan
 from harness.claims.engine import judge_all
 from harness.claims.measures import Context
 from harness.claims.sequential import SeedPlan, load_plan, nominal_levels
+from harness.commands import seed_plan
 from tests.conftest import ROOT
 from tests.test_claims import BALANCED, arm, relation
 

@@ -18,16 +18,16 @@ import torch
 import yaml
 from transformers import AutoConfig, AutoModel
 
-from harness import run_profile as run_profile_module
-from harness.check import compare
+from harness.claims.gate import compare
 from harness.claims.judges import ORDER
+from harness.commands import run_profile as run_profile_module
+from harness.commands.current import dirty_results
 from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.core.registry import METHODS
-from harness.current import dirty_results
-from harness.fitting import fit_seed
-from harness.inference import score
+from harness.engine.fit_seed import fit_seed
+from harness.engine.inference import score
 from harness.methods.adalora import AdaLora
 from harness.stages import paperscale, prepare, tune
 from harness.stages.common import load_prepared

@@ -19,10 +19,10 @@ from harness.core.config import parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.core.seeding import seed_everything
+from harness.engine.trainer import effective_batch, resolve_precision, total_steps, train, train_loader
 from harness.methods.adalora import AdaLora
-from harness.rankbench import without_dropout
+from harness.planted.benchmark import without_dropout
 from harness.stages.common import run_method
-from harness.training import effective_batch, resolve_precision, total_steps, train, train_loader
 from tests.conftest import set_runs, write_params
 
 CPU = torch.device("cpu")
@@ -175,7 +175,7 @@ def finished(proc) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TrainingStage:
-    """A stage that trains through harness/training.py, as the resume test drives it."""
+    """A stage that trains through harness/engine/trainer.py, as the resume test drives it."""
 
     command: str
     before: tuple[tuple[str, ...], ...]  # the stage commands it needs first ({run}: the run)

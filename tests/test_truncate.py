@@ -2,8 +2,8 @@
 
 import torch
 
-from harness import lowrank
 from harness.core.config import parse_params
+from harness.engine import lowrank
 from harness.stages import evaluate, prepare, train, truncate, tune
 from tests.conftest import set_runs
 

@@ -8,8 +8,8 @@ import pytest
 from harness.core.config import TuningConfig, parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
+from harness.engine.grid_search import choose, edge_of, search
 from harness.stages import prepare, train, tune
-from harness.tuning import choose, edge_of, search
 from tests.conftest import set_runs
 
 

@@ -25,7 +25,7 @@ import torch
 from harness.causal.preference import judge, parse_mr
 from harness.core.config import LoopConfig
 from harness.core.registry import GENERATION_METRICS
-from harness.resources import PeakMemory, tensor_bytes
+from harness.engine.resources import PeakMemory, tensor_bytes
 
 
 def trainer_settings(loop: LoopConfig, *, steps: int, batch_size: int, lr: float, seed: int, max_length: int, device: torch.device) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any
 from harness.causal.evaluation import ICL, METRICS
 from harness.causal.settings import CausalConfig, rag_name, rag_names
 from harness.claims.measures import Context
+from harness.claims.stats import summarize
 from harness.core.errors import HarnessError
-from harness.stats import summarize
 
 
 def causal_rows(causal: CausalConfig | None, ctx: Context) -> list[dict[str, Any]]:

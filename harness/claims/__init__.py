@@ -15,7 +15,7 @@ questions, and the headline counts them apart:
 
 ``published`` holds only a number a paper printed, as printed (a quoted string keeps its last digit,
 which sets the rounding an equivalence allows), with table, row and column. ``claim`` defines a claim;
-``loading`` reads and checks them; ``engine`` judges them.
+``loading`` reads and checks them; ``engine`` judges them; ``stats`` holds the statistics behind every
+verdict and ``gate`` the check CI runs on the committed verdicts. Nothing is imported here (``kinds`` registers the
+measure and judge kinds).
 """
-
-from harness.claims import judges, measures, suite  # noqa: F401  (registers the measure and judge kinds)

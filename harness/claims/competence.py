@@ -33,10 +33,10 @@ from pydantic.dataclasses import dataclass
 
 from harness.claims.claim import leaves, sides
 from harness.claims.measures import Context, NotRun
+from harness.claims.stats import summarize
 from harness.core.errors import HarnessError
 from harness.core.report_paths import COMPETENCE
 from harness.core.schema import STRICT, NonNegFloat, validate
-from harness.stats import summarize
 
 QUALITY_FILES = ("eval", "train")  # the encoder track's results: its runs are tuned on validation
 
@@ -155,7 +155,7 @@ def failed_arms(measure: Any, ctx: Context) -> list[Competence]:
 
 
 def grid_edges(measure: Any, ctx: Context) -> list[str]:
-    """The compared runs whose tuned lr is still on an edge of the grid at its cap (harness/tuning.py), as
+    """The compared runs whose tuned lr is still on an edge of the grid at its cap (harness/engine/grid_search.py), as
     ``<run> (<edge>)``: their best may lie beyond the grid, so the comparison may be one of tuning."""
     edges = ((arm_label(run, where, ctx), ((where.runs.get(run) or {}).get("tune") or {}).get("grid_edge")) for run, where in compared_arms(measure, ctx))
     return [f"{label} ({edge})" for label, edge in edges if edge]

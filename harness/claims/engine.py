@@ -21,16 +21,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+from harness.claims import kinds  # noqa: F401  (registers every measure and judge kind this module looks up)
 from harness.claims.claim import Claim, leaves
 from harness.claims.competence import failed_arms, grid_edges
 from harness.claims.judges import Region, Verdict, assess, classify, quantity
 from harness.claims.measures import TIMED, Context, NoEvidence, NotRun
 from harness.claims.sequential import Look, SeedPlan, load_plan
+from harness.claims.stats import Evidence, adjust, region_p_values
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.core.paths import PAPERSCALE, PREPARE_SUMMARY, PROFILE_PARAMS, PROFILE_RESULTS, RESULTS, result_file
 from harness.core.registry import JUDGES, MEASURES
-from harness.stats import Evidence, adjust, region_p_values
 
 METHOD_NAMES = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
 

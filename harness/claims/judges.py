@@ -11,7 +11,7 @@ A judge turns its settings (and the published number, where the claim has one) i
 * ``bound`` - a relation or a band: ``at_least`` and/or ``at_most``; one-sided for a relation kept in
   the paper's direction, two-sided for a rating's band.
 
-How the evidence decides (``harness/stats.py`` has the tests):
+How the evidence decides (``harness/claims/stats.py`` has the tests):
 
 ==========================  ====================================================================
 reproduced                  p_inside < alpha (two-sided region: the 90% interval inside, TOST;
@@ -36,10 +36,10 @@ from pydantic.dataclasses import dataclass
 
 from harness.claims.claim import Published
 from harness.claims.measures import Sample, combine
+from harness.claims.stats import ALPHA, Evidence, evidence, seeds_needed
 from harness.core.errors import HarnessError
 from harness.core.registry import JUDGES
 from harness.core.schema import STRICT, NonNegFloat
-from harness.stats import ALPHA, Evidence, evidence, seeds_needed
 
 # how far a verdict stands from "the claim holds"; the CI gate fails when a claim moves down
 # (invalid sits with not reproduced: a comparison that was informative and no longer is, because an arm stopped

@@ -127,7 +127,7 @@ FIELDS = {
     "train": TRAIN_FIELDS,
     "eval": {"metrics", "artifact_bytes", "eval_seconds", "eval_tokens_per_s", "threads", "latency", "latency_ms"},
     "truncate": {"max_rank", "metric_at_k", "gain_kept_at_k", "rank_half_retention"},
-    "planted": {"oracle", "negative", "uniform", "adalora"},  # each arm's figures (harness/rankbench.py ARMS)
+    "planted": {"oracle", "negative", "uniform", "adalora"},  # each arm's figures (harness/planted/benchmark.py ARMS)
     "causal_train": TRAIN_FIELDS,
     "causal_eval": {"metrics", "artifact_bytes", "eval_seconds", "threads", "n_test"},
     "causal_align": {"trainable_params", "sft", "dpo", "train_seconds", "memory", "artifact_bytes"},

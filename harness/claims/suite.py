@@ -10,7 +10,7 @@ The interval is a stratified bootstrap: every (task, arm) sample of seeds is res
 ``bootstrap`` with one sample per task and arm, percentile intervals, a fixed generator), so a task with more seeds
 never stands for another. ``rliable`` (the reference implementation) does not install beside the pinned stack (its
 ``arch`` dependency fails on pandas 3), hence scipy, with the same stratification. The p-values the verdict uses are
-the bootstrap distribution's tail shares beyond the region's bounds (harness/stats.py: ``bootstrap_evidence``), so a
+the bootstrap distribution's tail shares beyond the region's bounds (harness/claims/stats.py: ``bootstrap_evidence``), so a
 suite claim joins its component's Holm family like any other. Every task's arms pass the competence check first.
 """
 

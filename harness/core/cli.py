@@ -1,6 +1,6 @@
 """``harness <stage> [args]``: the entry point dvc.yaml calls. Errors become one line and exit status 2.
 
-Under ``harness preload -- <command>`` a call is handed to the preload server (harness/preload.py), so this
+Under ``harness preload -- <command>`` a call is handed to the preload server (harness/commands/preload.py), so this
 module imports nothing heavy before it knows whether it runs the stage itself.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from harness.core.commands import COMMANDS, run, unknown
+from harness.core.command_table import COMMANDS, run, unknown
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {unknown(argv[0])}", file=sys.stderr)
         return 2
     if argv[0] != "preload":
-        from harness.preload import delegate
+        from harness.commands.preload import delegate
 
         code = delegate(argv)
         if code is not None:

@@ -104,7 +104,7 @@ class TuningConfig:
 
     seed: int = 0
     factors: list[typing.Annotated[float, Field(gt=0)]] = dataclasses.field(default_factory=lambda: [1.0, 3.0, 10.0])
-    # An optimum on an edge of the grid extends it that way (harness/tuning.py: search): ``extend_per_round`` more
+    # An optimum on an edge of the grid extends it that way (harness/engine/grid_search.py: search): ``extend_per_round`` more
     # points per round, each ``extend_step`` times beyond the last, on validation only, until the best is interior
     # or ``extend_max`` points were added on that side (the cap: the row then reads "grid edge"). 0: never extend.
     extend_step: typing.Annotated[float, Field(gt=1)] = 3.0
@@ -127,7 +127,7 @@ class TruncateConfig:
 
 @dataclass(config=STRICT)
 class PlantedConfig:
-    """Planted-rank benchmark (ground truth for "rank goes where the task needs it", harness/rankbench.py): a
+    """Planted-rank benchmark (ground truth for "rank goes where the task needs it", harness/planted/benchmark.py): a
     teacher is the base encoder plus known low-rank updates; every arm learns the teacher's hidden states.
 
     Example: ``tasks: {low: {layer.2.attention.self.value: 2}, none: {}}`` plants rank 2 in one module for task
@@ -288,9 +288,10 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
     )
 
 
-def seeds_of(params: Params, run: str) -> list[int]:
-    """The seeds ``train.<run>`` runs on: its own list if it has one, else the top-level ``seeds``."""
-    return params.train[run].seeds or params.seeds
+def seeds_of(params: Params, run: Any) -> list[int]:
+    """The seeds a run runs on (``run``: its settings, ``train.<run>``, a causal run or an alignment or knowledge
+    arm): its own list if it has one, else the top-level ``seeds``. The one place the fallback is written."""
+    return run.seeds or params.seeds
 
 
 def track_every(loop: LoopConfig, run: Any) -> int:

@@ -26,7 +26,7 @@ CAUSAL_DATA = Path("data/causal")
 MODELS = Path("models")
 CAUSAL_BASE = MODELS / "causal" / "base"
 # Training checkpoints of runs in progress (loop.checkpoint_every): neither an output nor committed; a run
-# that finishes removes its own, a killed one resumes from its last (harness/fitting.py names them).
+# that finishes removes its own, a killed one resumes from its last (harness/engine/fit_seed.py names them).
 CHECKPOINTS = Path("checkpoints")
 # Live training curves for the trackers of loop.report_to, one folder per stage, run and seed (or lr); not
 # outputs. TensorBoard's (its convention, git-ignored) and DVCLive's (each with a dvc.yaml: DVC reads a dvc.yaml
@@ -43,7 +43,7 @@ ATLAS_MD = RESULTS / "atlas.md"
 ATLAS_PLOTS = RESULTS / "atlas_plots"
 STATUS = RESULTS / "status.json"
 STATUS_MD = RESULTS / "status.md"
-HEADLINE = RESULTS / "headline.json"  # the one DVC metrics file (harness/headline.py)
+HEADLINE = RESULTS / "headline.json"  # the one DVC metrics file (harness/report/headline.py)
 PROFILE_RESULTS = RESULTS / "profiles"  # other profiles' results, one folder each (harness run-profile)
 PROFILE_PARAMS, PROFILE_RUN = "params.yaml", "run.json"  # in each: the params it ran with, how and when it ran
 PAPER_TABLES = RESULTS / "tables"  # the papers' tables, printed cell beside ours (harness/claims/tables.py)

@@ -7,7 +7,7 @@ sources, causal tasks, generation metrics), ``METHODS.get("lora")`` imports ``ha
 named as the member it registers) and nothing else of the package, so a run of LoRA runs, and depends on, the
 LoRA module and what it imports, never its siblings (``harness deps`` writes exactly that into dvc.yaml). Only
 ``names()``, or a name no module carries (then the error lists the closest known ones), imports every member.
-The other registries fill when their package is imported (its ``__init__`` names the modules that register).
+The other registries fill when their module is imported (it imports the modules that register).
 ``docs/extending.md`` walks through adding one of each.
 """
 
@@ -57,9 +57,17 @@ class Registry(Generic[T]):
                 raise
 
     def register(self, name: str) -> Callable[[T], T]:
+        """The member's name is written here only (peft's ``register_peft_method``), unique; in a registry whose
+        members are modules it is also the module's name (so lowercase, an identifier) and a registered class gets it
+        as its ``name``."""
+        if self.modules and (name != name.lower() or not name.isidentifier()):
+            raise ValueError(f"{self.kind} name {name!r}: lowercase letters, digits and underscores only")
+
         def add(item: T) -> T:
             if name in self._items:
                 raise ValueError(f"{self.kind} {name!r} registered twice")
+            if self.modules and isinstance(item, type):
+                item.name = name
             self._items[name] = item
             return item
 
@@ -92,8 +100,8 @@ class Registry(Generic[T]):
 METHODS: Registry = Registry("method", "harness.methods")  # fine-tuning methods, one module each
 METRICS: Registry = Registry("metric", "harness.metrics")  # classification/regression task metrics
 SOURCES: Registry = Registry("data source", "harness.data")  # generated, local files, hub
-EMBEDDED: Registry = Registry("embedded model", "harness.models", modules=False)  # weights shipped inside a package
+EMBEDDED: Registry = Registry("embedded model", "harness.engine.models", modules=False)  # weights shipped inside a package
 CAUSAL_TASKS: Registry = Registry("causal task", "harness.causal.tasks")
 GENERATION_METRICS: Registry = Registry("generation metric", "harness.causal.metrics")
-MEASURES: Registry = Registry("measure kind", "harness.claims", modules=False)  # what of ours a claim reads
-JUDGES: Registry = Registry("judge kind", "harness.claims", modules=False)  # how a claim is judged
+MEASURES: Registry = Registry("measure kind", "harness.claims.kinds", modules=False)  # what of ours a claim reads
+JUDGES: Registry = Registry("judge kind", "harness.claims.kinds", modules=False)  # how a claim is judged

@@ -13,5 +13,5 @@ from pathlib import Path
 COMPETENCE = Path("experiments") / "competence.yaml"
 SEED_PLAN = Path("experiments") / "seed_plan.yaml"  # the sequential design that adds seeds to open claims
 SEED_PLAN_RECORD = Path("experiments") / "seed_plan_applied.json"  # what `harness seed-plan --apply` extended, look by look
-# each study's own headline, <study>.json (harness/headline.py): dvc metrics show results/studies/<study>.json
+# each study's own headline, <study>.json (harness/report/headline.py): dvc metrics show results/studies/<study>.json
 STUDY_HEADLINES = Path("results") / "studies"

@@ -12,7 +12,7 @@ REQUIRED = ("train", "test")  # what a source must return; validation is carved 
 
 
 class Source:
-    name: ClassVar[str]
+    name: ClassVar[str]  # set by the registry when the class registers
     Config: ClassVar[type]
 
     def load(self, opts: Any, where: str) -> DatasetDict:

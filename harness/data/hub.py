@@ -30,7 +30,6 @@ class HubSettings:
 
 @SOURCES.register("hub")
 class HubDataset(Source):
-    name = "hub"
     Config = HubSettings
 
     def load(self, opts, where):

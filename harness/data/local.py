@@ -89,7 +89,6 @@ def has_rows(path: str, header: bool) -> bool:
 
 @SOURCES.register("local")
 class LocalFiles(Source):
-    name = "local"
     Config = LocalSettings
 
     def files(self, opts):

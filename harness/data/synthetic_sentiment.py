@@ -174,7 +174,6 @@ def generate(cfg: SyntheticSentimentSettings, n: int, seed: int, exclude: frozen
 
 @SOURCES.register("synthetic_sentiment")
 class SyntheticSentiment(Source):
-    name = "synthetic_sentiment"
     Config = SyntheticSentimentSettings
 
     def load(self, opts, where):

@@ -86,7 +86,6 @@ def schedule_steps(cfg: AdaLoraSettings, total_steps: int) -> tuple[int, int]:
 
 @METHODS.register("adalora")
 class AdaLora(Method):
-    name = "adalora"
     Config = AdaLoraSettings
     mergeable = True
     causal_lm = True

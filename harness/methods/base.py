@@ -28,15 +28,16 @@ class MethodSettings:
 
 
 class Method:
-    """One adaptation method. Subclasses set ``name`` and ``Config`` and override what differs.
+    """One adaptation method. Subclasses set ``Config`` and override what differs; ``name`` is set by the
+    registry when the class registers.
 
-    The loop (harness/training.py, transformers' Trainer) calls, in order: :meth:`base_model` and
+    The loop (harness/engine/trainer.py, transformers' Trainer) calls, in order: :meth:`base_model` and
     :meth:`prepare` (after the seed is set, so adapter init is seeded), :meth:`optimizer`, then per step
     ``backward -> clip -> optimizer.step ->`` :meth:`before_zero_grad` (the Trainer's ``on_optimizer_step``)
     ``-> scheduler.step -> zero_grad``, and finally :meth:`report` and :meth:`save`. A method with ``trains = False`` gets :meth:`fit` instead of the loop.
     """
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # set by the registry when the class registers
     Config: ClassVar[type]
     trains: ClassVar[bool] = True  # False: no gradient steps (retrieval); the train stage calls fit()
     mergeable: ClassVar[bool] = False  # the adapter folds into the base weights (peft merge_and_unload)
@@ -44,7 +45,7 @@ class Method:
 
     def base_model(self, model_cfg: Any, num_labels: int, cfg: Any) -> nn.Module:
         """The base classifier this method starts from (QLoRA loads it quantized)."""
-        from harness.models import load_classifier
+        from harness.engine.models import load_classifier
 
         return load_classifier(model_cfg.name, num_labels, model_cfg.dtype)
 

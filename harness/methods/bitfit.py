@@ -8,7 +8,6 @@ from harness.methods.base import Method, MethodSettings, head_modules, load_trai
 
 @METHODS.register("bitfit")
 class BitFit(Method):
-    name = "bitfit"
     Config = MethodSettings
 
     def prepare(self, model, cfg, *, total_steps):

@@ -58,7 +58,6 @@ def insertion_points(model: nn.Module, placement: str) -> list[str]:
 
 @METHODS.register("bottleneck")
 class BottleneckAdapters(Method):
-    name = "bottleneck"
     Config = BottleneckSettings
 
     def prepare(self, model, cfg, *, total_steps):

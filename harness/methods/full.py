@@ -10,7 +10,6 @@ from harness.methods.base import Method, MethodSettings
 
 @METHODS.register("full")
 class Full(Method):
-    name = "full"
     Config = MethodSettings
     causal_lm = True
 

@@ -21,7 +21,6 @@ class IA3Settings(MethodSettings):
 
 @METHODS.register("ia3")
 class IA3(Method):
-    name = "ia3"
     Config = IA3Settings
     mergeable = True
 

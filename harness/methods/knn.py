@@ -59,7 +59,6 @@ class KnnClassifier(nn.Module):
 
 @METHODS.register("knn")
 class Knn(Method):
-    name = "knn"
     Config = KnnSettings
     trains = False
 

@@ -8,4 +8,4 @@ from harness.methods.lora_common import LoraAdapter
 
 @METHODS.register("lora")
 class Lora(LoraAdapter):
-    name = "lora"
+    """Plain LoRA: everything is in :class:`LoraAdapter`."""

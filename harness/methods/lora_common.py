@@ -1,6 +1,6 @@
 """What LoRA, LoRA+ and QLoRA share (settings, the peft config, the method class they build on). A module that
 registers nothing, so that each of them imports this and never another method's module: a run depends on its own
-method's file and the shared ones (harness/deps.py), not on a sibling method."""
+method's file and the shared ones (harness/commands/deps.py), not on a sibling method."""
 
 from __future__ import annotations
 

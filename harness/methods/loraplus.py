@@ -21,7 +21,6 @@ class LoraPlusSettings(LoraSettings):
 
 @METHODS.register("loraplus")
 class LoraPlus(LoraAdapter):
-    name = "loraplus"
     Config = LoraPlusSettings
 
     def optimizer(self, model, cfg, *, lr, weight_decay):

@@ -31,7 +31,6 @@ def block_list(model: nn.Module) -> tuple[str, nn.ModuleList]:
 
 @METHODS.register("partial")
 class Partial(Method):
-    name = "partial"
     Config = PartialSettings
 
     def prepare(self, model, cfg, *, total_steps):

@@ -23,7 +23,6 @@ class PrefixTuningSettings(MethodSettings):
 
 @METHODS.register("prefix_tuning")
 class PrefixTuning(Method):
-    name = "prefix_tuning"
     Config = PrefixTuningSettings
 
     def prepare(self, model, cfg, *, total_steps):

@@ -21,7 +21,6 @@ class PromptTuningSettings(MethodSettings):
 
 @METHODS.register("prompt_tuning")
 class PromptTuning(Method):
-    name = "prompt_tuning"
     Config = PromptTuningSettings
 
     def prepare(self, model, cfg, *, total_steps):

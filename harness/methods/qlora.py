@@ -17,9 +17,9 @@ from transformers import BitsAndBytesConfig
 
 from harness.core.registry import METHODS
 from harness.core.schema import STRICT
+from harness.engine.models import DTYPES, load_classifier
 from harness.methods.base import Method, peft_modules_to_save
 from harness.methods.lora_common import LoraSettings, lora_config
-from harness.models import DTYPES, load_classifier
 
 HEAD_MODULES = ["classifier", "score"]  # task heads stay unquantised
 
@@ -41,7 +41,6 @@ def keep_training_layout(model) -> None:
 
 @METHODS.register("qlora")
 class QLora(Method):
-    name = "qlora"
     Config = QLoraSettings
 
     def base_model(self, model_cfg, num_labels, cfg):

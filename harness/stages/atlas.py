@@ -20,13 +20,13 @@ from pydantic.dataclasses import dataclass
 from harness.causal.settings import causal_of
 from harness.claims.engine import judge_all, pipeline_context
 from harness.claims.loading import load_claims
+from harness.claims.stats import summarize
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
 from harness.core.io import write_json, write_text
 from harness.core.paths import ATLAS, ATLAS_MD, ATLAS_PLOTS, ATLAS_SPEC, RESULTS, result_file
 from harness.core.provenance import record
 from harness.core.schema import STRICT, validate
-from harness.stats import summarize
 
 log = logging.getLogger("harness.atlas")
 COLUMNS = ("memory", "speed", "quality")

@@ -20,18 +20,18 @@ from harness.causal.data import read_rows
 from harness.causal.preference import hub_pairs, preference_pairs
 from harness.causal.settings import AlignConfig, PreferenceSource, causal_run, causal_section
 from harness.causal.tasks.e2e import SEPARATOR
-from harness.core.config import Params, load_params
+from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
 from harness.core.io import atomic_dir
 from harness.core.paths import CAUSAL_BASE, causal_align_dir, seed_subdir
 from harness.core.registry import CAUSAL_TASKS
 from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
+from harness.engine.models import DTYPES
+from harness.engine.resources import pick_device
+from harness.engine.trainer import total_steps
 from harness.methods.base import Method, trainable_parameters
-from harness.models import DTYPES
-from harness.resources import pick_device
 from harness.stages.common import causal_data_hashes, config_dict, size_on_disk, write_run_result
-from harness.training import total_steps
 
 log = logging.getLogger("harness.causal_align")
 
@@ -70,7 +70,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
     tokenizer = AutoTokenizer.from_pretrained(CAUSAL_BASE)
     train_prefs, test_prefs = pairs(align, train_rows, test_rows, tokenizer)
     device = pick_device(causal.loop.device)
-    seeds = spec.seeds or params.seeds
+    seeds = seeds_of(params, spec)
     sft_steps = total_steps(causal.loop, len(sft_pairs))  # as causal_train@<sft_run> trains (max_steps or epochs)
 
     def quality(model) -> dict[str, Any]:

@@ -24,11 +24,11 @@ from harness.core.paths import CAUSAL_BASE, CAUSAL_BASE_SUMMARY
 from harness.core.provenance import record
 from harness.core.registry import METHODS
 from harness.core.seeding import seed_everything
+from harness.engine.models import DTYPES
+from harness.engine.resources import pick_device
+from harness.engine.trainer import train, train_loader
 from harness.methods.base import total_parameters
-from harness.models import DTYPES
-from harness.resources import pick_device
 from harness.stages.common import set_threads
-from harness.training import train, train_loader
 
 log = logging.getLogger("harness.causal_base")
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from harness.causal.evaluation import ICL, evaluate_seed
 from harness.causal.settings import causal_run, causal_section
-from harness.core.config import Params, load_params
+from harness.core.config import Params, load_params, seeds_of
 from harness.core.paths import causal_model_dir, seed_subdir
 from harness.core.registry import CAUSAL_TASKS
 from harness.core.workers import run_seeds
-from harness.resources import pick_device
+from harness.engine.resources import pick_device
 from harness.stages.common import causal_data_hashes, size_on_disk, write_run_result
 
 log = logging.getLogger("harness.causal_evaluate")
@@ -32,7 +32,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
         method, shots, seeds = "in_context", causal.icl_shots, params.seeds
     else:
         _, m, cfg = causal_run(params, name)
-        method, shots, seeds = m.name, 0, cfg.seeds or params.seeds
+        method, shots, seeds = m.name, 0, seeds_of(params, cfg)
     task = CAUSAL_TASKS.get(causal.task)()
     device = pick_device(causal.loop.device)
 

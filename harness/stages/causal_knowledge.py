@@ -37,15 +37,15 @@ from harness.causal.knowledge import (
 )
 from harness.causal.settings import KnowledgeArm, KnowledgeConfig, causal_run, causal_section
 from harness.causal.tasks.e2e import NAMES
-from harness.core.config import Params, load_params
+from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
 from harness.core.paths import CAUSAL_BASE
 from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
-from harness.models import DTYPES
-from harness.resources import PeakMemory, pick_device, tensor_bytes
+from harness.engine.models import DTYPES
+from harness.engine.resources import PeakMemory, pick_device, tensor_bytes
+from harness.engine.trainer import total_steps, train, train_loader
 from harness.stages.common import config_dict, train_figures, write_run_result
-from harness.training import total_steps, train, train_loader
 
 log = logging.getLogger("harness.causal_knowledge")
 WHERE = "params.yaml: causal.knowledge"
@@ -82,7 +82,7 @@ def run(params: Params, name: str) -> dict[str, Any]:
     def length(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    seeds = arm.seeds or params.seeds
+    seeds = seeds_of(params, arm)
 
     def one_seed(seed: int) -> dict[str, Any]:
         seed_everything(seed)  # before an adapter is initialised

@@ -22,12 +22,12 @@ from harness.causal.data import read_rows
 from harness.causal.evaluation import RAG_TASK, evaluate_seed
 from harness.causal.retrieval import nearest_demonstrations
 from harness.causal.settings import causal_run, causal_section, rag_name
-from harness.core.config import Params, load_params
+from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
 from harness.core.paths import causal_model_dir, seed_subdir
 from harness.core.registry import CAUSAL_TASKS
 from harness.core.workers import run_seeds
-from harness.resources import pick_device
+from harness.engine.resources import pick_device
 from harness.stages.common import causal_data_hashes, size_on_disk, write_run_result
 
 log = logging.getLogger("harness.causal_rag")
@@ -46,7 +46,7 @@ def run(params: Params, model: str) -> dict[str, Any]:
     method, seeds = "base model", params.seeds
     if model != "base":
         _, m, cfg = causal_run(params, model)
-        method, seeds = m.name, cfg.seeds or params.seeds
+        method, seeds = m.name, seeds_of(params, cfg)
     task = CAUSAL_TASKS.get(causal.task)()
     device = pick_device(causal.loop.device)
     train, test = read_rows("train"), read_rows("test")

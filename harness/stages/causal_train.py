@@ -17,7 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.causal.data import collator, read_rows, tokenize_pairs
 from harness.causal.settings import causal_run
-from harness.core.config import Params, load_params
+from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
 from harness.core.io import output_dir
 from harness.core.paths import CAUSAL_BASE, causal_model_dir, seed_subdir
@@ -25,10 +25,10 @@ from harness.core.ranks import is_main_process
 from harness.core.registry import CAUSAL_TASKS
 from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
-from harness.models import DTYPES
-from harness.resources import pick_device
+from harness.engine.models import DTYPES
+from harness.engine.resources import pick_device
+from harness.engine.trainer import keyed_checkpoint_dir, total_steps, train, train_loader
 from harness.stages.common import causal_data_hashes, config_dict, train_figures, write_run_result
-from harness.training import keyed_checkpoint_dir, total_steps, train, train_loader
 
 log = logging.getLogger("harness.causal_train")
 
@@ -57,12 +57,12 @@ def run(params: Params, run: str) -> dict:
             log.info("causal_train@%s seed %d: loss %.4f, %.1f s, %.0f tokens/s", run, seed, stats.final_loss, stats.train_seconds, stats.tokens_per_s)
             return train_figures(model, method, cfg, stats, device)
 
-        done = run_seeds(one_seed, cfg.seeds or params.seeds, threads=causal.loop.threads, device=device, log=log, label=f"causal_train@{run} ({steps} steps)")
+        done = run_seeds(one_seed, seeds_of(params, cfg), threads=causal.loop.threads, device=device, log=log, label=f"causal_train@{run} ({steps} steps)")
     per_seed = {str(seed): figures for seed, figures in done.items()}
     if not is_main_process():  # a data-parallel launch: rank 0 writes
         return {}
     body = {"method": method.name, "task": causal.task, "config": config_dict(cfg), "seeds": per_seed}
-    return write_run_result("causal_train", run, cfg.seeds or params.seeds, body, causal_data_hashes())
+    return write_run_result("causal_train", run, seeds_of(params, cfg), body, causal_data_hashes())
 
 
 def main(argv: list[str]) -> None:

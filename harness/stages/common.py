@@ -18,8 +18,8 @@ from harness.core.paths import CAUSAL_DATA_SUMMARY, META_FILE, PREPARED, SPLITS_
 from harness.core.provenance import record
 from harness.core.registry import METHODS
 from harness.data.base import SPLITS
+from harness.engine.resources import tensor_bytes
 from harness.methods.base import total_parameters, trainable_parameters
-from harness.resources import tensor_bytes
 
 
 def load_prepared(splits: tuple[str, ...] = SPLITS):

@@ -22,9 +22,9 @@ from harness.core.errors import HarnessError
 from harness.core.paths import seed_model_dir
 from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
-from harness.inference import predict, score
-from harness.models import load_classifier
-from harness.resources import latency_ms, pick_device
+from harness.engine.inference import predict, score
+from harness.engine.models import load_classifier
+from harness.engine.resources import latency_ms, pick_device
 from harness.stages.common import load_prepared, run_method, size_on_disk, write_run_result
 
 log = logging.getLogger("harness.evaluate")
@@ -54,7 +54,7 @@ def run(params: Params, run: str) -> dict:
     method, cfg = run_method(params, run)
     device = pick_device(params.loop.device)
     splits, tokenizer = load_prepared()
-    seeds = seeds_of(params, run)
+    seeds = seeds_of(params, params.train[run])
     for seed in seeds:
         if not seed_model_dir(run, seed).is_dir():
             raise HarnessError(f"{seed_model_dir(run, seed)}: no trained model for seed {seed}; run the train stage (dvc repro train@{run})")

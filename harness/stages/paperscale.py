@@ -21,7 +21,7 @@ from harness.core.paths import PAPERSCALE, PAPERSCALE_SPEC
 from harness.core.provenance import record
 from harness.core.registry import METHODS
 from harness.core.schema import validate
-from harness.memory import NF4_BITS, quant_constant_bits, training_bytes
+from harness.costs.memory_model import NF4_BITS, quant_constant_bits, training_bytes
 from harness.methods.adalora import final_adapter_params
 from harness.methods.base import total_parameters, trainable_parameters
 

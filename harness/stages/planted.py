@@ -1,7 +1,7 @@
-"""Stages ``planted_tune`` and ``planted@<task>``: the planted-rank benchmark (see ``harness/rankbench.py``).
+"""Stages ``planted_tune`` and ``planted@<task>``: the planted-rank benchmark (see ``harness/planted/benchmark.py``).
 
 ``planted_tune`` gives every arm (oracle, negative, uniform LoRA; AdaLoRA) the same learning-rate budget: its
-default times each of ``tuning.factors`` (grown at an edge optimum: harness/tuning.py), trained on ``planted.tune_task`` at ``tuning.seed`` and scored by gap
+default times each of ``tuning.factors`` (grown at an edge optimum: harness/engine/grid_search.py), trained on ``planted.tune_task`` at ``tuning.seed`` and scored by gap
 closed on the first ``planted.n_eval`` validation inputs. ``planted@<task>`` trains every arm at its chosen lr
 for every seed of ``planted.seeds`` on the first ``planted.n_train`` training inputs and measures it on the first
 ``n_eval`` test inputs, where nothing was chosen. Each seed builds the teacher itself (it is deterministic in
@@ -21,7 +21,6 @@ from typing import Any
 import torch
 from peft import LoraConfig, get_peft_model
 
-from harness import rankbench as rb
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json, write_json
@@ -30,13 +29,14 @@ from harness.core.provenance import record
 from harness.core.registry import METHODS
 from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
-from harness.lowrank import adapter_deltas, global_budget_ranks, truncated
+from harness.engine.grid_search import choose, search
+from harness.engine.lowrank import adapter_deltas, global_budget_ranks, truncated
+from harness.engine.models import load_classifier
+from harness.engine.resources import pick_device
+from harness.engine.trainer import train, train_loader
 from harness.methods.base import peft_task_type
-from harness.models import load_classifier
-from harness.resources import pick_device
+from harness.planted import benchmark as rb
 from harness.stages.common import data_hashes, load_prepared, write_run_result
-from harness.training import train, train_loader
-from harness.tuning import choose, search
 
 log = logging.getLogger("harness.planted")
 

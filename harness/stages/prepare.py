@@ -26,7 +26,7 @@ from harness.core.paths import META_FILE, PREPARE_SUMMARY, PREPARED, SPLITS_DIR,
 from harness.core.provenance import record, sha256_file
 from harness.core.registry import SOURCES
 from harness.data.base import LABEL, PAIR, REQUIRED, SPLITS, TEXT
-from harness.models import load_tokenizer
+from harness.engine.models import load_tokenizer
 
 log = logging.getLogger("harness.prepare")
 

@@ -17,7 +17,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from harness import taskcheck
 from harness.causal.report import align_rows, causal_rows, knowledge_rows, render_align, render_causal, render_knowledge
 from harness.causal.settings import causal_of
 from harness.claims.claim import KINDS, STATUS_KINDS, VERDICTS
@@ -27,7 +26,9 @@ from harness.claims.forest import FOREST, plot_components
 from harness.claims.judges import fmt
 from harness.claims.loading import load_claims
 from harness.claims.measures import Context
+from harness.claims.stats import summarize
 from harness.claims.tables import paper_tables
+from harness.commands.current import DEFAULT, Freshness, freshness
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
 from harness.core.io import atomic_dir, read_json, write_json, write_text
@@ -48,12 +49,11 @@ from harness.core.paths import (
 )
 from harness.core.provenance import record
 from harness.core.report_paths import STUDY_HEADLINES
-from harness.current import DEFAULT, Freshness, freshness
-from harness.headline import counts, headline, study_headline
-from harness.rankbench import render_summary, summarize_benchmark
-from harness.rankmaps import write_rank_map
-from harness.stats import summarize
-from harness.sweep import plot_sweep, render_sweep, sweep_table
+from harness.planted.benchmark import render_summary, summarize_benchmark
+from harness.report import task_checks
+from harness.report.headline import counts, headline, study_headline
+from harness.report.rankmaps import write_rank_map
+from harness.report.sweep import plot_sweep, render_sweep, sweep_table
 
 log = logging.getLogger("harness.tabulate")
 
@@ -368,7 +368,7 @@ def tuning_rows(params: Params) -> dict[str, dict[str, Any]]:
         t = read_json(path)
         rows[run] = {"method": t["method"], "default_lr": t["default_lr"], "chosen_lr": t["chosen_lr"], "seed": t["seed"],
                      "grid": [[g["lr"], g["validation"]] for g in sorted(t["grid"], key=lambda g: g["lr"])],
-                     "extended": sum(bool(g.get("extended")) for g in t["grid"]), "grid_edge": t.get("grid_edge"), "seeds": seeds_of(params, run)}
+                     "extended": sum(bool(g.get("extended")) for g in t["grid"]), "grid_edge": t.get("grid_edge"), "seeds": seeds_of(params, params.train[run])}
     return rows
 
 
@@ -468,7 +468,7 @@ def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]
 
 
 def render_task_checks(checks: dict[str, Any] | None, metric: str) -> list[str]:
-    return [] if checks is None else taskcheck.render(checks, metric)
+    return [] if checks is None else task_checks.render(checks, metric)
 
 
 def completeness(rows: list[dict[str, Any]], seeds: dict[str, list[int]]) -> str:
@@ -504,14 +504,14 @@ def run(params: Params, allow_dirty: bool = False) -> dict[str, Any]:
             "test_sha256": prepared["content_sha256"]["test"],
             "seeds": params.seeds,
             "majority": majority,
-            "completeness": completeness(rows, {run: seeds_of(params, run) for run in params.train}),
+            "completeness": completeness(rows, {run: seeds_of(params, params.train[run]) for run in params.train}),
         },
         "provenance": {**provenance, "data": prepared["content_sha256"], "allow_dirty": allow_dirty},
         "runs": rows,
     }
     status["profiles"] = profile_rows(ctx)
     status["tuning"] = tuning_rows(params)
-    status["task_checks"] = taskcheck.run_checks(ctx.runs, params.data.metrics[0]) if params.data.source == "synthetic_sentiment" else None
+    status["task_checks"] = task_checks.run_checks(ctx.runs, params.data.metrics[0]) if params.data.source == "synthetic_sentiment" else None
     status["rank_maps"] = rank_maps(rows, status["provenance"])
     status["truncation"] = truncation_rows(params)
     status["sweep"] = sweep_table(params.sweep, results, params.data.metrics[0])

@@ -22,9 +22,9 @@ from harness.core.paths import curves_dir, model_dir, result_file, seed_subdir
 from harness.core.provenance import record
 from harness.core.ranks import is_main_process
 from harness.core.workers import run_seeds
-from harness.fitting import fit_seed
-from harness.inference import predict, score
-from harness.resources import pick_device
+from harness.engine.fit_seed import fit_seed
+from harness.engine.inference import predict, score
+from harness.engine.resources import pick_device
 from harness.stages.common import config_dict, data_hashes, load_prepared, run_method, train_figures
 
 log = logging.getLogger("harness.train")
@@ -75,7 +75,7 @@ def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir, 
 def run(params: Params, run: str) -> dict:
     method, cfg = run_method(params, run)
     splits, tokenizer = load_prepared()
-    seeds = seeds_of(params, run)
+    seeds = seeds_of(params, params.train[run])
     lr = tuned_lr(run)
 
     with output_dir(model_dir(run)) as out, output_dir(curves_dir(run)) as curves:

@@ -20,9 +20,9 @@ from harness.core.io import read_json
 from harness.core.paths import PREPARE_SUMMARY, seed_model_dir
 from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
-from harness.inference import predict, score
-from harness.lowrank import adapter_deltas, ranks_of, truncated
-from harness.resources import pick_device
+from harness.engine.inference import predict, score
+from harness.engine.lowrank import adapter_deltas, ranks_of, truncated
+from harness.engine.resources import pick_device
 from harness.stages.common import load_prepared, run_method, write_run_result
 
 log = logging.getLogger("harness.truncate")
@@ -69,7 +69,7 @@ def run(params: Params, run: str) -> dict[str, Any]:
             "rank_half_retention": (curve[max(1, top // 2)][metric] - majority) / (full - majority) if full != majority else None,
         }
 
-    seeds = seeds_of(params, run)
+    seeds = seeds_of(params, params.train[run])
     done = run_seeds(one_seed, seeds, threads=params.loop.threads, device=device, log=log, label=f"truncate@{run}")
     per_seed = {str(seed): figures for seed, figures in done.items()}
     return write_run_result("truncate", run, seeds, {"metric": metric, "majority_baseline": majority, "seeds": per_seed})

@@ -11,7 +11,7 @@ models; at 200 steps on MiniLM they are a floor. AdaLoRA shows it most: its sing
 and under Adam move about ``lr`` per step, while the orthogonality penalty dominates its first steps, so at a
 published 8e-4 a short run leaves the update near zero.
 
-Where the best point sits on an edge of the grid, the grid grows that way on validation (harness/tuning.py:
+Where the best point sits on an edge of the grid, the grid grows that way on validation (harness/engine/grid_search.py:
 ``search``, ``tuning.extend_*``) until the optimum is interior or the cap is reached (``grid_edge`` then names the edge).
 
 Writes ``results/tune/<run>.json``: the grid, each point's validation score and final loss, the choice, the edge
@@ -33,11 +33,11 @@ from harness.core.paths import result_file
 from harness.core.provenance import record
 from harness.core.ranks import is_main_process
 from harness.core.workers import run_seeds
-from harness.fitting import fit_seed
-from harness.inference import predict, score
-from harness.resources import pick_device
+from harness.engine.fit_seed import fit_seed
+from harness.engine.grid_search import choose, search
+from harness.engine.inference import predict, score
+from harness.engine.resources import pick_device
 from harness.stages.common import data_hashes, load_prepared, run_method
-from harness.tuning import choose, search
 
 log = logging.getLogger("harness.tune")
 SPLITS_READ = ("train", "validation")  # never the test split

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 
 class GenerationMetric:
-    name: ClassVar[str]
+    name: ClassVar[str]  # set by the registry when the class registers
 
     def unavailable(self) -> str | None:
         return None

@@ -7,7 +7,6 @@ from harness.core.registry import GENERATION_METRICS
 
 @GENERATION_METRICS.register("bleu")
 class Bleu(GenerationMetric):
-    name = "bleu"
 
     def corpus(self, predictions, references):
         import sacrebleu

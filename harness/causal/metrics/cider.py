@@ -6,7 +6,6 @@ from harness.core.registry import GENERATION_METRICS
 
 @GENERATION_METRICS.register("cider")
 class Cider(GenerationMetric):
-    name = "cider"
 
     def corpus(self, predictions, references):
         from pycocoevalcap.cider.cider import Cider as CocoCider

@@ -8,7 +8,6 @@ from harness.core.registry import GENERATION_METRICS
 
 @GENERATION_METRICS.register("meteor")
 class Meteor(GenerationMetric):
-    name = "meteor"
 
     def unavailable(self):
         if shutil.which("java") is None:

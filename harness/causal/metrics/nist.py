@@ -6,7 +6,6 @@ from harness.core.registry import GENERATION_METRICS
 
 @GENERATION_METRICS.register("nist")
 class Nist(GenerationMetric):
-    name = "nist"
 
     def corpus(self, predictions, references):
         from nltk.translate.nist_score import corpus_nist

@@ -6,7 +6,6 @@ from harness.core.registry import GENERATION_METRICS
 
 @GENERATION_METRICS.register("rouge_l")
 class RougeL(GenerationMetric):
-    name = "rouge_l"
 
     def corpus(self, predictions, references):
         from pycocoevalcap.rouge.rouge import Rouge

@@ -18,7 +18,7 @@ SPLITS = ("train", "test")
 
 
 class CausalTask:
-    name: ClassVar[str]
+    name: ClassVar[str]  # set by the registry when the class registers
     kind: ClassVar[Literal["data_to_text", "language_modeling"]]
     Generated: ClassVar[type]  # settings of the built-in generator (``causal.data.generated``)
     hub_default: ClassVar[tuple[str, str | None]]  # (path, name) of the hub dataset the paper used

@@ -120,7 +120,6 @@ def rows_from_pairs(pairs: list[tuple[str, str]], split: str) -> Rows:
 
 @CAUSAL_TASKS.register("e2e")
 class E2E(CausalTask):
-    name = "e2e"
     kind = "data_to_text"
     Generated = E2EGenerated
     hub_default = ("tuetschek/e2e_nlg", None)  # "e2e_nlg" redirects here; a loading-script repository

@@ -31,7 +31,6 @@ class LMGenerated:
 
 @CAUSAL_TASKS.register("lm")
 class LanguageModelling(CausalTask):
-    name = "lm"
     kind = "language_modeling"
     Generated = LMGenerated
     hub_default = ("EleutherAI/wikitext_document_level", "wikitext-2-raw-v1")  # what lm-eval's wikitext task reads

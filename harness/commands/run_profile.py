@@ -32,11 +32,11 @@ from pathlib import Path
 
 import yaml
 
+from harness.commands.validate import check_runs_in_one_pipeline, load_validated
 from harness.core.config import read_yaml, split_params, study_files
 from harness.core.errors import HarnessError
 from harness.core.paths import PARAMS, PROFILE_PARAMS, PROFILE_RESULTS, PROFILE_RUN, PROFILES, RESULTS, STUDIES
 from harness.core.provenance import git_state, hardware
-from harness.validate import check_runs_in_one_pipeline, load_validated
 
 WORKTREES = Path(".profiles")
 # results/ entries that are the pipeline's inputs, not a profile's outputs: never copied back

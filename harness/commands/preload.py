@@ -31,7 +31,7 @@ import traceback
 from pathlib import Path
 
 ENV = "HARNESS_PRELOAD"
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # harness/
 
 
 def source_key() -> str:
@@ -92,7 +92,7 @@ def _run_child(request: dict, fds: list[int]) -> None:
         os.environ.update(request["env"])
         os.environ.pop(ENV, None)  # what this stage starts is not preloaded by us
         sys.argv = ["harness", *request["argv"]]
-        from harness.core.commands import run
+        from harness.core.command_table import run
 
         code = run(request["argv"])
     except SystemExit as err:
@@ -138,7 +138,7 @@ def _serve_one(conn: socket.socket, key: str, listener: socket.socket) -> None:
 
 def preload_modules() -> None:
     """Import what the stages import, without running anything (no torch kernel: see harness/core/workers.py)."""
-    from harness.core.commands import COMMANDS, configure_logging
+    from harness.core.command_table import COMMANDS, configure_logging
 
     configure_logging()  # before the libraries are imported: they read its switches then
     for name, module in COMMANDS.items():

@@ -35,8 +35,8 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 from transformers.utils import ModelOutput
 
+from harness.claims.stats import summarize
 from harness.core.errors import HarnessError
-from harness.stats import summarize
 
 ARMS = ("oracle", "negative", "uniform", "adalora")
 CONTROL_ARMS = ("adalora",)  # what the no-plant control runs: the allocator, to see its pattern without a signal
@@ -348,7 +348,7 @@ def render_summary(summary: dict[str, Any] | None, rank_maps: dict[str, str], in
     lines = [] if not preamble else [
         "", "## Planted-rank benchmark (does the allocator put rank where the teacher's updates are?)", "",
         "A teacher is the base encoder plus known low-rank updates; every arm learns each layer's output from the teacher's input to that layer "
-        "(harness/rankbench.py). Gap closed = share of the base encoder's distance to the teacher removed, on test inputs "
+        "(harness/planted/benchmark.py). Gap closed = share of the base encoder's distance to the teacher removed, on test inputs "
         "(learning rates were tuned on validation inputs, the same grid for every arm). Controls: the oracle (LoRA on "
         "exactly the planted modules at the planted ranks) must close the gap, LoRA off the planted modules must not; only "
         "on a task where both hold is the allocator judged. Uniform = LoRA at AdaLoRA's final budget on every module. "

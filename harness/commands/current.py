@@ -72,7 +72,7 @@ def _flatten(status: Any, prefix: str = "") -> list[str]:
     return lines
 
 
-def _since(stage: Any, root: Path) -> str | None:
+def _since(stage: Any) -> str | None:
     for out in stage.outs:
         path = Path(out.fs_path)
         if path.suffix == ".json" and path.is_file():
@@ -104,7 +104,7 @@ def freshness(root: str | Path = ".") -> dict[str, Freshness]:
             for stage in plan_repro(repo.index.graph):
                 name = pipeline_of(str(Path(stage.dvcfile.path).resolve().relative_to(root.resolve())))
                 entry = found.setdefault(name, {"stale": [], "changed": [], "since": None, "outputs": []})
-                entry["since"] = entry["since"] or _since(stage, root)
+                entry["since"] = entry["since"] or _since(stage)
                 entry["outputs"] += [os.path.relpath(out.fs_path, root) for out in stage.outs]
                 # the running stage is changed by definition, and dvc holds its outputs' locks
                 if stage.addressing == running or stage.changed(allow_missing=True):

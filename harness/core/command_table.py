@@ -17,16 +17,16 @@ STAGES = "harness.stages"
 NOT_A_STAGE = ("common",)  # helpers the stage modules share
 # Commands that are not pipeline stages: the tools around the pipeline.
 TOOLS = {
-    "recommend": "harness.recommend",
-    "check": "harness.check",
-    "current": "harness.current",
-    "deps": "harness.deps",
-    "validate": "harness.validate",
-    "use-profile": "harness.use_profile",
-    "run-profile": "harness.run_profile",
-    "glue-profiles": "harness.glue_profiles",
-    "preload": "harness.preload",
-    "seed-plan": "harness.seed_plan",
+    "recommend": "harness.costs.recommend",
+    "check": "harness.claims.gate",
+    "current": "harness.commands.current",
+    "deps": "harness.commands.deps",
+    "validate": "harness.commands.validate",
+    "use-profile": "harness.commands.use_profile",
+    "run-profile": "harness.commands.run_profile",
+    "glue-profiles": "harness.commands.glue_profiles",
+    "preload": "harness.commands.preload",
+    "seed-plan": "harness.commands.seed_plan",
 }
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from harness.core.config import Params, track_every
 from harness.core.seeding import seed_everything
-from harness.inference import predict, score
+from harness.engine.inference import predict, score
+from harness.engine.resources import pick_device
+from harness.engine.trainer import fit_without_steps, keyed_checkpoint_dir, total_steps, train, train_loader
 from harness.methods.base import Method
-from harness.resources import pick_device
-from harness.training import fit_without_steps, keyed_checkpoint_dir, total_steps, train, train_loader
 
 
 def validation_tracker(params: Params, splits, tokenizer, device):
@@ -28,7 +28,7 @@ def validation_tracker(params: Params, splits, tokenizer, device):
 
 
 def run_checkpoint_dir(params: Params, run: str, cfg, seed: int, train_split, track: bool) -> Path:
-    """Where this training of ``run`` keeps its checkpoints (harness/training.py's ``keyed_checkpoint_dir``), keyed by
+    """Where this training of ``run`` keeps its checkpoints (harness/engine/trainer.py's ``keyed_checkpoint_dir``), keyed by
     the run's settings and lr, the loop, the model, the seed, the training split (datasets' content
     fingerprint) and whether it tracks validation."""
     key = {"run": run, "cfg": dataclasses.asdict(cfg), "loop": dataclasses.asdict(params.loop), "model": dataclasses.asdict(params.model),

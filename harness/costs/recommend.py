@@ -3,7 +3,7 @@
 For the target model (an architecture of ``experiments/paperscale.yaml``, or any name ``model.name``
 accepts: ``embedded:...``, a local directory, a hub id when online) the model is built from its config on
 the meta device and every atlas run's method is applied through the same ``Method.prepare`` the pipeline
-trains with, so trainable counts are exact. Memory is the analytic model of ``harness/memory.py``
+trains with, so trainable counts are exact. Memory is the analytic model of ``harness/costs/memory_model.py``
 (16-bit weights, or NF4 + double quantisation for QLoRA; gradients and AdamW states of what trains;
 the activations of one step at ``--batch-size`` x ``--seq-len`` in ``--precision``, with or without
 ``--gradient-checkpointing``). Quality is what ``results/atlas.json`` measured at smoke scale (gap to full
@@ -25,9 +25,9 @@ from harness.core.errors import HarnessError, first_line
 from harness.core.io import read_json
 from harness.core.paths import ATLAS, PAPERSCALE_SPEC
 from harness.core.registry import METHODS
-from harness.memory import NF4_BITS, activation_bytes, quant_constant_bits, training_bytes
+from harness.costs.memory_model import NF4_BITS, activation_bytes, quant_constant_bits, training_bytes
+from harness.engine.models import resolve
 from harness.methods.base import total_parameters, trainable_parameters
-from harness.models import resolve
 
 QUANTIZED_BASE_BITS = {"qlora": NF4_BITS + quant_constant_bits(True)}
 
@@ -107,7 +107,7 @@ def render(rows: list[dict[str, Any]], memory_gb: float, model: str, atlas: dict
         f"best measured quality first. Quality: {atlas['metric']} gap to full fine-tuning measured at profile "
         f"{atlas['profile']} on {atlas['model']} ({ATLAS}, per run results/eval/<run>.json).",
         "",
-        "| rank | run | method | fits | est. memory GB (harness/memory.py) | trainable params | measured quality gap (points) |",
+        "| rank | run | method | fits | est. memory GB (harness/costs/memory_model.py) | trainable params | measured quality gap (points) |",
         "|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(rows, 1):

@@ -17,11 +17,11 @@ import yaml
 from pydantic.dataclasses import dataclass
 from scipy.stats import spearmanr
 
+from harness.claims.stats import summarize
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
 from harness.core.paths import TASK_CHECKS
 from harness.core.schema import STRICT, validate
-from harness.stats import summarize
 
 
 @dataclass(config=STRICT)

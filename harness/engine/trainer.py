@@ -40,10 +40,10 @@ from harness.core.config import LoopConfig
 from harness.core.errors import HarnessError
 from harness.core.paths import CHECKPOINTS, DVCLIVE_LOGS, TENSORBOARD_LOGS
 from harness.core.ranks import is_main_process, world_size
+from harness.engine.resources import PeakMemory
 from harness.methods.base import Method
-from harness.resources import PeakMemory
 
-log = logging.getLogger("harness.training")
+log = logging.getLogger("harness.engine.trainer")
 
 
 def effective_batch(loop: LoopConfig) -> int:
@@ -123,7 +123,7 @@ def resolve_precision(choice: str, device: torch.device) -> str:
 def code_digest() -> str:
     """Hash of the harness package's source: a checkpoint written by other code is not resumed."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):  # this file lies at the package's root
+    for path in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):  # harness/, this file in harness/engine/
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from harness.commands.validate import load_validated
 from harness.core.io import write_text
-from harness.validate import load_validated
 
 
 def main(argv: list[str]) -> None:

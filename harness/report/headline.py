@@ -22,7 +22,7 @@ from harness.claims.claim import VERDICTS
 from harness.core.errors import HarnessError
 
 SECTIONS = ("claims", "provenance")
-DEFAULT = "default"  # the pipeline a run row belongs to (harness/current.py's name for dvc.yaml at the root)
+DEFAULT = "default"  # the pipeline a run row belongs to (harness/commands/current.py's name for dvc.yaml at the root)
 
 
 def headline(status: dict[str, Any]) -> dict[str, Any]:

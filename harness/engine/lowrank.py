@@ -37,9 +37,3 @@ def global_budget_ranks(deltas: dict[str, torch.Tensor], budget: int) -> dict[st
     kept = sorted(values, reverse=True)[:budget]
     return {name: sum(1 for _, n in kept if n == name) for name in deltas}
 
-
-def effective_rank(delta: torch.Tensor, rel_tol: float = 0.1) -> int:
-    """Singular values of ``delta`` at or above ``rel_tol`` of its largest: the rank the update really uses
-    (a learned update is full of tiny directions that numerical rank would count)."""
-    s = torch.linalg.svdvals(delta.double())
-    return int((s >= rel_tol * s[0]).sum()) if s[0] > 0 else 0

@@ -35,10 +35,10 @@ from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
 from harness.core.paths import PAPERSCALE_SPEC, PARAMS, RESULTS, STUDIES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "harness"
 # Dispatch: which process runs a stage, never what it computes.
-DISPATCH = {"harness.core.cli", "harness.core.commands", "harness.preload"}
+DISPATCH = {"harness.core.cli", "harness.core.command_table", "harness.commands.preload"}
 # Modules whose registry lookups only validate params (see the module docstring).
 VALIDATION_ONLY = {"harness.core.config"}
 # Read at run time by lm-eval (task YAMLs and the functions they name), never imported by the harness: kept as written.
@@ -215,7 +215,7 @@ def stage_code(command: str, params: Params, foreach: bool = True) -> list[str]:
     (a dvc.yaml template where it depends on the foreach item), or the member package where any member may run. A
     stage that is not a foreach has no item: a per-item rule there resolves to no member (``causal_icl``: the base
     model alone)."""
-    from harness.core.commands import COMMANDS
+    from harness.core.command_table import COMMANDS
 
     registries = registry_packages()
     modules = closure(COMMANDS[command])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.stats import summarize
+from harness.claims.stats import summarize
 
 
 def sweep_table(series: dict[str, list[str]], runs: dict[str, dict[str, Any]], metric: str) -> dict[str, list[dict[str, Any]]]:
