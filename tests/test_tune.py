@@ -161,3 +161,65 @@ def test_status_lists_every_grid_point_and_the_choice():
     assert "1 run(s) still chose an lr at the edge" in text
     assert "| knn | knn | — | no gradient steps: nothing to tune | — | 3 |" in text
     assert "validation accuracy at each lr" in text
+
+
+def test_training_length_is_a_second_axis_chosen_and_extended_on_validation(workspace, tiny_raw, monkeypatch):
+    """Training length under the lr's rule, through the stage (training and scoring replaced by a planted validation
+    score that peaks at 3x the default lr and at 4x the schedule's steps): lengths [1x, 2x] have their best on the top
+    edge, so the stage adds 4x, then 8x (4x interior: no edge), searching the lr grid at each; the train stage trains
+    the chosen length. With no room to extend, it keeps 2x and the row reads the length's edge."""
+    set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
+    tiny_raw["tuning"].update(factors=[1.0, 3.0, 10.0], extend_max=0, steps_factors=[1.0, 2.0], steps_extend_step=2.0, steps_extend_max=3)
+    params = parse_params(tiny_raw)
+    prepare.run(params)
+    default, schedule = tiny_raw["loop"]["lr"], tiny_raw["loop"]["max_steps"]
+    trained = []
+
+    def fit(params, run, method, cfg, *a, steps_factor=1.0, **k):
+        trained.append((cfg.lr / default, steps_factor))
+        return (cfg.lr, steps_factor), type("S", (), {"final_loss": 0.1})()
+
+    monkeypatch.setattr(tune, "fit_seed", fit)
+    monkeypatch.setattr(tune, "predict", lambda model, *a, **k: (model, None, None))
+    monkeypatch.setattr(tune, "score", lambda model, labels, metrics: {
+        metrics[0]: 90 - abs(math.log(model[0] / (3 * default))) - abs(math.log(model[1] / 4))})
+    result = tune.run(params, "lora")
+    assert [length["factor"] for length in result["lengths"]] == [1.0, 2.0, 4.0, 8.0]
+    assert [length["steps"] for length in result["lengths"]] == [schedule, 2 * schedule, 4 * schedule, 8 * schedule]
+    assert sorted(trained) == sorted((f, s) for f in (1.0, 3.0, 10.0) for s in (1.0, 2.0, 4.0, 8.0))  # the lr grid at every length
+    assert result["steps_factor"] == 4.0 and result["steps"] == 4 * schedule and result["chosen_lr"] == pytest.approx(3 * default)
+    assert result["grid_edge"] is None and [p["factor"] for p in result["grid"]] == [1.0, 3.0, 10.0]
+
+    def stop(*a, steps_factor=1.0, **k):
+        raise HarnessError(f"planted stop: training {steps_factor}x the schedule")
+
+    monkeypatch.setattr(train, "fit_seed", stop)
+    with pytest.raises(HarnessError, match=r"training 4.0x the schedule"):  # the train stage trains the chosen length
+        train.run(params, "lora")
+
+    tiny_raw["tuning"]["steps_extend_max"] = 0  # no room: the longest length stays, and says so
+    result = tune.run(parse_params(tiny_raw), "lora")
+    assert result["steps_factor"] == 2.0 and result["grid_edge"] == "steps top"
+
+
+def test_one_length_is_the_schedule_as_configured(workspace, tiny_raw):
+    params = parse_params(tiny_raw)
+    assert params.tuning.steps_factors == [1.0]
+    for factors, message in (([2.0, 4.0], "steps_factors must include 1"), ([1.0, 1.0], "steps_factors must be distinct")):
+        tiny_raw["tuning"]["steps_factors"] = factors
+        with pytest.raises(HarnessError, match=message):
+            parse_params(tiny_raw)
+
+
+def test_a_length_factor_trains_that_many_times_the_schedule(workspace, tiny_raw):
+    """Real training: a steps factor of 2 takes twice the schedule's optimizer steps."""
+    from harness.engine.fit_seed import fit_seed
+    from harness.stages.common import load_prepared, run_method
+
+    set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
+    params = parse_params(tiny_raw)
+    prepare.run(params)
+    splits, tokenizer = load_prepared(("train", "validation"))
+    method, cfg = run_method(params, "lora")
+    _, stats = fit_seed(params, "lora", method, cfg, 0, splits, tokenizer, track=False, steps_factor=2.0)
+    assert stats.steps == 2 * tiny_raw["loop"]["max_steps"]

@@ -142,8 +142,9 @@ def _data(tables: GlueTables, task: str, metrics: list[str]) -> dict[str, Any]:
     hub = {"path": HUB, "name": task, "train_split": "train", "eval_split": spec.eval_split, "text_column": spec.columns[0]}
     if len(spec.columns) > 1:
         hub["text_pair_column"] = spec.columns[1]
-    # a regression task reads no labels; the key stays, as every stage that lists data.labels needs it present
-    kind = {"task": "regression"} if spec.regression else {}
+    # a regression task reads no labels; the key stays, as every stage that lists data.labels needs it present.
+    # The papers' code trains on the raw scores.
+    kind = {"task": "regression", "standardize_targets": False} if spec.regression else {}
     return {"source": "hub", **kind, "labels": spec.labels, "metrics": metrics, "hub": hub}
 
 

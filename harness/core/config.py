@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -110,12 +111,26 @@ class TuningConfig:
     extend_step: typing.Annotated[float, Field(gt=1)] = 3.0
     extend_per_round: PositiveInt = 2
     extend_max: NonNegInt = 4
+    # Training length, a second axis chosen on validation by the same rule: the run's schedule (``loop.max_steps``, or
+    # the steps ``loop.epochs`` gives) times each of ``steps_factors``, the lr grid searched at each length and the
+    # best (length, lr) kept. A best at the longest (shortest) length adds a length ``steps_extend_step`` times longer
+    # (shorter), one a round, until the best is interior or ``steps_extend_max`` were added on that side (the row then
+    # reads "grid edge: steps top"). [1.0]: one length, the schedule as configured.
+    steps_factors: list[typing.Annotated[float, Field(gt=0)]] = dataclasses.field(default_factory=lambda: [1.0])
+    steps_extend_step: typing.Annotated[float, Field(gt=1)] = 2.0
+    steps_extend_max: NonNegInt = 2
 
     def __post_init__(self) -> None:
-        if 1.0 not in self.factors:
-            raise ValueError(f"factors must include 1 (the run's default lr is a grid point); got {self.factors}")
-        if len(set(self.factors)) != len(self.factors):
-            raise ValueError(f"factors must be distinct; got {self.factors}")
+        for key, values in (("factors", self.factors), ("steps_factors", self.steps_factors)):
+            if 1.0 not in values:
+                raise ValueError(f"{key} must include 1 (the run's default is a grid point); got {values}")
+            if len(set(values)) != len(values):
+                raise ValueError(f"{key} must be distinct; got {values}")
+
+    @property
+    def lengths(self) -> typing.Any:
+        """The length axis as :func:`harness.engine.grid_search.search` reads an axis: one length a round."""
+        return types.SimpleNamespace(extend_step=self.steps_extend_step, extend_per_round=1, extend_max=self.steps_extend_max)
 
 
 @dataclass(config=STRICT)
@@ -160,6 +175,10 @@ class DataConfig:
     # classification: one class per label; regression (STS-B's similarity score): one output, scored by
     # correlation metrics (pearson, spearman), and ``labels`` is not read
     task: Literal["classification", "regression"] = "classification"
+    # regression: train on targets standardised with the training split's mean and spread (prepare.json records them;
+    # a fresh one-output head then fits at an adapter's lr in a few hundred steps); validation and test keep their
+    # scores, which the correlation metrics read unchanged. False: the raw scores, as the papers' code trains.
+    standardize_targets: bool = True
     # the label values the data uses, in class-id order: integers (SST-2's 0/1) or the names a file uses
     # (RTE's [not_entailment, entailment]); a label's class id is its position here
     labels: list[StrictInt] | list[StrictStr] = dataclasses.field(default_factory=lambda: [0, 1])

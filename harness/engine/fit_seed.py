@@ -27,21 +27,28 @@ def validation_tracker(params: Params, splits, tokenizer, device):
 
 
 
-def run_checkpoint_dir(params: Params, run: str, cfg, seed: int, train_split, track: bool) -> Path:
+def run_steps(params: Params, n_train: int, steps_factor: float = 1.0) -> int:
+    """Optimizer steps of a run: the loop's schedule (``max_steps``, or ``epochs`` passes) times ``steps_factor`` (the
+    length the tune stage chose on validation; 1: the schedule as configured)."""
+    return max(1, round(total_steps(params.loop, n_train) * steps_factor))
+
+
+def run_checkpoint_dir(params: Params, run: str, cfg, seed: int, train_split, track: bool, steps: int) -> Path:
     """Where this training of ``run`` keeps its checkpoints (harness/engine/trainer.py's ``keyed_checkpoint_dir``), keyed by
-    the run's settings and lr, the loop, the model, the seed, the training split (datasets' content
+    the run's settings and lr, the loop, its steps, the model, the seed, the training split (datasets' content
     fingerprint) and whether it tracks validation."""
-    key = {"run": run, "cfg": dataclasses.asdict(cfg), "loop": dataclasses.asdict(params.loop), "model": dataclasses.asdict(params.model),
+    key = {"run": run, "cfg": dataclasses.asdict(cfg), "loop": dataclasses.asdict(params.loop), "steps": steps, "model": dataclasses.asdict(params.model),
            "seed": seed, "track": track, "train": train_split._fingerprint}
-    return keyed_checkpoint_dir(f"{run}/lr_{cfg.lr or params.loop.lr:g}-seed_{seed}", key)
+    return keyed_checkpoint_dir(f"{run}/lr_{cfg.lr or params.loop.lr:g}-steps_{steps}-seed_{seed}", key)
 
 
 def fit_seed(params: Params, run: str, method: Method, cfg, seed: int, splits, tokenizer, track: bool = True,
-             log_name: str | None = None) -> tuple[object, object]:
-    """Train one seed of ``run`` (``method`` with settings ``cfg``) on the training split; the trained model
-    and its stats. ``log_name``: what the trackers of ``loop.report_to`` log it as (None: they do not)."""
+             log_name: str | None = None, steps_factor: float = 1.0) -> tuple[object, object]:
+    """Train one seed of ``run`` (``method`` with settings ``cfg``, for :func:`run_steps` steps) on the training
+    split; the trained model and its stats. ``log_name``: what the trackers of ``loop.report_to`` log it as (None:
+    they do not)."""
     device = pick_device(params.loop.device)
-    steps = total_steps(params.loop, len(splits["train"]))
+    steps = run_steps(params, len(splits["train"]), steps_factor)
     seed_everything(seed)  # before the head and the adapter are initialised
     model = method.base_model(params.model, params.data.num_labels, cfg)
     model = method.prepare(model, cfg, total_steps=steps)
@@ -49,8 +56,8 @@ def fit_seed(params: Params, run: str, method: Method, cfg, seed: int, splits, t
         loader = train_loader(splits["train"], tokenizer, params.loop.batch_size, seed, params.loop.group_by_length)
         every = track_every(params.loop, cfg) if track else 0
         tracker = validation_tracker(params, splits, tokenizer, device) if every else None
-        checkpoints = run_checkpoint_dir(params, run, cfg, seed, splits["train"], track) if params.loop.checkpoint_every else None
-        stats = train(model, method, cfg, loader, params.loop, steps, device, label=f"{run} seed {seed} lr {cfg.lr or params.loop.lr:g}", tracker=tracker,
+        checkpoints = run_checkpoint_dir(params, run, cfg, seed, splits["train"], track, steps) if params.loop.checkpoint_every else None
+        stats = train(model, method, cfg, loader, params.loop, steps, device, label=f"{run} seed {seed} lr {cfg.lr or params.loop.lr:g}" + (f" steps {steps}" if steps_factor != 1 else ""), tracker=tracker,
                       track_every=every, checkpoint_dir=checkpoints, log_name=log_name)
     else:
         model, stats = fit_without_steps(model, method, cfg, splits["train"], tokenizer, device)

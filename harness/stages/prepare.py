@@ -178,7 +178,7 @@ def run(params: Params) -> dict[str, Any]:
     tokenizer = load_tokenizer(params.model.name)
     tokenized = tokenize(splits, tokenizer, params.model.max_length, data.labels, regression=data.task == "regression")
     summary = summarize(splits, data, validation_from, hashes, files)
-    if data.task == "regression":
+    if data.task == "regression" and data.standardize_targets:
         tokenized, summary["train_target_scaling"] = standardize_targets(tokenized)
     summary["provenance"] = record(data_hashes=hashes)
     with atomic_dir(PREPARED) as out:

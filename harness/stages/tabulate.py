@@ -369,6 +369,9 @@ def tuning_rows(params: Params) -> dict[str, dict[str, Any]]:
         rows[run] = {"method": t["method"], "default_lr": t["default_lr"], "chosen_lr": t["chosen_lr"], "seed": t["seed"],
                      "grid": [[g["lr"], g["validation"]] for g in sorted(t["grid"], key=lambda g: g["lr"])],
                      "extended": sum(bool(g.get("extended")) for g in t["grid"]), "grid_edge": t.get("grid_edge"), "seeds": seeds_of(params, params.train[run])}
+        if t.get("lengths"):  # training length tuned too: each length's best validation score, and the chosen length
+            rows[run]["lengths"] = [[length["steps"], length["validation"]] for length in sorted(t["lengths"], key=lambda length: length["steps"])]
+            rows[run]["steps"] = t["steps"]
     return rows
 
 
@@ -457,6 +460,9 @@ def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]
             lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | one grid point: not tuned | **{t['chosen_lr']:.2g}** | {len(t['seeds'])} |")
             continue
         grid = ", ".join(f"{lr:.2g}: {'diverged' if v is None else f'{v:.1f}'}" for lr, v in t["grid"])
+        if t.get("lengths"):
+            best = ", ".join(f"{steps}: {'diverged' if v is None else f'{v:.1f}'}" for steps, v in t["lengths"])
+            grid = f"best at each length (steps) {best}; at **{t['steps']} steps**: {grid}"
         extended = f" ({t['extended']} added at an edge)" if t["extended"] else ""
         edges += t["grid_edge"] is not None
         edge = f" (**grid edge**: {t['grid_edge']}, at the cap)" if t["grid_edge"] else ""

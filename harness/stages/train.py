@@ -30,12 +30,14 @@ from harness.stages.common import config_dict, data_hashes, load_prepared, run_m
 log = logging.getLogger("harness.train")
 
 
-def tuned_lr(run: str) -> float | None:
-    """The learning rate the tune stage chose for ``run`` (None for a method without gradient steps)."""
+def tuned(run: str) -> tuple[float | None, float]:
+    """The learning rate (None for a method without gradient steps) and the training length (``steps_factor``) the
+    tune stage chose for ``run``."""
     path = result_file("tune", run)
     if not path.is_file():
         raise HarnessError(f"{path}: no tuning result for run {run}; run the tune stage first (dvc repro tune@{run})")
-    return read_json(path)["chosen_lr"]
+    tune = read_json(path)
+    return tune["chosen_lr"], tune["steps_factor"] or 1.0
 
 
 def write_curves(folder: Path, figures: dict) -> None:
@@ -56,13 +58,16 @@ def write_curves(folder: Path, figures: dict) -> None:
         write_text(Path(live.plots_dir) / "metrics" / "loss.tsv", "step\tloss\n")
 
 
-def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir, lr: float | None = None) -> tuple[dict, object]:
-    """Train one seed (at ``lr`` if given, else the run's default), save its artifact to ``out_dir``; the
-    figures (with the trained model's scores on the validation split) and the model."""
+def train_seed(params: Params, run: str, seed: int, splits, tokenizer, out_dir, lr: float | None = None,
+               steps_factor: float = 1.0) -> tuple[dict, object]:
+    """Train one seed (at ``lr`` if given, else the run's default; for the schedule's steps times ``steps_factor``),
+    save its artifact to ``out_dir``; the figures (with the trained model's scores on the validation split) and the
+    model."""
     method, cfg = run_method(params, run)
     if lr is not None:
         cfg = dataclasses.replace(cfg, lr=lr)
-    model, stats = fit_seed(params, run, method, cfg, seed, splits, tokenizer, log_name=f"train/{run}/{seed_subdir(seed)}")
+    model, stats = fit_seed(params, run, method, cfg, seed, splits, tokenizer, log_name=f"train/{run}/{seed_subdir(seed)}",
+                            steps_factor=steps_factor)
     method.save(model, out_dir)
     device = pick_device(params.loop.device)
     figures = train_figures(model, method, cfg, stats, device)
@@ -76,11 +81,11 @@ def run(params: Params, run: str) -> dict:
     method, cfg = run_method(params, run)
     splits, tokenizer = load_prepared()
     seeds = seeds_of(params, params.train[run])
-    lr = tuned_lr(run)
+    lr, steps_factor = tuned(run)
 
     with output_dir(model_dir(run)) as out, output_dir(curves_dir(run)) as curves:
         def one_seed(seed: int) -> dict:
-            figures, _ = train_seed(params, run, seed, splits, tokenizer, out / seed_subdir(seed), lr)
+            figures, _ = train_seed(params, run, seed, splits, tokenizer, out / seed_subdir(seed), lr, steps_factor)
             write_curves(curves / seed_subdir(seed), figures)
             loss = "n/a" if figures["final_loss"] is None else f"{figures['final_loss']:.4f}"
             log.info("train@%s seed %d: loss %s, %.1f s, %.0f tokens/s", run, seed, loss, figures["train_seconds"], figures["tokens_per_s"])
@@ -95,6 +100,7 @@ def run(params: Params, run: str) -> dict:
         "method": method.name,
         "config": config_dict(cfg),
         "lr": lr,  # chosen on the validation split by the tune stage (None: no gradient steps)
+        "steps_factor": steps_factor,  # the training length the tune stage chose (1: the schedule as configured)
         "seeds": per_seed,
         "provenance": record(seeds=seeds, data_hashes=data_hashes()),
     }

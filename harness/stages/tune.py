@@ -13,9 +13,13 @@ published 8e-4 a short run leaves the update near zero.
 
 Where the best point sits on an edge of the grid, the grid grows that way on validation (harness/engine/grid_search.py:
 ``search``, ``tuning.extend_*``) until the optimum is interior or the cap is reached (``grid_edge`` then names the edge).
+Training length is a second axis under the same rule (``tuning.steps_factors``, ``tuning.steps_extend_*``): the lr
+grid is searched at each length, the best (length, lr) pair is kept, and a best at the longest or shortest length
+adds lengths that way until it is interior or the cap is reached. With one length (the default) nothing changes.
 
 Writes ``results/tune/<run>.json``: the grid, each point's validation score and final loss, the choice, the edge
-at the cap if any, provenance.
+at the cap if any, the chosen length (``steps_factor``, ``steps``) and, with several, each length's search
+(``lengths``), provenance.
 A run without gradient steps (retrieval) records that it has nothing to tune; with a single factor (paper profiles:
 the paper's own lr) there is nothing to choose and nothing is trained here.
 """
@@ -33,7 +37,7 @@ from harness.core.paths import result_file
 from harness.core.provenance import record
 from harness.core.ranks import is_main_process
 from harness.core.workers import run_seeds
-from harness.engine.fit_seed import fit_seed
+from harness.engine.fit_seed import fit_seed, run_steps
 from harness.engine.grid_search import choose, search
 from harness.engine.inference import predict, score
 from harness.engine.resources import pick_device
@@ -55,35 +59,57 @@ def run(params: Params, run: str) -> dict:
     device = pick_device(params.loop.device)
     default = default_lr(params, run)
 
-    def one_point(factor: float) -> dict:
+    tuning = params.tuning
+    several_lengths = len(tuning.steps_factors) > 1
+
+    def one_point(factor: float, steps_factor: float) -> dict:
         lr = default * factor
+        at = f"lr {lr:g}" + (f" steps {run_steps(params, len(splits['train']), steps_factor)}" if several_lengths else "")
         try:
-            model, stats = fit_seed(params, run, method, dataclasses.replace(cfg, lr=lr), params.tuning.seed, splits, tokenizer, track=False,
-                                    log_name=f"tune/{run}/lr_{lr:g}")
+            model, stats = fit_seed(params, run, method, dataclasses.replace(cfg, lr=lr), tuning.seed, splits, tokenizer, track=False,
+                                    log_name=f"tune/{run}/{at.replace(' ', '_')}", steps_factor=steps_factor)
         except HarnessError as err:  # a diverged point is a result of the grid, not a failure of the stage
             if "diverged" not in str(err):
                 raise
-            log.info("tune@%s lr %g: %s", run, lr, err)
+            log.info("tune@%s %s: %s", run, at, err)
             return {"lr": lr, "factor": factor, "validation": None, "final_loss": None, "diverged": str(err)}
         preds, labels, _ = predict(model, splits["validation"], tokenizer, params.loop.eval_batch_size, device)
         value = score(preds, labels, [metric])[metric]
-        log.info("tune@%s lr %g: validation %s %.2f", run, lr, metric, value)
+        log.info("tune@%s %s: validation %s %.2f", run, at, metric, value)
         return {"lr": lr, "factor": factor, "validation": value, "final_loss": stats.final_loss}
 
-    def score_factors(factors: list[float]) -> list[dict]:
-        # the workers' "seeds" here are grid points, each trained at tuning.seed
-        done = run_seeds(lambda i: one_point(factors[i]), list(range(len(factors))), threads=params.loop.threads, device=device, log=log,
-                         label=f"tune@{run} (grid points)")
-        return [done[i] for i in range(len(factors))]
+    def lr_search(steps_factor: float) -> tuple[list[dict], str | None]:
+        """The lr grid at one training length, grown at an edge (grid_search.search)."""
+        def score_factors(factors: list[float]) -> list[dict]:
+            # the workers' "seeds" here are grid points, each trained at tuning.seed
+            done = run_seeds(lambda i: one_point(factors[i], steps_factor), list(range(len(factors))), threads=params.loop.threads, device=device,
+                             log=log, label=f"tune@{run} (grid points)")
+            return [done[i] for i in range(len(factors))]
 
-    edge = None
+        return search(score_factors(list(tuning.factors)), tuning, score_factors)
+
+    def score_lengths(steps_factors: list[float]) -> list[dict]:
+        lengths = []
+        for steps_factor in steps_factors:
+            points, edge = lr_search(steps_factor)
+            best = points[choose(points)]
+            lengths.append({"factor": steps_factor, "steps": run_steps(params, len(splits["train"]), steps_factor), "validation": best["validation"],
+                            "lr": best["lr"], "grid_edge": edge, "grid": points})
+        return lengths
+
+    edge, steps_factor, lengths = None, 1.0, None
     if not method.trains:
         points, chosen = [], None
-    elif len(params.tuning.factors) == 1:  # nothing to choose (a paper profile runs the paper's own lr): train nothing here
+    elif len(tuning.factors) == 1 and not several_lengths:  # nothing to choose (a paper profile runs the paper's own lr): train nothing here
         points, chosen = [{"lr": default, "factor": 1.0, "validation": None, "final_loss": None, "not_trained": "the only grid point"}], default
-    else:
-        points, edge = search(score_factors(list(params.tuning.factors)), params.tuning, score_factors)
+    elif not several_lengths:
+        points, edge = lr_search(1.0)
         chosen = points[choose(points)]["lr"]
+    else:
+        lengths, length_edge = search(score_lengths(list(tuning.steps_factors)), tuning.lengths, score_lengths)
+        best = lengths[choose(lengths)]
+        points, chosen, steps_factor = best["grid"], best["lr"], best["factor"]
+        edge = "; ".join(e for e in (best["grid_edge"], length_edge and f"steps {length_edge}") if e) or None
     result = {
         "run": run,
         "method": method.name,
@@ -93,7 +119,10 @@ def run(params: Params, run: str) -> dict:
         "default_lr": default if method.trains else None,
         "grid": points,
         "chosen_lr": chosen,
-        "grid_edge": edge,  # "top"/"bottom": the best still on that edge after extend_max more points (the cap)
+        "grid_edge": edge,  # "top"/"bottom": the best still on that edge after extend_max more points (the cap); "steps top"...: the length's
+        "steps_factor": steps_factor if method.trains else None,  # the chosen training length: the schedule's steps times this
+        "steps": run_steps(params, len(splits["train"]), steps_factor) if method.trains else None,
+        "lengths": lengths,  # several tuning.steps_factors: each length's lr search, its best and its edge
         "note": None if method.trains else "no gradient steps: nothing to tune",
         "provenance": record(seeds=[params.tuning.seed], data_hashes=data_hashes(SPLITS_READ)),
     }
