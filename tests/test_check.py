@@ -236,6 +236,10 @@ def test_main_names_the_held_claims_judged_on_stale_results(project, capsys):
     out = capsys.readouterr().out
     assert ("held on stale results (1 gated claims judged on a study whose results predate its code, params or data; "
             "status.md says since when and why): a\n") in out
+    write_status(project, [{**row("a", "reproduced", 1.1, [0.6, 1.6]), "stale": "stale since abc1234: x modified"},
+                           {**row("b", "inconclusive", 0.2, [-0.3, 0.7]), "stale": "stale since abc1234: x modified"}])
+    assert cli_run(["check"]) == 0
+    assert "held on stale results (2 gated claims" in (out := capsys.readouterr().out) and "why): a, b\n" in out
     write_status(project, [row("a", "reproduced", 1.1, [0.6, 1.6]), row("b", "inconclusive", 0.2, [-0.3, 0.7])])
     assert cli_run(["check"]) == 0 and "stale" not in capsys.readouterr().out
 

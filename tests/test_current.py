@@ -110,6 +110,31 @@ def test_a_stale_study_is_marked_with_its_commit_and_what_changed(project):
     assert found["s"].as_dict() == {"stale": ["studies/s/dvc.yaml:third"], "changed": ["study.txt modified"], "since": since(project)}
 
 
+def test_the_default_comes_first_whatever_the_studies_are_called(project):
+    (project / "studies" / "a").mkdir()
+    (project / "studies" / "a" / "dvc.yaml").write_text(STUDY_PIPELINE.replace("third", "fourth"))
+    assert list(freshness(project)) == [DEFAULT, "a", "s"]
+
+
+def test_a_cached_output_absent_as_on_a_fresh_clone_is_no_change(project):
+    """CI checks out git alone: an output DVC caches (a model) is absent there, and so is the cache. That is no
+    change (allow_missing), and never one of the changes listed for a stage stale for another reason."""
+    (project / "dvc.yaml").write_text(DEFAULT_PIPELINE + f"""  model:
+    cmd: {sys.executable} write.py model.json in.txt
+    deps: [write.py, in.txt]
+    outs: [model.json]
+""")
+    subprocess.run(["dvc", "repro", "-q", "model"], cwd=project, check=True, capture_output=True)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "model")
+    (project / "model.json").unlink()
+    shutil.rmtree(project / ".dvc" / "cache")
+    assert freshness(project)[DEFAULT].stale == ()
+    (project / "in.txt").write_text("changed")
+    found = freshness(project)[DEFAULT]
+    assert found.stale == ("first", "model") and found.changed == ("in.txt modified",)
+
+
 def test_a_mark_names_three_changes_and_counts_the_rest():
     assert Freshness("s", ("a",), ("1", "2", "3", "4", "5"), "abc1234").mark() == "stale since abc1234: 1; 2; 3 and 2 more"
     assert Freshness("s", ("a",), ("1", "2", "3", "4"), "abc1234").mark() == "stale since abc1234: 1; 2; 3 and 1 more"

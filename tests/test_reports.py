@@ -183,3 +183,16 @@ def test_each_components_forest_plot_renders_from_status_json_alone(tmp_path):
         assert height >= 50 * len(rows)  # a row per claim, not a summary
         assert (RESULTS / "plots" / "forest" / name).is_file(), "the committed table links a plot tabulate wrote"
         assert f"(plots/forest/{name})" in (RESULTS / "status.md").read_text()
+
+
+
+def test_a_forest_row_draws_the_claims_estimate_intervals_and_region():
+    from harness.claims.forest import forest_rows
+
+    claim = {"id": "x", "component": "c", "verdict": "reproduced", "estimate": 1.5, "detail": "",
+             "evidence": {"ci90": [1.0, 2.0], "ci95": [0.8, 2.2]}, "region": {"low": 0.5, "high": None}}
+    other = {**claim, "id": "y", "component": "d"}
+    blank = {**claim, "id": "z", "verdict": "not run", "estimate": None, "evidence": None, "detail": "no results"}
+    assert forest_rows([claim, other, blank], "c") == [
+        {"id": "x", "verdict": "reproduced", "estimate": 1.5, "ci90": [1.0, 2.0], "ci95": [0.8, 2.2], "low": 0.5, "high": None, "why": None},
+        {"id": "z", "verdict": "not run", "estimate": None, "ci90": None, "ci95": None, "low": 0.5, "high": None, "why": "no results"}]

@@ -48,8 +48,10 @@ def test_the_boundaries_match_the_published_ones():
 def test_the_plan_is_validated_and_covers_the_real_data_profiles():
     plan = load_plan(ROOT / "experiments" / "seed_plan.yaml")
     assert plan.looks == [3, 5, 10] and plan.covers("lora.stsb-cpu.on-par-with-full") and not plan.covers("lora.smoke.on-par-with-full")
-    with pytest.raises(ValueError, match="increasing"):
-        SeedPlan(looks=[5, 3])
+    for looks in ([5, 3], [3, 3], [3]):  # decreasing, a repeated count, a single look: no plan
+        with pytest.raises(ValueError, match="increasing"):
+            SeedPlan(looks=looks)
+    assert SeedPlan(looks=[3, 5]).look(5).k == 2  # two looks are a plan
 
 
 def planned(monkeypatch, looks=(3, 5, 10)):
