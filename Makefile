@@ -58,8 +58,10 @@ bench: setup
 
 # The prepared GPU check (a few minutes on one H100): the default's core runs on the GPU in bf16 and fp32 and
 # DeBERTaV3-base at full size with LoRA and AdaLoRA; writes results/gpu/<date>-<device>.json (commit it).
+# `make gpu-check DRY=1 [OUT=dir]`: the same script with tiny shapes on whatever device there is (CI: the CPU), into
+# OUT (default /tmp/gpu-check-dry), never into results/gpu.
 gpu-check: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/gpu_check.py --out results/gpu
+	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/gpu_check.py $(if $(DRY),--quick --out $(or $(OUT),/tmp/gpu-check-dry),--out results/gpu)
 
 # Mutation testing of the modules a verdict rests on (outside CI: ~2 h on two cores; docs/testing.md). mutmut's parallel run has been seen to
 # record a killed mutant as surviving, so every survivor is rerun on its own before the report is written.

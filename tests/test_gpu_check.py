@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,9 @@ from tests.conftest import ROOT
 
 @pytest.mark.slow
 def test_the_gpu_check_runs_and_writes_its_record(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--quick", "--out", str(tmp_path)],
+    # the command CI runs: `make gpu-check DRY=1`, from the environment running the suite (-o: not reinstalled here)
+    venv = Path(sys.executable).parents[1]
+    proc = subprocess.run(["make", "-s", "-o", f"{venv}/.installed", "gpu-check", "DRY=1", f"OUT={tmp_path}", f"VENV={venv}"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (record,) = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
