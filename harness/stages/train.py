@@ -17,15 +17,14 @@ from pathlib import Path
 
 from harness.core.config import Params, load_params, seeds_of
 from harness.core.errors import HarnessError
-from harness.core.io import output_dir, read_json, write_json, write_text
+from harness.core.io import output_dir, read_json, write_text
 from harness.core.paths import curves_dir, model_dir, result_file, seed_subdir
-from harness.core.provenance import record
 from harness.core.ranks import is_main_process
 from harness.core.workers import run_seeds
 from harness.engine.fit_seed import fit_seed
 from harness.engine.inference import predict, score
 from harness.engine.resources import pick_device
-from harness.stages.common import config_dict, data_hashes, load_prepared, run_method, train_figures
+from harness.stages.common import config_dict, load_prepared, run_method, train_figures, write_run_result
 
 log = logging.getLogger("harness.train")
 
@@ -95,17 +94,14 @@ def run(params: Params, run: str) -> dict:
     per_seed = {str(seed): figures for seed, figures in done.items()}
     if not is_main_process():  # a data-parallel launch: rank 0 writes
         return {}
-    result = {
-        "run": run,
+    body = {
         "method": method.name,
         "config": config_dict(cfg),
         "lr": lr,  # chosen on the validation split by the tune stage (None: no gradient steps)
         "steps_factor": steps_factor,  # the training length the tune stage chose (1: the schedule as configured)
         "seeds": per_seed,
-        "provenance": record(seeds=seeds, data_hashes=data_hashes()),
     }
-    write_json(result_file("train", run), result)
-    return result
+    return write_run_result("train", run, seeds, body)
 
 
 def main(argv: list[str]) -> None:

@@ -32,16 +32,13 @@ import sys
 
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
-from harness.core.io import write_json
-from harness.core.paths import result_file
-from harness.core.provenance import record
 from harness.core.ranks import is_main_process
 from harness.core.workers import run_seeds
 from harness.engine.fit_seed import fit_seed, run_steps
 from harness.engine.grid_search import choose, search
 from harness.engine.inference import predict, score
 from harness.engine.resources import pick_device
-from harness.stages.common import data_hashes, load_prepared, run_method
+from harness.stages.common import data_hashes, load_prepared, run_method, write_run_result
 
 log = logging.getLogger("harness.tune")
 SPLITS_READ = ("train", "validation")  # never the test split
@@ -110,8 +107,7 @@ def run(params: Params, run: str) -> dict:
         best = lengths[choose(lengths)]
         points, chosen, steps_factor = best["grid"], best["lr"], best["factor"]
         edge = "; ".join(e for e in (best["grid_edge"], length_edge and f"steps {length_edge}") if e) or None
-    result = {
-        "run": run,
+    body = {
         "method": method.name,
         "metric": metric,
         "split": "validation",
@@ -124,11 +120,10 @@ def run(params: Params, run: str) -> dict:
         "steps": run_steps(params, len(splits["train"]), steps_factor) if method.trains else None,
         "lengths": lengths,  # several tuning.steps_factors: each length's lr search, its best and its edge
         "note": None if method.trains else "no gradient steps: nothing to tune",
-        "provenance": record(seeds=[params.tuning.seed], data_hashes=data_hashes(SPLITS_READ)),
     }
-    if is_main_process():  # a data-parallel launch: rank 0 writes
-        write_json(result_file("tune", run), result)
-    return result
+    if not is_main_process():  # a data-parallel launch: rank 0 writes
+        return {"run": run, **body}
+    return write_run_result("tune", run, [tuning.seed], body, data_hashes(SPLITS_READ))
 
 
 def main(argv: list[str]) -> None:
