@@ -110,7 +110,7 @@ def layer_stack(encoder: nn.Module) -> nn.ModuleList:
     with ``config.num_hidden_layers`` entries."""
     stacks = [m for m in encoder.modules() if isinstance(m, nn.ModuleList) and len(m) == encoder.config.num_hidden_layers]
     if len(stacks) != 1:
-        raise HarnessError(f"rankbench: cannot tell the {type(encoder).__name__}'s list of layers (found {len(stacks)} candidates)")
+        raise HarnessError(f"planted: cannot tell the {type(encoder).__name__}'s list of layers (found {len(stacks)} candidates)")
     return stacks[0]
 
 
@@ -176,7 +176,7 @@ def inner(model: nn.Module) -> HiddenStateMatch:
     """The HiddenStateMatch inside a peft model (its adapters are injected in place), or the model itself."""
     while not isinstance(model, HiddenStateMatch):
         if not hasattr(model, "get_base_model"):
-            raise HarnessError(f"rankbench: expected a HiddenStateMatch model, got {type(model).__name__}")
+            raise HarnessError(f"planted: expected a HiddenStateMatch model, got {type(model).__name__}")
         model = model.get_base_model()
     return model
 
@@ -217,9 +217,9 @@ def arm_ranks(arm: str, planted: dict[str, int], target_r: int) -> dict[str, int
     if arm == "negative":
         others = [name for name, r in planted.items() if not r]
         if not others:
-            raise HarnessError("rankbench: the task plants every adapted module; the negative control needs one left unplanted")
+            raise HarnessError("planted: the task plants every adapted module; the negative control needs one left unplanted")
         return dict.fromkeys(others, math.ceil(budget / len(others)))
-    raise HarnessError(f"rankbench: {arm!r} is not a LoRA arm; LoRA arms: oracle, negative, uniform")
+    raise HarnessError(f"planted: {arm!r} is not a LoRA arm; LoRA arms: oracle, negative, uniform")
 
 
 def share_on(values: dict[str, float], planted: dict[str, int]) -> float | None:
