@@ -223,3 +223,14 @@ def test_a_length_factor_trains_that_many_times_the_schedule(workspace, tiny_raw
     method, cfg = run_method(params, "lora")
     _, stats = fit_seed(params, "lora", method, cfg, 0, splits, tokenizer, track=False, steps_factor=2.0)
     assert stats.steps == 2 * tiny_raw["loop"]["max_steps"]
+
+
+def test_status_shows_each_lengths_best_and_the_chosen_length():
+    from harness.stages.tabulate import render_protocol
+
+    tuning = {"lora": {"method": "lora", "default_lr": 5e-4, "chosen_lr": 1.5e-3, "seed": 0, "seeds": [0, 1, 2],
+                       "grid": [[5e-4, 69.9], [1.5e-3, 79.9], [5e-3, 75.0]], "extended": 0, "grid_edge": "steps top",
+                       "lengths": [[200, 79.0], [400, 79.9]], "steps": 400}}
+    text = "\n".join(render_protocol(tuning, "accuracy"))
+    assert ("| lora | lora | 0.0005 | best at each length (steps) 200: 79.0, 400: 79.9; at **400 steps**: 0.0005: 69.9, 0.0015: 79.9, "
+            "0.005: 75.0 | **0.0015** (**grid edge**: steps top, at the cap) | 3 |") in text
