@@ -34,7 +34,7 @@ def error_of(raw) -> str:
 
 def test_unknown_top_level_key(tiny_raw):
     tiny_raw["trian"] = {}
-    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: causal, data, loop, model, planted, profile, seeds, studies, sweep, train, truncate, tuning"
+    assert error_of(tiny_raw) == "params.yaml: trian: unknown key; allowed: causal, data, loop, methods, model, planted, profile, seeds, studies, sweep, train, truncate, tuning"
 
 
 def test_unknown_nested_key_lists_allowed(tiny_raw):
@@ -72,9 +72,53 @@ def test_training_loop_settings_are_checked(tiny_raw, key, value, said):
     assert said in message and repr(value if not isinstance(value, list) else value[1]).strip("'") in message
 
 
-def test_unknown_method_lists_known(tiny_raw):
+def test_unknown_method_names_its_key_and_the_closest(tiny_raw):
     tiny_raw["train"]["lora"]["method"] = "lorra"
-    assert error_of(tiny_raw) == f"unknown method 'lorra'; closest: lora, qlora, adalora; known: {', '.join(METHODS.names())}"
+    assert error_of(tiny_raw) == (f"params.yaml: train.lora.method: unknown method 'lorra'; closest: lora, qlora, adalora; "
+                                  f"known: {', '.join(METHODS.names())}")
+
+
+def test_a_run_starts_from_its_methods_entry_and_overrides_it(tiny_raw):
+    """``methods.<method>``: what every run of the method starts from; the run's own keys win; the entry is checked as
+    a run would be (its method by name, its keys by the method's class)."""
+    tiny_raw["methods"]["lora"] = {"r": 6, "alpha": 12, "dropout": 0.0, "target_modules": ["query"]}
+    tiny_raw["train"]["lora"] = {"method": "lora"}
+    tiny_raw["train"]["lora_r2"] = {"method": "lora", "r": 2}
+    params = parse_params(tiny_raw)
+    assert (params.train["lora"].r, params.train["lora"].alpha, params.train["lora"].target_modules) == (6, 12, ["query"])
+    assert (params.train["lora_r2"].r, params.train["lora_r2"].alpha) == (2, 12)
+    tiny_raw["methods"]["lora"]["rank"] = 4
+    assert error_of(tiny_raw).startswith("params.yaml: methods.lora.rank: unknown key; allowed: method, lr, track_every, seeds, r, ")
+    tiny_raw["methods"]["lora"] = {"method": "lora"}
+    assert error_of(tiny_raw) == "params.yaml: methods.lora.method: the entry's key names its method; remove the key"
+    tiny_raw["methods"] = {"lorra": {}}
+    assert error_of(tiny_raw).startswith("params.yaml: methods.lorra: unknown method 'lorra'; closest: lora")
+
+
+def test_the_repository_runs_resolve_through_their_methods_entries(repo_params):
+    """Every run of the default and its studies inherits its method's entry: a LoRA variant states only its rank."""
+    params = parse_params(repo_params)
+    assert repo_params["train"]["lora_r2"] == {"method": "lora", "r": 2}
+    assert (params.train["lora_r2"].r, params.train["lora_r2"].alpha, params.train["lora_r2"].target_modules) == (2, 16, ["query", "value"])
+    assert params.train["adalora_b2"].orth_reg_weight == 0.1 and params.train["adalora_b2"].lr == 8.0e-4
+
+
+def test_every_method_a_run_uses_needs_an_entry_before_a_pipeline_runs(workspace, tiny_raw):
+    """The tune, train and evaluate stages depend on ``methods.<method>`` (DVC refuses a missing parameter), so
+    ``harness validate`` (and run-profile) names the missing entry; loading alone (a profile's old results) does not."""
+    del tiny_raw["methods"]["full"]
+    params = parse_params(tiny_raw)
+    assert params.train["full"].lr is None  # nothing inherited
+    with pytest.raises(HarnessError, match=r"^params.yaml: methods.full: missing; every method a run uses needs an entry"):
+        validated(params)
+
+
+def test_a_study_cannot_set_what_runs_start_from(tmp_path):
+    (tmp_path / "studies" / "extra").mkdir(parents=True)
+    (tmp_path / "studies" / "extra" / "params.yaml").write_text("methods:\n  lora: {r: 2}\n")
+    (tmp_path / "params.yaml").write_text("studies: [extra]\n")
+    with pytest.raises(HarnessError, match=r"studies/extra/params.yaml: methods: set in .*params.yaml only"):
+        load_params(tmp_path / "params.yaml")
 
 
 def test_unknown_source_and_metric(tiny_raw):

@@ -65,3 +65,28 @@ def test_readme_rerun_example_is_what_dvc_reruns(stages):
     assert found, "the README shows what a one-key experiment reruns"
     named = set(re.split(r", | and ", found.group(2).replace("`", "")))
     assert named == reruns(stages, found.group(1))
+
+
+def test_the_settings_reference_is_what_the_classes_say():
+    """docs/settings.md is `harness validate --settings`: every setting's type, default and help text, read from the
+    settings classes (their ``setting(help=...)``), so the reference cannot drift from the code."""
+    from harness.commands.validate import settings_reference
+
+    assert (ROOT / "docs" / "settings.md").read_text() == settings_reference(), "rerun: harness validate --settings > docs/settings.md"
+
+
+def test_every_setting_carries_its_help_text():
+    """Each field of every settings class a params file reaches has help text (a section without one prints an empty
+    cell); the reference lists every registered method, source and causal task."""
+    from harness.commands.validate import settings_reference
+    from harness.core.registry import CAUSAL_TASKS, METHODS, SOURCES
+
+    text = settings_reference()
+    empty = [line for line in text.splitlines() if line.startswith("| `") and line.rstrip().endswith("|  |")]
+    assert not empty, f"settings without help text: {empty}"
+    for name in ("lora", "adalora", "loraplus", "qlora", "bottleneck", "knn"):  # methods with settings of their own
+        assert f"## `methods.{name}, train.<run> with method {name}`" in text and name in METHODS
+    for name in SOURCES.names():
+        assert f"## `data.{name}`" in text
+    for name in CAUSAL_TASKS.names():
+        assert f"## `causal.data.generated (task {name})`" in text

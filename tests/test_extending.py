@@ -63,7 +63,10 @@ def test_dora_as_the_guide_adds_it_is_lora_with_magnitude_vectors(tiny_raw, prep
     """The DoRA recipe is DoRA, not LoRA under another name: peft built DoRA layers, which train LoRA's matrices plus
     one magnitude per output feature of every adapted module."""
     add_module(tmp_path, monkeypatch, "guide_dora", "A method")
-    params = parse_params(set_runs(tiny_raw, {"lora": {"method": "lora"}, **yaml.safe_load(recipe("A method", "yaml"))["train"]}))
+    guide = yaml.safe_load(recipe("A method", "yaml"))
+    tiny_raw["methods"].update(guide["methods"])
+    params = parse_params(set_runs(tiny_raw, {"lora": {"method": "lora"}, **guide["train"]}))
+    assert (params.train["dora"].r, params.train["dora"].lr) == (8, 5.0e-4)  # from its entry under methods
     counts = {}
     for run in ("lora", "dora"):
         method = METHODS.get(run)()
@@ -84,7 +87,9 @@ def test_a_claim_added_as_the_guide_says_validates_and_can_go_either_way(repo_pa
     one measurement decides it each way."""
     add_module(tmp_path, monkeypatch, "guide_dora", "A method")
     project = copy.deepcopy(repo_params)
-    project["train"].update(yaml.safe_load(recipe("A method", "yaml"))["train"])
+    guide = yaml.safe_load(recipe("A method", "yaml"))
+    project["methods"].update(guide["methods"])
+    project["train"].update(guide["train"])
     write_project_params(tmp_path, project)
     (tmp_path / "experiments").mkdir()
     for spec in ("paperscale.yaml", "components.yaml"):  # what a claim's references are checked against

@@ -8,7 +8,7 @@ import pytest
 from harness.core.config import TuningConfig, parse_params
 from harness.core.errors import HarnessError
 from harness.core.io import read_json
-from harness.engine.grid_search import choose, edge_of, search
+from harness.engine.grid_search import Axis, choose, edge_of, search
 from harness.stages import prepare, train, tune
 from tests.conftest import set_runs
 
@@ -75,7 +75,7 @@ def test_choice_best_score_then_the_factor_nearest_one():
         choose(grid(None, None, None, None))
 
 
-LADDER = TuningConfig(factors=[1.0, 3.0, 10.0], extend_step=3.0, extend_per_round=2, extend_max=4)  # the default's rule
+LADDER = Axis.learning_rate(TuningConfig(factors=[1.0, 3.0, 10.0], extend_step=3.0, extend_per_round=2, extend_max=4))  # the default's rule
 
 
 def planted_optimum(best_factor: float):
@@ -202,6 +202,38 @@ def test_training_length_is_a_second_axis_chosen_and_extended_on_validation(work
     assert result["steps_factor"] == 2.0 and result["grid_edge"] == "steps top"
 
 
+def test_after_lr_searches_the_lr_grid_once_then_each_length_at_its_choice(workspace, tiny_raw, monkeypatch):
+    """``length_search: after_lr`` (the GLUE CPU profiles' rule): the lr grid at the schedule's length only, then each
+    length at the lr chosen there, one point a length, extended by the length rule: with a planted optimum at 3x the
+    lr and 4x the steps, lengths [1, 2, 4] put the best at 4x on the edge, so 8x is added and 4x chosen (interior)."""
+    set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
+    tiny_raw["tuning"].update(factors=[1.0, 3.0, 10.0], extend_max=0, steps_factors=[1.0, 2.0, 4.0], length_search="after_lr",
+                              steps_extend_step=2.0, steps_extend_max=1)
+    params = parse_params(tiny_raw)
+    prepare.run(params)
+    default, schedule = tiny_raw["loop"]["lr"], tiny_raw["loop"]["max_steps"]
+    trained = []
+
+    def fit(params, run, method, cfg, *a, steps_factor=1.0, **k):
+        trained.append((round(cfg.lr / default, 6), steps_factor))
+        return (cfg.lr, steps_factor), type("S", (), {"final_loss": 0.1})()
+
+    monkeypatch.setattr(tune, "fit_seed", fit)
+    monkeypatch.setattr(tune, "predict", lambda model, *a, **k: (model, None, None))
+    monkeypatch.setattr(tune, "score", lambda model, labels, metrics: {
+        metrics[0]: 90 - abs(math.log(model[0] / (3 * default))) - abs(math.log(model[1] / 4))})
+    result = tune.run(params, "lora")
+    assert sorted(trained) == [(1.0, 1.0), (3.0, 1.0), (3.0, 2.0), (3.0, 4.0), (3.0, 8.0), (10.0, 1.0)]  # no grid at 2x, 4x, 8x
+    assert [length["factor"] for length in result["lengths"]] == [1.0, 2.0, 4.0, 8.0] and result["length_search"] == "after_lr"
+    assert [length["lr"] for length in result["lengths"]] == pytest.approx([3 * default] * 4)
+    assert result["steps_factor"] == 4.0 and result["steps"] == 4 * schedule and result["grid_edge"] is None
+    assert [p["factor"] for p in result["grid"]] == [1.0, 3.0, 10.0]  # the lr grid, searched at the schedule's length
+
+    tiny_raw["tuning"]["steps_extend_max"] = 0  # no room: 4x stays the longest and the row says so
+    result = tune.run(parse_params(tiny_raw), "lora")
+    assert result["steps_factor"] == 4.0 and result["grid_edge"] == "steps top"
+
+
 def test_one_length_is_the_schedule_as_configured(workspace, tiny_raw):
     params = parse_params(tiny_raw)
     assert params.tuning.steps_factors == [1.0]
@@ -234,3 +266,14 @@ def test_status_shows_each_lengths_best_and_the_chosen_length():
     text = "\n".join(render_protocol(tuning, "accuracy"))
     assert ("| lora | lora | 0.0005 | best at each length (steps) 200: 79.0, 400: 79.9; at **400 steps**: 0.0005: 69.9, 0.0015: 79.9, "
             "0.005: 75.0 | **0.0015** (**grid edge**: steps top, at the cap) | 3 |") in text
+
+
+def test_status_shows_the_lr_grid_then_each_length_at_its_best_lr():
+    from harness.stages.tabulate import render_protocol
+
+    tuning = {"lora": {"method": "lora", "default_lr": 5e-4, "chosen_lr": 1.5e-3, "seed": 0, "seeds": [0, 1, 2],
+                       "grid": [[5e-4, 69.9], [1.5e-3, 79.9], [5e-3, None]], "extended": 0, "grid_edge": None,
+                       "lengths": [[200, 79.9], [400, 80.5], [800, 80.1]], "steps": 400, "grid_steps": 200}}
+    text = "\n".join(render_protocol(tuning, "accuracy"))
+    assert ("| lora | lora | 0.0005 | at 200 steps: 0.0005: 69.9, 0.0015: 79.9, 0.005: diverged; at its best lr, each length (steps) "
+            "200: 79.9, 400: 80.5, 800: 80.1; **400 steps** chosen | **0.0015** | 3 |") in text

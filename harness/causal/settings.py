@@ -16,7 +16,7 @@ from pydantic.dataclasses import dataclass
 from harness.core.config import LoopConfig, Params, parse_train
 from harness.core.errors import HarnessError
 from harness.core.registry import CAUSAL_TASKS, METHODS
-from harness.core.schema import STRICT, NonNegInt, PositiveInt, validate
+from harness.core.schema import STRICT, NonNegInt, PositiveInt, setting, validate
 
 
 @dataclass(config=STRICT)
@@ -25,16 +25,16 @@ class StandinConfig:
     a byte-level BPE tokenizer trained on the built-in corpus, then ``pretrain_steps`` of language modelling
     on that corpus so that the adapters have a pretrained model to adapt (LoRA on random weights is not LoRA)."""
 
-    n_layer: PositiveInt = 4
-    n_embd: PositiveInt = 128
-    n_head: PositiveInt = 4
-    n_positions: PositiveInt = 256
-    vocab_size: typing.Annotated[int, Field(ge=300)] = 2048
-    corpus_size: PositiveInt = 20000  # built-in sentences (tokenizer training and pretraining)
-    pretrain_steps: NonNegInt = 400
-    pretrain_batch_size: PositiveInt = 32
-    pretrain_lr: typing.Annotated[float, Field(gt=0)] = 1e-3
-    seed: int = 0
+    n_layer: PositiveInt = setting(4, help="transformer blocks")
+    n_embd: PositiveInt = setting(128, help="hidden size")
+    n_head: PositiveInt = setting(4, help="attention heads (n_embd must be a multiple)")
+    n_positions: PositiveInt = setting(256, help="the longest sequence")
+    vocab_size: typing.Annotated[int, Field(ge=300)] = setting(2048, help="the byte-level BPE tokenizer's vocabulary")
+    corpus_size: PositiveInt = setting(20000, help="built-in sentences (tokenizer training and pretraining)")
+    pretrain_steps: NonNegInt = setting(400, help="language-modelling steps on that corpus")
+    pretrain_batch_size: PositiveInt = setting(32, help="pretraining sequences per step")
+    pretrain_lr: typing.Annotated[float, Field(gt=0)] = setting(1e-3, help="pretraining learning rate")
+    seed: int = setting(0, help="the seed of the corpus, the initial weights and pretraining")
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head:
@@ -45,20 +45,20 @@ class StandinConfig:
 class DecodingConfig:
     """Beam search for generation tasks; the defaults are the LoRA paper's E2E decoding (its Table 11)."""
 
-    num_beams: PositiveInt = 10
-    length_penalty: float = 0.9
-    no_repeat_ngram_size: NonNegInt = 4
-    max_new_tokens: PositiveInt = 64
+    num_beams: PositiveInt = setting(10, help="beam width")
+    length_penalty: float = setting(0.9, help="beam search's length penalty")
+    no_repeat_ngram_size: NonNegInt = setting(4, help="no n-gram of this size repeats (0: off)")
+    max_new_tokens: PositiveInt = setting(64, help="tokens generated at most")
 
 
 @dataclass(config=STRICT)
 class CausalHubConfig:
     """A hub dataset; ``None`` keeps the task's own default (E2E: e2e_nlg, language modelling: WikiText-2)."""
 
-    path: str | None = None
-    name: str | None = None
-    train_split: str = "train"
-    test_split: str = "test"
+    path: str | None = setting(None, help="the dataset's hub id (null: the task's own default)")
+    name: str | None = setting(None, help="its configuration")
+    train_split: str = setting("train", help="the split trained on")
+    test_split: str = setting("test", help="the split reported on")
 
 
 @dataclass(config=STRICT)
@@ -66,20 +66,19 @@ class CausalLocalConfig:
     """Local files: ``.jsonl`` in the task's schema, ``.csv`` with E2E's ``mr,ref`` columns, or ``.txt``
     (language modelling: documents separated by blank lines)."""
 
-    train: str | None = None
-    test: str | None = None
+    train: str | None = setting(None, help="the training file (.jsonl in the task's schema, .csv with mr,ref columns, or .txt)")
+    test: str | None = setting(None, help="the test file, of the same kind")
 
 
 @dataclass(config=STRICT)
 class CausalDataConfig:
-    source: Literal["generated", "hub", "local"] = "generated"
-    train_size: NonNegInt = 0  # 0 = the whole split; else a seeded subset
-    test_size: NonNegInt = 0
-    subset_seed: int = 0
-    # the task's generator settings: a mapping in params.yaml; after loading, validated by the task's own class
-    generated: Any = dataclasses.field(default_factory=dict)
-    hub: CausalHubConfig = dataclasses.field(default_factory=CausalHubConfig)
-    local: CausalLocalConfig = dataclasses.field(default_factory=CausalLocalConfig)
+    source: Literal["generated", "hub", "local"] = setting("generated", help="generated (by the task's own generator: offline), hub, or local files")
+    train_size: NonNegInt = setting(0, help="training examples kept (0: the whole split; else a seeded subset)")
+    test_size: NonNegInt = setting(0, help="test examples kept (0: all)")
+    subset_seed: int = setting(0, help="the seed of the subsets")
+    generated: Any = setting(factory=dict, help="the task's generator settings (validated by the task's own class)")
+    hub: CausalHubConfig = setting(factory=CausalHubConfig, help="the hub dataset, with source hub")
+    local: CausalLocalConfig = setting(factory=CausalLocalConfig, help="the local files, with source local")
 
 
 @dataclass(config=STRICT)
@@ -92,9 +91,9 @@ class AlignRun:
           dpo_lr: 5.0e-4        # DPO continues the same adapter against a frozen copy of it
     """
 
-    sft_run: str
-    dpo_lr: typing.Annotated[float, Field(gt=0)]
-    seeds: typing.Annotated[list[int], Field(min_length=1)] | None = None
+    sft_run: str = setting(help="the causal run whose method, adapter and lr SFT uses")
+    dpo_lr: typing.Annotated[float, Field(gt=0)] = setting(help="DPO's learning rate")
+    seeds: typing.Annotated[list[int], Field(min_length=1)] | None = setting(None, help="this row's seeds; null: the top-level seeds")
 
 
 @dataclass(config=STRICT)
@@ -111,11 +110,11 @@ class PreferenceSource:
     A hub set replaces the pairs DPO trains and is scored on (its own test split: preference and reward accuracy);
     SFT and the attribute judge still read the E2E task."""
 
-    source: Literal["generated", "hub"] = "generated"
-    name: str | None = None
-    train_split: str = "train"
-    test_split: str = "test"
-    limit: PositiveInt | None = None
+    source: Literal["generated", "hub"] = setting("generated", help="generated: pairs from the task's own MRs (offline); hub: a preference set by name")
+    name: str | None = setting(None, help="the hub set's name (with source hub only)")
+    train_split: str = setting("train", help="the hub set's training split")
+    test_split: str = setting("test", help="the hub set's held-out split")
+    limit: PositiveInt | None = setting(None, help="the first rows of each split kept (null: all)")
 
     def __post_init__(self) -> None:
         if (self.source == "hub") != (self.name is not None):
@@ -129,14 +128,14 @@ class AlignConfig:
     per MR, alternately one attribute dropped and one contradicted; the test MRs give the held-out pairs. Or from
     a hub preference set (``preference``)."""
 
-    runs: dict[str, AlignRun]
-    preference: PreferenceSource = dataclasses.field(default_factory=PreferenceSource)
-    dpo_steps: PositiveInt = 150
-    dpo_batch_size: PositiveInt = 16
-    beta: typing.Annotated[float, Field(gt=0)] = 0.1  # the DPO paper's default KL strength
-    pairs_per_mr: PositiveInt = 2
-    pairs_seed: int = 0
-    max_new_tokens: PositiveInt = 64  # greedy outputs the attribute judge reads
+    runs: dict[str, AlignRun] = setting(help="row name -> an SFT-then-DPO run")
+    preference: PreferenceSource = setting(factory=PreferenceSource, help="where the preference pairs come from")
+    dpo_steps: PositiveInt = setting(150, help="DPO optimizer steps")
+    dpo_batch_size: PositiveInt = setting(16, help="preference pairs per DPO step")
+    beta: typing.Annotated[float, Field(gt=0)] = setting(0.1, help="DPO's KL strength (the DPO paper's default)")
+    pairs_per_mr: PositiveInt = setting(2, help="preference pairs built per training MR")
+    pairs_seed: int = setting(0, help="the seed of the pairs")
+    max_new_tokens: PositiveInt = setting(64, help="greedy output tokens the attribute judge reads")
 
 
 @dataclass(config=STRICT)
@@ -150,12 +149,12 @@ class KnowledgeArm:
           context: retrieved    # none | random (k documents at random) | retrieved (BM25's k best)
     """
 
-    context: typing.Literal["none", "random", "retrieved"]
-    run: str | None = None
-    # the context of the training prompts, if not ``context``: a model trained to read retrieved documents, asked
-    # with random ones, tells how much of its answer the retrieval gives
-    train_context: typing.Literal["none", "random", "retrieved"] | None = None
-    seeds: typing.Annotated[list[int], Field(min_length=1)] | None = None
+    context: typing.Literal["none", "random", "retrieved"] = setting(help=(
+        "the context the prompts carry: none, random (k documents at random) or retrieved (BM25's k best)"))
+    run: str | None = setting(None, help="the causal run fine-tuned on the store's facts as they were; null: the untrained base model")
+    train_context: typing.Literal["none", "random", "retrieved"] | None = setting(None, help=(
+        "the training prompts' context, if not context (a model trained on retrieved documents asked with random ones)"))
+    seeds: typing.Annotated[list[int], Field(min_length=1)] | None = setting(None, help="this arm's seeds; null: the top-level seeds")
 
 
 @dataclass(config=STRICT)
@@ -163,12 +162,12 @@ class KnowledgeConfig:
     """The knowledge-update task (``causal.knowledge``; stage ``causal_knowledge@<arm>``): E2E's venues with fixed
     facts, ``changed`` of them updated after training, every arm asked to describe every venue."""
 
-    arms: dict[str, KnowledgeArm]
-    changed: PositiveInt = 15  # venues whose one fact changes after training
-    references: PositiveInt = 3  # training descriptions per venue
-    k: PositiveInt = 3  # documents in a prompt with context, retrieved or random alike
-    seed: int = 0  # facts, changes and the store's phrasings
-    max_new_tokens: PositiveInt = 48  # greedy answers the judge reads
+    arms: dict[str, KnowledgeArm] = setting(help="arm name -> a knowledge arm")
+    changed: PositiveInt = setting(15, help="venues whose one fact changes after training")
+    references: PositiveInt = setting(3, help="training descriptions per venue")
+    k: PositiveInt = setting(3, help="documents in a prompt with context, retrieved or random alike")
+    seed: int = setting(0, help="the seed of the facts, the changes and the store's phrasings")
+    max_new_tokens: PositiveInt = setting(48, help="greedy answer tokens the judge reads")
 
 
 @dataclass(config=STRICT)
@@ -178,7 +177,7 @@ class RagConfig:
     untrained base model (``base``, compared with the in-context row) and causal runs whose trained models are asked
     the same way; ``[]``: none (a profile whose paper has no retrieval)."""
 
-    models: list[str]
+    models: list[str] = setting(help="base and causal runs asked with retrieved demonstrations; []: none")
 
 
 @dataclass(config=STRICT)
@@ -187,20 +186,20 @@ class CausalConfig:
     (no-training) row, evaluated through lm-eval. ``runs`` and ``loop`` are mappings in params.yaml; after
     loading, each run's settings are validated by its method's own class and ``loop`` is a LoopConfig."""
 
-    runs: Any  # run name -> method settings, as under ``train`` (methods that support causal LMs)
-    loop: Any  # a LoopConfig for this track
-    model: str = "standin"  # standin (built offline) | a hub id (gpt2, gpt2-medium, gpt2-large) | a local directory
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    max_length: PositiveInt = 256  # training sequences are cut here; lm-eval's context window
-    task: str = "e2e"  # a registered causal task (harness/causal/tasks)
-    data: CausalDataConfig = dataclasses.field(default_factory=CausalDataConfig)
-    standin: StandinConfig = dataclasses.field(default_factory=StandinConfig)
-    decoding: DecodingConfig = dataclasses.field(default_factory=DecodingConfig)
-    icl_shots: NonNegInt = 3  # demonstrations from the training split in the in-context row
-    eval_batch_size: PositiveInt = 16
-    align: AlignConfig | None = None
-    knowledge: KnowledgeConfig | None = None
-    rag: RagConfig | None = None
+    runs: Any = setting(help="run name -> method settings, as under train (causal-capable methods only)")
+    loop: Any = setting(help="the track's loop settings (as the top-level loop)")
+    model: str = setting("standin", help="standin (built offline), a hub id (gpt2, gpt2-medium, gpt2-large) or a local directory")
+    dtype: Literal["float32", "bfloat16", "float16"] = setting("float32", help="the dtype the base model's weights are loaded in")
+    max_length: PositiveInt = setting(256, help="training sequences are cut here; lm-eval's context window")
+    task: str = setting("e2e", help="a registered causal task (harness/causal/tasks)")
+    data: CausalDataConfig = setting(factory=CausalDataConfig, help="the task's data")
+    standin: StandinConfig = setting(factory=StandinConfig, help="the offline stand-in model")
+    decoding: DecodingConfig = setting(factory=DecodingConfig, help="beam search for generation tasks (the LoRA paper's E2E decoding)")
+    icl_shots: NonNegInt = setting(3, help="demonstrations from the training split in the in-context row")
+    eval_batch_size: PositiveInt = setting(16, help="examples per forward pass when scoring")
+    align: AlignConfig | None = setting(None, help="SFT then DPO (null: none)")
+    knowledge: KnowledgeConfig | None = setting(None, help="the knowledge-update task (null: none)")
+    rag: RagConfig | None = setting(None, help="retrieved demonstrations (null: none)")
 
 
 def causal_of(params: Params) -> CausalConfig | None:

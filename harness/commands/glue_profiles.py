@@ -187,10 +187,11 @@ def _adalora_params(tables: GlueTables, task: str, budget: str, default: dict[st
         "data": _data(tables, task, _metrics(t.columns, task)),
         "loop": _loop(lr, batch, epochs, 0.0),
         "tuning": {"seed": 0, "factors": [1.0]},  # the paper's own lr, untuned: its setting is what is reproduced
+        "methods": {"lora": shared, "adalora": {**shared, "tinit": tinit, "tfinal": tfinal, "deltaT": delta_t, "beta1": t.betas[0],
+                                                "beta2": t.betas[1], "orth_reg_weight": gamma}},
         "train": {
-            lora: {"method": "lora", "r": b.lora_r, **shared},
-            "adalora": {"method": "adalora", "init_r": b.init_r, "target_r": b.target_r, **shared, "tinit": tinit, "tfinal": tfinal,
-                        "deltaT": delta_t, "beta1": t.betas[0], "beta2": t.betas[1], "orth_reg_weight": gamma},
+            lora: {"method": "lora", "r": b.lora_r},
+            "adalora": {"method": "adalora", "init_r": b.init_r, "target_r": b.target_r},
         },
         **_studies(default, [lora, "adalora"]),
     }
@@ -206,7 +207,8 @@ def _lora_params(tables: GlueTables, task: str, default: dict[str, Any]) -> dict
         "data": _data(tables, task, _metrics(t.columns, task)),
         "loop": _loop(lr, batch, epochs, t.warmup_ratio),
         "tuning": {"seed": 0, "factors": [1.0]},
-        "train": {"lora": {"method": "lora", "r": t.r, "alpha": t.alpha, "dropout": t.dropout, "target_modules": t.target_modules}},
+        "methods": {"lora": {"r": t.r, "alpha": t.alpha, "dropout": t.dropout, "target_modules": t.target_modules}},
+        "train": {"lora": {"method": "lora"}},
         **_studies(default, ["lora"]),
     }
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -28,16 +27,16 @@ from pydantic.dataclasses import dataclass
 
 from harness.core.errors import HarnessError
 from harness.core.paths import STUDIES
-from harness.core.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, validate
+from harness.core.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, setting, validate
 
 
 @dataclass(config=STRICT)
 class ModelConfig:
     """Base model: ``embedded:<name>`` (shipped in a package, offline), a hub id, or a local directory."""
 
-    name: str = "embedded:all-MiniLM-L6-v2"
-    max_length: PositiveInt = 64
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    name: str = setting("embedded:all-MiniLM-L6-v2", help="embedded:<name> (a model shipped in a package: offline), a hub id, or a local directory")
+    max_length: PositiveInt = setting(64, help="tokens per example; longer inputs are truncated")
+    dtype: Literal["float32", "bfloat16", "float16"] = setting("float32", help="the dtype the base model's weights are loaded in")
 
 
 @dataclass(config=STRICT)
@@ -53,43 +52,37 @@ class LoopConfig:
           track_every: 50         # a validation point every 50 steps (steps_to_target reads the curve)
     """
 
-    max_steps: NonNegInt = 0
-    epochs: NonNegFloat = 0.0
-    # per device (and per process under `accelerate launch`); an optimizer step sees
-    # batch_size x gradient_accumulation_steps x processes examples (the effective batch)
-    batch_size: PositiveInt = 32
-    gradient_accumulation_steps: PositiveInt = 1
-    # Recompute activations in the backward pass instead of keeping them: less memory, ~1/3 more compute.
-    gradient_checkpointing: bool = False
-    # Autocast precision; auto: bf16 on a GPU that supports it, fp32 elsewhere (CPU included).
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    # A checkpoint (weights, optimizer, schedule, RNGs, shuffle and method state) every N optimizer steps; a
-    # stage killed mid-run resumes from the last when rerun. 0: none (the CPU default's runs take minutes).
-    checkpoint_every: NonNegInt = 0
-    # Where the loss and validation curves also go, live, for the tune, train and causal_train stages: TensorBoard
-    # (runs/<stage>/<run>/<seed or lr>; `tensorboard --logdir runs`), W&B (installed and logged in), DVCLive
-    # (dvclive/<stage>/<run>/<seed or lr>, with a dvc.yaml there: `dvc plots show`).
-    report_to: list[Literal["tensorboard", "wandb", "dvclive"]] = dataclasses.field(default_factory=lambda: ["tensorboard"])
-    # Batches of similar length (HF's group_by_length): less padding, same examples per epoch.
-    group_by_length: bool = False
-    eval_batch_size: PositiveInt = 128
-    # Inference latency: median forward time on the first ``latency_batch`` eval examples, ``latency_repeats``
-    # interleaved rounds (model, base model, merged model where the method merges).
-    latency_batch: PositiveInt = 32
-    latency_repeats: PositiveInt = 20
-    lr: typing.Annotated[float, Field(gt=0)] = 1e-3
-    weight_decay: NonNegFloat = 0.0
-    warmup_ratio: typing.Annotated[float, Field(ge=0, lt=1)] = 0.06
-    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
-    max_grad_norm: NonNegFloat = 1.0
-    threads: NonNegInt = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    # Validation curve: every ``track_every`` steps (0 = off; a run may set its own) the primary metric on
-    # the first ``track_examples`` eval examples; ``steps_to_target`` is the first tracked step at or above
-    # ``target`` (the LoRA+ convergence claim). Its time is not counted as training time.
-    track_every: NonNegInt = 0
-    track_examples: PositiveInt = 256
-    target: float | None = None
+    max_steps: NonNegInt = setting(0, help="optimizer steps per run (exactly one of max_steps and epochs is positive)")
+    epochs: NonNegFloat = setting(0.0, help="passes over the training split, when max_steps is 0")
+    batch_size: PositiveInt = setting(32, help="examples per device (and per process under `accelerate launch`); an optimizer step sees "
+                                          "batch_size x gradient_accumulation_steps x processes examples (the effective batch)")
+    gradient_accumulation_steps: PositiveInt = setting(1, help="batches accumulated into one optimizer step")
+    gradient_checkpointing: bool = setting(False, help="recompute activations in the backward pass instead of keeping them: less "
+                                                       "memory, about a third more compute")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = setting("auto", help="autocast precision; auto: bf16 on a GPU that supports "
+                                                                              "it, fp32 elsewhere (the CPU included)")
+    checkpoint_every: NonNegInt = setting(0, help="a checkpoint (weights, optimizer, schedule, RNGs, shuffle and method state) every N "
+                                                  "optimizer steps; a stage killed mid-run resumes from the last when rerun. 0: none")
+    report_to: list[Literal["tensorboard", "wandb", "dvclive"]] = setting(
+        factory=lambda: ["tensorboard"], help="where the tune, train and causal_train stages also send their loss and validation curves, "
+        "live: TensorBoard (runs/<stage>/<run>/<seed or lr>), W&B (installed and logged in), DVCLive (dvclive/<stage>/<run>/...)")
+    group_by_length: bool = setting(False, help="batches of similar length (HF's group_by_length): less padding, the same examples per epoch")
+    eval_batch_size: PositiveInt = setting(128, help="examples per forward pass when scoring")
+    latency_batch: PositiveInt = setting(32, help="inference latency: the median forward time on this many eval examples")
+    latency_repeats: PositiveInt = setting(20, help="inference latency: interleaved rounds (model, base model, merged model where the method merges)")
+    lr: typing.Annotated[float, Field(gt=0)] = setting(1e-3, help="the default learning rate; a run may set its own; the tune stage "
+                                                                  "tries it times each of tuning.factors")
+    weight_decay: NonNegFloat = setting(0.0, help="AdamW's decoupled weight decay")
+    warmup_ratio: typing.Annotated[float, Field(ge=0, lt=1)] = setting(0.06, help="share of the steps the lr warms up over")
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = setting("linear", help="the lr schedule after warm-up")
+    max_grad_norm: NonNegFloat = setting(1.0, help="gradient clipping norm (0: none)")
+    threads: NonNegInt = setting(0, help="CPU: a positive count trains every seed (or grid point) at once, each in a process of its "
+                                        "own on that many threads; 0: one after the other, each on every core")
+    device: Literal["auto", "cpu", "cuda"] = setting("auto", help="auto: a GPU when there is one, else the CPU")
+    track_every: NonNegInt = setting(0, help="a validation point (the primary metric on the first track_examples eval examples) every N "
+                                             "steps; 0: off; a run may set its own. Its time is not counted as training time")
+    track_examples: PositiveInt = setting(256, help="eval examples each validation point scores")
+    target: float | None = setting(None, help="steps_to_target: the first tracked step at or above this score (the LoRA+ convergence claim)")
 
     def __post_init__(self) -> None:
         if (self.max_steps > 0) == (self.epochs > 0):
@@ -103,22 +96,25 @@ class TuningConfig:
     on the validation split; the best feeds the run. The same factors for every run is what makes the
     comparisons fair; 1 must be among them, so the published default is always tried."""
 
-    seed: int = 0
-    factors: list[typing.Annotated[float, Field(gt=0)]] = dataclasses.field(default_factory=lambda: [1.0, 3.0, 10.0])
-    # An optimum on an edge of the grid extends it that way (harness/engine/grid_search.py: search): ``extend_per_round`` more
-    # points per round, each ``extend_step`` times beyond the last, on validation only, until the best is interior
-    # or ``extend_max`` points were added on that side (the cap: the row then reads "grid edge"). 0: never extend.
-    extend_step: typing.Annotated[float, Field(gt=1)] = 3.0
-    extend_per_round: PositiveInt = 2
-    extend_max: NonNegInt = 4
-    # Training length, a second axis chosen on validation by the same rule: the run's schedule (``loop.max_steps``, or
-    # the steps ``loop.epochs`` gives) times each of ``steps_factors``, the lr grid searched at each length and the
-    # best (length, lr) kept. A best at the longest (shortest) length adds a length ``steps_extend_step`` times longer
-    # (shorter), one a round, until the best is interior or ``steps_extend_max`` were added on that side (the row then
-    # reads "grid edge: steps top"). [1.0]: one length, the schedule as configured.
-    steps_factors: list[typing.Annotated[float, Field(gt=0)]] = dataclasses.field(default_factory=lambda: [1.0])
-    steps_extend_step: typing.Annotated[float, Field(gt=1)] = 2.0
-    steps_extend_max: NonNegInt = 2
+    seed: int = setting(0, help="the seed every grid point trains at")
+    factors: list[typing.Annotated[float, Field(gt=0)]] = setting(factory=lambda: [1.0, 3.0, 10.0], help=(
+        "the lr grid: the run's default lr times each factor (1 must be among them)"))
+    extend_step: typing.Annotated[float, Field(gt=1)] = setting(3.0, help=(
+        "a best lr on an edge of the grid grows it that way (harness/engine/grid_search.py: search), each new point this many "
+        "times beyond the last, on validation only"))
+    extend_per_round: PositiveInt = setting(2, help="lr points added a round while the best sits on an edge")
+    extend_max: NonNegInt = setting(4, help=(
+        "at most this many lr points added on a side (the cap: a best still there reads \"grid edge\"); 0: never extend"))
+    steps_factors: list[typing.Annotated[float, Field(gt=0)]] = setting(factory=lambda: [1.0], help=(
+        "training length, a second axis chosen on validation: the run's schedule (loop.max_steps, or the steps loop.epochs gives) "
+        "times each factor (1 must be among them); [1.0]: one length, the schedule as configured"))
+    length_search: Literal["joint", "after_lr"] = setting("joint", help=(
+        "with several lengths: joint searches the lr grid at each length and keeps the best (length, lr); after_lr searches it at "
+        "the schedule's length, then trains each length at the lr chosen there (a point per length, not a grid)"))
+    steps_extend_step: typing.Annotated[float, Field(gt=1)] = setting(2.0, help=(
+        "a best at the longest (shortest) length adds a length this many times longer (shorter), one a round"))
+    steps_extend_max: NonNegInt = setting(2, help=(
+        "at most this many lengths added on a side (the row then reads \"grid edge: steps top\")"))
 
     def __post_init__(self) -> None:
         for key, values in (("factors", self.factors), ("steps_factors", self.steps_factors)):
@@ -127,17 +123,12 @@ class TuningConfig:
             if len(set(values)) != len(values):
                 raise ValueError(f"{key} must be distinct; got {values}")
 
-    @property
-    def lengths(self) -> typing.Any:
-        """The length axis as :func:`harness.engine.grid_search.search` reads an axis: one length a round."""
-        return types.SimpleNamespace(extend_step=self.steps_extend_step, extend_per_round=1, extend_max=self.steps_extend_max)
-
 
 @dataclass(config=STRICT)
 class TruncateConfig:
     """Runs whose adapters get the rank-truncation curve (low-rank methods only)."""
 
-    runs: list[str] = dataclasses.field(default_factory=list)
+    runs: list[str] = setting(factory=list, help="runs (under train) whose adapters get the rank-truncation curve")
 
 
 @dataclass(config=STRICT)
@@ -150,20 +141,19 @@ class PlantedConfig:
     (``target_r`` per adapted module) is also the uniform and negative arms' budget.
     """
 
-    # the allocator under test: an adalora section as under train; after loading, its validated AdaLoRA settings
-    student: Any
-    tasks: dict[str, dict[str, NonNegInt]]  # task -> {module-name suffix: planted rank}; {} = the no-plant control
-    tune_task: str  # the task every arm's learning rate is tuned on (a planted one)
-    seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
-    seed: int = 7  # teacher updates
-    strength: typing.Annotated[float, Field(gt=0)] = 0.5  # planted singular values / the weight's spectral norm
-    n_train: PositiveInt = 1000
-    n_eval: PositiveInt = 256
-    steps: PositiveInt = 150
-    budgets: list[PositiveInt] = dataclasses.field(default_factory=lambda: [1, 2, 4, 8, 12, 16])
-    gain_kept: typing.Annotated[float, Field(gt=0, le=1)] = 0.9  # "budget needed" keeps this share of the gap closed
-    positive_min: typing.Annotated[float, Field(gt=0, le=100)] = 90.0  # % of the gap the oracle must close
-    negative_max: typing.Annotated[float, Field(gt=0, le=100)] = 50.0  # % LoRA off the planted modules must stay under
+    student: Any = setting(help="the allocator under test: an adalora section as under train (validated as one)")
+    tasks: dict[str, dict[str, NonNegInt]] = setting(help="task -> {module-name suffix: planted rank}; {}: the no-plant control")
+    tune_task: str = setting(help="the task every arm's learning rate is tuned on (one that plants rank)")
+    seeds: list[int] = setting(factory=lambda: [0, 1, 2], help="the seeds every arm trains on")
+    seed: int = setting(7, help="the seed of the teacher's planted updates")
+    strength: typing.Annotated[float, Field(gt=0)] = setting(0.5, help="planted singular values over the weight's spectral norm")
+    n_train: PositiveInt = setting(1000, help="training examples (sentences whose teacher hidden states the arms learn)")
+    n_eval: PositiveInt = setting(256, help="held-out examples the gap closed is measured on")
+    steps: PositiveInt = setting(150, help="optimizer steps per arm")
+    budgets: list[PositiveInt] = setting(factory=lambda: [1, 2, 4, 8, 12, 16], help="AdaLoRA total-rank budgets of the budget curve")
+    gain_kept: typing.Annotated[float, Field(gt=0, le=1)] = setting(0.9, help="\"budget needed\" keeps this share of the gap closed")
+    positive_min: typing.Annotated[float, Field(gt=0, le=100)] = setting(90.0, help="% of the gap the oracle arm must close (the positive control)")
+    negative_max: typing.Annotated[float, Field(gt=0, le=100)] = setting(50.0, help="% LoRA off the planted modules must stay under (the negative control)")
 
 
 @dataclass(config=STRICT)
@@ -171,25 +161,22 @@ class DataConfig:
     """The data every source shares, plus (``options``) the validated settings of each source section present
     (``data.<source>``, validated by the source's own config class)."""
 
-    source: str
-    # classification: one class per label; regression (STS-B's similarity score): one output, scored by
-    # correlation metrics (pearson, spearman), and ``labels`` is not read
-    task: Literal["classification", "regression"] = "classification"
-    # regression: train on targets standardised with the training split's mean and spread (prepare.json records them;
-    # a fresh one-output head then fits at an adapter's lr in a few hundred steps); validation and test keep their
-    # scores, which the correlation metrics read unchanged. False: the raw scores, as the papers' code trains.
-    standardize_targets: bool = True
-    # the label values the data uses, in class-id order: integers (SST-2's 0/1) or the names a file uses
-    # (RTE's [not_entailment, entailment]); a label's class id is its position here
-    labels: list[StrictInt] | list[StrictStr] = dataclasses.field(default_factory=lambda: [0, 1])
-    metrics: list[str] = dataclasses.field(default_factory=lambda: ["accuracy"])
-    train_size: NonNegInt = 0
-    eval_size: NonNegInt = 0  # the reported (test) split
-    # Where the source has no validation split (local files, hub datasets whose test labels are hidden), this
-    # many training examples, drawn with ``subset_seed``, become one (and leave train). Settings are chosen there.
-    validation_size: PositiveInt = 1000
-    subset_seed: int = 0
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)  # filled by the loader, never read from params.yaml
+    source: str = setting(help="the data source (a registered name; its own settings go under data.<source>)")
+    task: Literal["classification", "regression"] = setting("classification", help=(
+        "classification: one class per label; regression (STS-B's similarity score): one output, scored by correlation "
+        "metrics (pearson, spearman), labels not read"))
+    standardize_targets: bool = setting(True, help=(
+        "regression: train on targets standardised with the training split's mean and spread (validation and test keep their "
+        "scores); false: the raw scores, as the papers' code trains"))
+    labels: list[StrictInt] | list[StrictStr] = setting(factory=lambda: [0, 1], help=(
+        "the label values the data uses, in class-id order: integers (SST-2's 0/1) or the names a file uses"))
+    metrics: list[str] = setting(factory=lambda: ["accuracy"], help="registered metrics; the first is the primary one (tuning and claims)")
+    train_size: NonNegInt = setting(0, help="training examples kept (0: all)")
+    eval_size: NonNegInt = setting(0, help="examples of the reported (test) split kept (0: all)")
+    validation_size: PositiveInt = setting(1000, help=(
+        "where the source has no validation split, this many training examples (drawn with subset_seed) become one and leave train"))
+    subset_seed: int = setting(0, help="the seed of every subset drawn from the data")
+    options: dict[str, Any] = dataclasses.field(default_factory=dict, metadata={"internal": "filled by the loader, never read from params.yaml"})
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
@@ -214,7 +201,7 @@ class Params:
     model: ModelConfig
     data: DataConfig
     loop: LoopConfig
-    train: dict[str, Any]  # run name -> the method's own validated config
+    train: dict[str, Any]  # run name -> the method's own validated config (its ``methods`` entry, then its own keys)
     tuning: TuningConfig
     truncate: TruncateConfig
     sweep: dict[str, list[str]]  # series name -> runs at increasing budget (the budget-sweep table and plot)
@@ -224,10 +211,11 @@ class Params:
     causal_raw: Any
     where: str = "params.yaml"  # the file these params were read from, for errors about the lazily parsed sections
     studies: list[str] = dataclasses.field(default_factory=list)  # studies/<name>/params.yaml merged in (load_params)
+    methods: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # method -> the settings its runs start from
     parsed: dict[str, Any] = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)  # lazily parsed sections (replace() starts afresh)
 
 
-TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "train", "tuning", "truncate", "sweep", "planted", "causal", "studies"}
+TOP_LEVEL = {"profile", "seeds", "model", "data", "loop", "methods", "train", "tuning", "truncate", "sweep", "planted", "causal", "studies"}
 
 
 def _parse_data(raw: Any, where: str) -> DataConfig:
@@ -255,7 +243,31 @@ def _parse_data(raw: Any, where: str) -> DataConfig:
     return dataclasses.replace(data, options=options)
 
 
-def parse_train(raw: Any, where: str) -> dict[str, Any]:
+def parse_methods(raw: Any, where: str) -> dict[str, dict[str, Any]]:
+    """``methods``: method name -> the settings every run of that method starts from (a run's own keys override
+    them), each checked against the method's settings class as a run would be."""
+    from harness.core.registry import METHODS
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise HarnessError(f"{where}: expected a mapping of method name -> the settings its runs share")
+    presets = {}
+    for name, preset in raw.items():
+        method = METHODS.get(name, f"{where}.{name}")
+        preset = {} if preset is None else preset
+        if not isinstance(preset, dict):
+            raise HarnessError(f"{where}.{name}: expected a mapping of settings ({{}}: none), got {type(preset).__name__}")
+        if "method" in preset:
+            raise HarnessError(f"{where}.{name}.method: the entry's key names its method; remove the key")
+        validate(method.Config, {"method": name, **preset}, f"{where}.{name}")
+        presets[name] = dict(preset)
+    return presets
+
+
+def parse_train(raw: Any, where: str, presets: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Each run's settings validated by its method's class: the method's entry under ``methods`` (``presets``), then
+    the run's own keys over it."""
     from harness.core.registry import METHODS
 
     if not isinstance(raw, dict) or not raw:
@@ -264,9 +276,15 @@ def parse_train(raw: Any, where: str) -> dict[str, Any]:
     for run, section in raw.items():
         if not isinstance(section, dict) or "method" not in section:
             raise HarnessError(f"{where}.{run}.method: required key is missing; known methods: {', '.join(METHODS.names())}")
-        method = METHODS.get(section["method"])
-        runs[run] = validate(method.Config, section, f"{where}.{run}")
+        method = METHODS.get(section["method"], f"{where}.{run}.method")
+        runs[run] = validate(method.Config, {**(presets or {}).get(section["method"], {}), **section}, f"{where}.{run}")
     return runs
+
+
+def uninherited(params: Params) -> list[str]:
+    """The methods that runs under ``train`` use without an entry under ``methods``: the pipelines' tune, train and
+    evaluate stages depend on ``methods.<method>`` (DVC refuses a missing parameter), so each needs one (``{}``: none)."""
+    return sorted({cfg.method for cfg in params.train.values()} - set(params.methods))
 
 
 def parse_params(raw: Any, where: str = "params.yaml") -> Params:
@@ -284,7 +302,8 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
     if not isinstance(profile, str):
         raise HarnessError(f"{where}: profile: expected a string (got {profile!r})")
     loop = validate(LoopConfig, raw.get("loop"), f"{where}: loop")
-    train = parse_train(raw.get("train"), f"{where}: train")
+    methods = parse_methods(raw.get("methods"), f"{where}: methods")
+    train = parse_train(raw.get("train"), f"{where}: train", methods)
     for run, cfg in train.items():
         if cfg.seeds is not None and len(set(cfg.seeds)) != len(cfg.seeds):
             raise HarnessError(f"{where}: train.{run}.seeds: duplicate seeds in {cfg.seeds!r}")
@@ -304,6 +323,7 @@ def parse_params(raw: Any, where: str = "params.yaml") -> Params:
         causal_raw=raw.get("causal"),
         where=where,
         studies=list(raw.get("studies") or []),
+        methods=methods,
     )
 
 
@@ -385,7 +405,7 @@ def with_studies(raw: Any, path: Path) -> Any:
         extra = read_yaml(file)
         if not isinstance(extra, dict):
             raise HarnessError(f"{file}: expected a mapping at the top level")
-        for key in ("profile", "seeds", "studies", "model", "data", "loop", "tuning"):
+        for key in ("profile", "seeds", "studies", "model", "data", "loop", "tuning", "methods"):
             if key in extra:
                 raise HarnessError(f"{file}: {key}: set in {path} only; a study adds its own runs and sections")
         _merge(merged, extra, file, owner, path)

@@ -73,7 +73,9 @@ class Registry(Generic[T]):
 
         return add
 
-    def get(self, name: str) -> T:
+    def get(self, name: str, where: str | None = None) -> T:
+        """The member registered as ``name``; an unknown name fails naming the closest ones (and ``where``, the key
+        that holds the name: ``params.yaml: train.lora.method``)."""
         if name not in self._items:
             self._load_member(name)
         if name not in self._items:
@@ -83,7 +85,8 @@ class Registry(Generic[T]):
         except KeyError:
             near = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
             hint = f"closest: {', '.join(near)}; " if near else ""
-            raise HarnessError(f"unknown {self.kind} {name!r}; {hint}known: {', '.join(self.names())}") from None
+            at = f"{where}: " if where else ""
+            raise HarnessError(f"{at}unknown {self.kind} {name!r}; {hint}known: {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
         self._load()

@@ -11,21 +11,21 @@ from pydantic.dataclasses import dataclass
 
 from harness.core.errors import HarnessError, first_line
 from harness.core.registry import SOURCES
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.data.base import Source
 from harness.data.columns import standardize
 
 
 @dataclass(config=STRICT)
 class HubSettings:
-    path: str = "nyu-mll/glue"
-    name: str | None = "sst2"
-    revision: str | None = None
-    train_split: str = "train"
-    eval_split: str = "validation"  # the reported (test) split: GLUE's test labels are hidden; validation is carved from train
-    text_column: str = "sentence"
-    text_pair_column: str | None = None
-    label_column: str = "label"
+    path: str = setting("nyu-mll/glue", help="the dataset's hub id (datasets.load_dataset's path)")
+    name: str | None = setting("sst2", help="its configuration (GLUE's task)")
+    revision: str | None = setting(None, help="a git revision of the dataset repository, for a pinned reproduction")
+    train_split: str = setting("train", help="the split trained on (validation is carved from it)")
+    eval_split: str = setting("validation", help="the reported (test) split (GLUE's test labels are hidden)")
+    text_column: str = setting("sentence", help="the column of the text")
+    text_pair_column: str | None = setting(None, help="the column of the second text of a pair task (null: single sentences)")
+    label_column: str = setting("label", help="the column of the label or score")
 
 
 @SOURCES.register("hub")

@@ -18,7 +18,7 @@ from pydantic.dataclasses import dataclass
 
 from harness.core.errors import HarnessError
 from harness.core.registry import SOURCES
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.data.base import Source
 from harness.data.columns import standardize
 
@@ -27,13 +27,13 @@ FORMATS = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
 
 @dataclass(config=STRICT)
 class LocalSettings:
-    train: str = "../shared/data/glue/SST-2/train.tsv"
-    eval: str = "../shared/data/glue/SST-2/dev.tsv"  # the reported (test) split; validation is carved from train
-    format: Literal["auto", "tsv", "csv", "jsonl"] = "auto"
-    header: bool = True  # false: the first row is data; name columns by position ("0", "1", ...)
-    text_column: str | int = "sentence"
-    text_pair_column: str | int | None = None
-    label_column: str | int = "label"
+    train: str = setting("../shared/data/glue/SST-2/train.tsv", help="the file trained on (validation is carved from it)")
+    eval: str = setting("../shared/data/glue/SST-2/dev.tsv", help="the file of the reported (test) split")
+    format: Literal["auto", "tsv", "csv", "jsonl"] = setting("auto", help="auto: from the file's suffix")
+    header: bool = setting(True, help="false: the first row is data; columns are named by position (\"0\", \"1\", ...)")
+    text_column: str | int = setting("sentence", help="the column of the text")
+    text_pair_column: str | int | None = setting(None, help="the column of the second text of a pair task (null: single sentences)")
+    label_column: str | int = setting("label", help="the column of the label or score")
 
 
 def file_format(path: str, declared: str, where: str) -> str:

@@ -31,7 +31,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from harness.core.registry import SOURCES
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.data.base import LABEL, TEXT, Source
 
 ADJECTIVES = {
@@ -76,15 +76,15 @@ LATER_WINS = (0.25, 2.0)  # weights of (earlier, later) clause for "but"-type co
 
 @dataclass(config=STRICT)
 class SyntheticSentimentSettings:
-    n_train: Annotated[int, Field(gt=0)] = 4000
-    n_validation: Annotated[int, Field(gt=0)] = 1000  # where settings are chosen (the tune stage)
-    n_eval: Annotated[int, Field(gt=0)] = 1000  # the reported (test) split
-    seed: int = 1234
-    p_negation: Annotated[float, Field(ge=0, le=1)] = 0.3
-    p_wide: Annotated[float, Field(ge=0, le=1)] = 0.3  # clause wrapped in a wide negation / attribution / irrealis frame
-    p_contrast: Annotated[float, Field(ge=0, le=1)] = 0.6
-    max_clauses: Annotated[int, Field(ge=1, le=4)] = 3
-    label_noise: Annotated[float, Field(ge=0, lt=0.5)] = 0.0
+    n_train: Annotated[int, Field(gt=0)] = setting(4000, help="training examples generated")
+    n_validation: Annotated[int, Field(gt=0)] = setting(1000, help="validation examples: where settings are chosen (the tune stage)")
+    n_eval: Annotated[int, Field(gt=0)] = setting(1000, help="examples of the reported (test) split")
+    seed: int = setting(1234, help="the generator's seed")
+    p_negation: Annotated[float, Field(ge=0, le=1)] = setting(0.3, help="chance a clause is negated up close")
+    p_wide: Annotated[float, Field(ge=0, le=1)] = setting(0.3, help="chance a clause is wrapped in a wide negation, attribution or irrealis frame")
+    p_contrast: Annotated[float, Field(ge=0, le=1)] = setting(0.6, help="chance a further clause is joined by a contrast (\"but\")")
+    max_clauses: Annotated[int, Field(ge=1, le=4)] = setting(3, help="clauses per sentence, at most")
+    label_noise: Annotated[float, Field(ge=0, lt=0.5)] = setting(0.0, help="share of labels flipped")
 
 
 def core_clause(rng: random.Random, p_negation: float) -> tuple[str, float, bool]:

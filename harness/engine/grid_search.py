@@ -10,11 +10,32 @@ so. The rule is the same for every run and is fixed before any run is scored."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
 
 from harness.core.errors import HarnessError
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    """How a grid grows at an edge: ``per_round`` points a round, each ``step`` times beyond the last, at most
+    ``cap`` points on a side (0: never)."""
+
+    step: float
+    per_round: int
+    cap: int
+
+    @classmethod
+    def learning_rate(cls, tuning: Any) -> Axis:
+        """The lr axis of ``tuning`` (``extend_step``, ``extend_per_round``, ``extend_max``)."""
+        return cls(tuning.extend_step, tuning.extend_per_round, tuning.extend_max)
+
+    @classmethod
+    def length(cls, tuning: Any) -> Axis:
+        """The training-length axis of ``tuning`` (``steps_extend_step``, one length a round, ``steps_extend_max``)."""
+        return cls(tuning.steps_extend_step, 1, tuning.steps_extend_max)
 
 
 def choose(points: list[dict[str, Any]]) -> int:
@@ -36,20 +57,20 @@ def edge_of(points: list[dict[str, Any]]) -> str | None:
     return "top" if best == max(factors) else "bottom" if best == min(factors) else None
 
 
-def search(points: list[dict[str, Any]], tuning: Any, score: Callable[[list[float]], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], str | None]:
-    """Grow ``points`` (the scored grid of ``tuning.factors``) while its best sits on an edge: ``score(factors)``
-    trains and scores the new factors (points with ``factor``, ``lr``, ``validation``). Returns every point (the
-    grid's first, then each round's, marked ``extended``) and the edge the best still sits on at the cap, or None
-    when the optimum is interior."""
+def search(points: list[dict[str, Any]], axis: Axis, score: Callable[[list[float]], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], str | None]:
+    """Grow ``points`` (a scored grid of factors) along ``axis`` while its best sits on an edge: ``score(factors)``
+    trains and scores the new factors (points with ``factor`` and ``validation``). Returns every point (the grid's
+    first, then each round's, marked ``extended``) and the edge the best still sits on at the cap, or None when the
+    optimum is interior."""
     points = list(points)
     added = {"top": 0, "bottom": 0}
     while (edge := edge_of(points)) is not None:
-        room = tuning.extend_max - added[edge]
+        room = axis.cap - added[edge]
         if room <= 0:
             return points, edge
         outer = max(p["factor"] for p in points) if edge == "top" else min(p["factor"] for p in points)
-        step = tuning.extend_step if edge == "top" else 1 / tuning.extend_step
-        new = [outer * step ** k for k in range(1, min(tuning.extend_per_round, room) + 1)]
+        step = axis.step if edge == "top" else 1 / axis.step
+        new = [outer * step ** k for k in range(1, min(axis.per_round, room) + 1)]
         added[edge] += len(new)
         points += [{**p, "extended": True} for p in score(new)]
     return points, None

@@ -10,7 +10,6 @@ regulariser stays on (peft adds it to the loss inside ``forward``).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 import torch
@@ -20,7 +19,7 @@ from pydantic.dataclasses import dataclass
 
 from harness.core.errors import HarnessError
 from harness.core.registry import METHODS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.methods.base import Method, MethodSettings, peft_modules_to_save, peft_task_type
 
 Unit = Annotated[float, Field(gt=0, lt=1)]
@@ -46,24 +45,23 @@ class AdaLoraSettings(MethodSettings):
             lr: 8.0e-4                  # the default the tune stage's grid multiplies
     """
 
-    init_r: Annotated[int, Field(gt=0)] = 12
-    target_r: Annotated[int, Field(gt=0)] = 8
-    alpha: Annotated[float, Field(gt=0)] = 16
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    target_modules: list[str] = dataclasses.field(default_factory=lambda: ["query", "value"])
-    # Budget schedule: an integer is a number of steps (the paper's Table 8 gives steps, e.g. SST-2
-    # t_init 6000, t_final 22000); a float below 1 is a fraction of the run, so the smoke schedule keeps
-    # its shape when max_steps changes.
-    tinit: Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0, lt=1)] = 0.1
-    tfinal: Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0, lt=1)] = 0.3
-    deltaT: Annotated[int, Field(gt=0)] = 10
-    beta1: Unit = 0.85
-    beta2: Unit = 0.85
-    orth_reg_weight: Annotated[float, Field(ge=0)] = 0.1  # 0 = the paper's "without orthogonal regularisation" ablation
-    # False = the fixed-budget ablation: SVD-form LoRA whose rank never moves. peft cannot express it
-    # (with init_r == target_r its allocator asks torch.kthvalue for k = 0 and fails), so the loop
-    # simply never calls ``update_and_allocate``; target_r must then equal init_r.
-    allocate: bool = True
+    init_r: Annotated[int, Field(gt=0)] = setting(12, help="the rank every adapted module starts at")
+    target_r: Annotated[int, Field(gt=0)] = setting(8, help="the average rank per module at the end (the budget)")
+    alpha: Annotated[float, Field(gt=0)] = setting(16, help="the update's scale (peft's lora_alpha)")
+    dropout: Annotated[float, Field(ge=0, lt=1)] = setting(0.1, help="dropout on the adapter's input")
+    target_modules: list[str] = setting(factory=lambda: ["query", "value"], help="module-name suffixes that get an adapter")
+    tinit: Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0, lt=1)] = setting(0.1, help=(
+        "warm-up at full rank: an integer is steps (the paper's Table 8 gives steps), a float below 1 a fraction of the run"))
+    tfinal: Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0, lt=1)] = setting(0.3, help=(
+        "the final stretch at the final allocation: steps, or a fraction of the run"))
+    deltaT: Annotated[int, Field(gt=0)] = setting(10, help="steps between reallocations")
+    beta1: Unit = setting(0.85, help="EMA factor of the importance scores' sensitivity")
+    beta2: Unit = setting(0.85, help="EMA factor of the importance scores' uncertainty")
+    orth_reg_weight: Annotated[float, Field(ge=0)] = setting(0.1, help=(
+        "weight of the orthogonality penalty on P and Q; 0: the paper's \"without orthogonal regularisation\" ablation"))
+    allocate: bool = setting(True, help=(
+        "false: the fixed-budget ablation, SVD-form LoRA whose rank never moves (the loop never calls update_and_allocate; "
+        "peft cannot express it by config); target_r must then equal init_r"))
 
     def __post_init__(self) -> None:
         if self.target_r > self.init_r:

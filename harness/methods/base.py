@@ -10,7 +10,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 from torch import nn
 
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 
 
 @dataclass(config=STRICT)
@@ -21,10 +21,10 @@ class MethodSettings:
     ``loop.track_examples`` examples) and the seeds (runs no claim compares across methods may run fewer
     than the top-level list). Methods extend it with their own fields."""
 
-    method: str
-    lr: Annotated[float, Field(gt=0)] | None = None
-    track_every: Annotated[int, Field(ge=0)] | None = None
-    seeds: Annotated[list[int], Field(min_length=1)] | None = None
+    method: str = setting(help="the registered method this run trains (harness/methods/<name>.py)")
+    lr: Annotated[float, Field(gt=0)] | None = setting(None, help="this run's default lr (the tune stage scales it); null: loop.lr")
+    track_every: Annotated[int, Field(ge=0)] | None = setting(None, help="this run's validation-curve interval; null: loop.track_every")
+    seeds: Annotated[list[int], Field(min_length=1)] | None = setting(None, help="this run's seeds; null: the top-level seeds")
 
 
 class Method:

@@ -22,7 +22,7 @@ from torch import nn
 
 from harness.core.errors import HarnessError
 from harness.core.registry import METHODS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.methods.base import Method, MethodSettings, head_modules, load_trainable, save_trainable
 
 # BERT-family names of the two sub-layer output projections
@@ -32,8 +32,9 @@ FFN_OUTPUT = r"\.layer\.\d+\.output\.dense$"
 
 @dataclass(config=STRICT)
 class BottleneckSettings(MethodSettings):
-    placement: Literal["houlsby", "pfeiffer"] = "houlsby"
-    bottleneck: Annotated[int, Field(gt=0)] = 16
+    placement: Literal["houlsby", "pfeiffer"] = setting("houlsby", help=(
+        "houlsby: after the attention and the feed-forward outputs; pfeiffer: after the feed-forward output only"))
+    bottleneck: Annotated[int, Field(gt=0)] = setting(16, help="the adapter's hidden size")
 
 
 class Bottleneck(nn.Module):

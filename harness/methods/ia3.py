@@ -9,14 +9,16 @@ from peft import IA3Config, TaskType, get_peft_model
 from pydantic.dataclasses import dataclass
 
 from harness.core.registry import METHODS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.methods.base import Method, MethodSettings, peft_modules_to_save
 
 
 @dataclass(config=STRICT)
 class IA3Settings(MethodSettings):
-    target_modules: str = r".*\.layer\.\d+\.(attention\.self\.(key|value)|output\.dense)$"
-    feedforward_modules: str = r".*\.layer\.\d+\.output\.dense$"  # scaled on their input (the FFN activation)
+    target_modules: str = setting(r".*\.layer\.\d+\.(attention\.self\.(key|value)|output\.dense)$", help=(
+        "a regex of the modules whose activations get a learned scaling vector"))
+    feedforward_modules: str = setting(r".*\.layer\.\d+\.output\.dense$", help=(
+        "those of target_modules scaled on their input (the feed-forward activation)"))
 
 
 @METHODS.register("ia3")

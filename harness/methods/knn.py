@@ -20,7 +20,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from harness.core.errors import HarnessError
 from harness.core.registry import METHODS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.methods.base import Method, MethodSettings
 
 INDEX_FILE = "index.safetensors"
@@ -28,8 +28,8 @@ INDEX_FILE = "index.safetensors"
 
 @dataclass(config=STRICT)
 class KnnSettings(MethodSettings):
-    k: Annotated[int, Field(gt=0)] = 16
-    index_batch_size: Annotated[int, Field(gt=0)] = 256
+    k: Annotated[int, Field(gt=0)] = setting(16, help="neighbours that vote (cosine similarity of sentence embeddings)")
+    index_batch_size: Annotated[int, Field(gt=0)] = setting(256, help="examples embedded per forward pass when indexing")
 
 
 def mean_pooled(encoder: nn.Module, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:

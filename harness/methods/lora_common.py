@@ -4,23 +4,22 @@ method's file and the shared ones (harness/commands/deps.py), not on a sibling m
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated
 
 from peft import LoraConfig, get_peft_model
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.methods.base import Method, MethodSettings, peft_modules_to_save, peft_task_type
 
 
 @dataclass(config=STRICT)
 class LoraSettings(MethodSettings):
-    r: Annotated[int, Field(gt=0)] = 8
-    alpha: Annotated[float, Field(gt=0)] = 16
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    target_modules: list[str] = dataclasses.field(default_factory=lambda: ["query", "value"])
+    r: Annotated[int, Field(gt=0)] = setting(8, help="the rank of every adapted weight's update")
+    alpha: Annotated[float, Field(gt=0)] = setting(16, help="the update's scale is alpha / r")
+    dropout: Annotated[float, Field(ge=0, lt=1)] = setting(0.1, help="dropout on the adapter's input")
+    target_modules: list[str] = setting(factory=lambda: ["query", "value"], help="module-name suffixes that get an adapter")
 
 
 def lora_config(cfg, task_type, modules_to_save: list[str] | None) -> LoraConfig:

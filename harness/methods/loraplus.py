@@ -10,13 +10,13 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from harness.core.registry import METHODS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.methods.lora_common import LoraAdapter, LoraSettings
 
 
 @dataclass(config=STRICT)
 class LoraPlusSettings(LoraSettings):
-    lr_ratio: Annotated[float, Field(ge=1)] = 16.0
+    lr_ratio: Annotated[float, Field(ge=1)] = setting(16.0, help="the B matrices' lr over the A matrices' (LoRA+'s lambda)")
 
 
 @METHODS.register("loraplus")

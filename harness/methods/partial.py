@@ -11,13 +11,13 @@ from torch import nn
 
 from harness.core.errors import HarnessError
 from harness.core.registry import METHODS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.methods.base import Method, MethodSettings, load_trainable, save_trainable
 
 
 @dataclass(config=STRICT)
 class PartialSettings(MethodSettings):
-    top_layers: Annotated[int, Field(gt=0)] = 2
+    top_layers: Annotated[int, Field(gt=0)] = setting(2, help="the top encoder blocks trained in full (with the pooler and head)")
 
 
 def block_list(model: nn.Module) -> tuple[str, nn.ModuleList]:

@@ -10,15 +10,15 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from harness.core.registry import METHODS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.methods.base import Method, MethodSettings, peft_modules_to_save
 
 
 @dataclass(config=STRICT)
 class PrefixTuningSettings(MethodSettings):
-    num_virtual_tokens: Annotated[int, Field(gt=0)] = 20
-    projection: bool = False
-    projection_hidden: Annotated[int, Field(gt=0)] = 256
+    num_virtual_tokens: Annotated[int, Field(gt=0)] = setting(20, help="prefix length: key/value vectors prepended in every layer")
+    projection: bool = setting(False, help="reparameterise the prefix through an MLP (peft's prefix_projection)")
+    projection_hidden: Annotated[int, Field(gt=0)] = setting(256, help="the projection MLP's hidden size")
 
 
 @METHODS.register("prefix_tuning")

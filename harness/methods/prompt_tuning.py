@@ -10,13 +10,13 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from harness.core.registry import METHODS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.methods.base import Method, MethodSettings, peft_modules_to_save
 
 
 @dataclass(config=STRICT)
 class PromptTuningSettings(MethodSettings):
-    num_virtual_tokens: Annotated[int, Field(gt=0)] = 20
+    num_virtual_tokens: Annotated[int, Field(gt=0)] = setting(20, help="soft-prompt length: embeddings prepended to the input")
 
 
 @METHODS.register("prompt_tuning")

@@ -16,7 +16,7 @@ from pydantic.dataclasses import dataclass
 from transformers import BitsAndBytesConfig
 
 from harness.core.registry import METHODS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 from harness.engine.models import DTYPES, load_classifier
 from harness.methods.base import Method, peft_modules_to_save
 from harness.methods.lora_common import LoraSettings, lora_config
@@ -25,9 +25,10 @@ HEAD_MODULES = ["classifier", "score"]  # task heads stay unquantised
 
 @dataclass(config=STRICT)
 class QLoraSettings(LoraSettings):
-    quant_type: Literal["nf4", "fp4"] = "nf4"
-    double_quant: bool = True
-    compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # bfloat16 on GPUs that have it
+    quant_type: Literal["nf4", "fp4"] = setting("nf4", help="the 4-bit data type of the frozen base weights (bitsandbytes)")
+    double_quant: bool = setting(True, help="quantise the quantisation constants too (QLoRA's double quantisation)")
+    compute_dtype: Literal["float32", "bfloat16", "float16"] = setting("float32", help="the dtype 4-bit weights are dequantised to "
+                                                                                       "for each matmul (bfloat16 on GPUs that have it)")
 
 def keep_training_layout(model) -> None:
     """bitsandbytes 0.50 on CPUs with AVX512-BF16 repacks a Linear4bit's weight for its inference kernel

@@ -29,7 +29,7 @@ from harness.core.provenance import record
 from harness.core.registry import METHODS
 from harness.core.seeding import seed_everything
 from harness.core.workers import run_seeds
-from harness.engine.grid_search import choose, search
+from harness.engine.grid_search import Axis, choose, search
 from harness.engine.lowrank import adapter_deltas, global_budget_ranks, truncated
 from harness.engine.models import load_classifier
 from harness.engine.resources import pick_device
@@ -207,7 +207,7 @@ def tune(params: Params) -> dict[str, Any]:
     else:
         first = score([(arm, f) for arm in rb.ARMS for f in factors])  # every arm's first grid at once, then each arm's extension
         for k, arm in enumerate(rb.ARMS):
-            grid, edge = search(first[k * len(factors):(k + 1) * len(factors)], params.tuning,
+            grid, edge = search(first[k * len(factors):(k + 1) * len(factors)], Axis.learning_rate(params.tuning),
                                 lambda new, arm=arm: score([(arm, f) for f in new]))
             arms[arm] = {"default_lr": default[arm], "grid": grid, "chosen_lr": grid[choose(grid)]["lr"], "grid_edge": edge}
     for arm, tuned in arms.items():

@@ -372,6 +372,8 @@ def tuning_rows(params: Params) -> dict[str, dict[str, Any]]:
         if t.get("lengths"):  # training length tuned too: each length's best validation score, and the chosen length
             rows[run]["lengths"] = [[length["steps"], length["validation"]] for length in sorted(t["lengths"], key=lambda length: length["steps"])]
             rows[run]["steps"] = t["steps"]
+            if t.get("length_search") == "after_lr":  # the lr grid was searched at the schedule's length only
+                rows[run]["grid_steps"] = next(length["steps"] for length in t["lengths"] if length["factor"] == 1.0)
     return rows
 
 
@@ -459,9 +461,12 @@ def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]
         if len(t["grid"]) == 1:
             lines.append(f"| {run} | {t['method']} | {t['default_lr']:.2g} | one grid point: not tuned | **{t['chosen_lr']:.2g}** | {len(t['seeds'])} |")
             continue
-        grid = ", ".join(f"{lr:.2g}: {'diverged' if v is None else f'{v:.1f}'}" for lr, v in t["grid"])
-        if t.get("lengths"):
-            best = ", ".join(f"{steps}: {'diverged' if v is None else f'{v:.1f}'}" for steps, v in t["lengths"])
+        grid = ", ".join(f"{lr:.2g}: {_score(v)}" for lr, v in t["grid"])
+        if t.get("lengths") and "grid_steps" in t:
+            at_lr = ", ".join(f"{steps}: {_score(v)}" for steps, v in t["lengths"])
+            grid = f"at {t['grid_steps']} steps: {grid}; at its best lr, each length (steps) {at_lr}; **{t['steps']} steps** chosen"
+        elif t.get("lengths"):
+            best = ", ".join(f"{steps}: {_score(v)}" for steps, v in t["lengths"])
             grid = f"best at each length (steps) {best}; at **{t['steps']} steps**: {grid}"
         extended = f" ({t['extended']} added at an edge)" if t["extended"] else ""
         edges += t["grid_edge"] is not None
@@ -471,6 +476,11 @@ def render_protocol(tuning: dict[str, dict[str, Any]], metric: str) -> list[str]
         lines += ["", f"{edges} run(s) still chose an lr at the edge of the grid after extending it to the cap: their best may "
                   "lie beyond it, so a gap between methods that involves them may be a gap in tuning (their claims say so)."]
     return lines
+
+
+def _score(value: float | None) -> str:
+    """A validation score of the Protocol table: one decimal, or "diverged" (no score)."""
+    return "diverged" if value is None else f"{value:.1f}"
 
 
 def render_task_checks(checks: dict[str, Any] | None, metric: str) -> list[str]:

@@ -14,8 +14,10 @@ published 8e-4 a short run leaves the update near zero.
 Where the best point sits on an edge of the grid, the grid grows that way on validation (harness/engine/grid_search.py:
 ``search``, ``tuning.extend_*``) until the optimum is interior or the cap is reached (``grid_edge`` then names the edge).
 Training length is a second axis under the same rule (``tuning.steps_factors``, ``tuning.steps_extend_*``): the lr
-grid is searched at each length, the best (length, lr) pair is kept, and a best at the longest or shortest length
-adds lengths that way until it is interior or the cap is reached. With one length (the default) nothing changes.
+grid is searched at each length and the best (length, lr) pair is kept (``tuning.length_search: joint``), or the lr
+grid is searched at the schedule's length and the lengths are then tried at its chosen lr (``after_lr``: a grid
+point per length instead of a grid); either way a best at the longest or shortest length adds lengths that way until
+it is interior or the cap is reached. With one length (the default) nothing changes.
 
 Writes ``results/tune/<run>.json``: the grid, each point's validation score and final loss, the choice, the edge
 at the cap if any, the chosen length (``steps_factor``, ``steps``) and, with several, each length's search
@@ -29,13 +31,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+from collections.abc import Callable
 
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
 from harness.core.ranks import is_main_process
 from harness.core.workers import run_seeds
 from harness.engine.fit_seed import fit_seed, run_steps
-from harness.engine.grid_search import choose, search
+from harness.engine.grid_search import Axis, choose, search
 from harness.engine.inference import predict, score
 from harness.engine.resources import pick_device
 from harness.stages.common import data_hashes, load_prepared, run_method, write_run_result
@@ -83,9 +86,10 @@ def run(params: Params, run: str) -> dict:
                              log=log, label=f"tune@{run} (grid points)")
             return [done[i] for i in range(len(factors))]
 
-        return search(score_factors(list(tuning.factors)), tuning, score_factors)
+        return search(score_factors(list(tuning.factors)), Axis.learning_rate(tuning), score_factors)
 
     def score_lengths(steps_factors: list[float]) -> list[dict]:
+        """``joint``: the lr grid searched at each length, each length's best kept."""
         lengths = []
         for steps_factor in steps_factors:
             points, edge = lr_search(steps_factor)
@@ -93,6 +97,17 @@ def run(params: Params, run: str) -> dict:
             lengths.append({"factor": steps_factor, "steps": run_steps(params, len(splits["train"]), steps_factor), "validation": best["validation"],
                             "lr": best["lr"], "grid_edge": edge, "grid": points})
         return lengths
+
+    def lengths_at(best: dict, grid: list[dict]) -> Callable[[list[float]], list[dict]]:
+        """``after_lr``: each length trained at the lr chosen at the schedule's length (``best``, a point of ``grid``)."""
+        def score_at(steps_factors: list[float]) -> list[dict]:
+            new = [f for f in steps_factors if f != 1.0]
+            done = run_seeds(lambda i: one_point(best["factor"], new[i]), list(range(len(new))), threads=params.loop.threads, device=device,
+                             log=log, label=f"tune@{run} (lengths)")
+            points = {1.0: best, **{f: done[i] for i, f in enumerate(new)}}
+            return [{"factor": f, "steps": run_steps(params, len(splits["train"]), f), "validation": points[f]["validation"], "lr": best["lr"],
+                     "grid_edge": None, "grid": grid if f == 1.0 else [points[f]]} for f in steps_factors]
+        return score_at
 
     edge, steps_factor, lengths = None, 1.0, None
     if not method.trains:
@@ -103,10 +118,16 @@ def run(params: Params, run: str) -> dict:
         points, edge = lr_search(1.0)
         chosen = points[choose(points)]["lr"]
     else:
-        lengths, length_edge = search(score_lengths(list(tuning.steps_factors)), tuning.lengths, score_lengths)
+        if tuning.length_search == "joint":
+            score_axis = score_lengths
+        else:  # after_lr: the lr grid at the schedule's length, then the lengths at its chosen lr
+            grid, grid_edge = lr_search(1.0) if len(tuning.factors) > 1 else ([one_point(1.0, 1.0)], None)
+            score_axis = lengths_at({**grid[choose(grid)], "grid_edge": grid_edge}, grid)
+        lengths, length_edge = search(score_axis(list(tuning.steps_factors)), Axis.length(tuning), score_axis)
         best = lengths[choose(lengths)]
-        points, chosen, steps_factor = best["grid"], best["lr"], best["factor"]
-        edge = "; ".join(e for e in (best["grid_edge"], length_edge and f"steps {length_edge}") if e) or None
+        chosen, steps_factor = best["lr"], best["factor"]
+        points, lr_edge = (best["grid"], best["grid_edge"]) if tuning.length_search == "joint" else (grid, grid_edge)
+        edge = "; ".join(e for e in (lr_edge, length_edge and f"steps {length_edge}") if e) or None
     body = {
         "method": method.name,
         "metric": metric,
@@ -118,7 +139,8 @@ def run(params: Params, run: str) -> dict:
         "grid_edge": edge,  # "top"/"bottom": the best still on that edge after extend_max more points (the cap); "steps top"...: the length's
         "steps_factor": steps_factor if method.trains else None,  # the chosen training length: the schedule's steps times this
         "steps": run_steps(params, len(splits["train"]), steps_factor) if method.trains else None,
-        "lengths": lengths,  # several tuning.steps_factors: each length's lr search, its best and its edge
+        "lengths": lengths,  # several tuning.steps_factors: each length's best (joint: its lr search and edge; after_lr: its point at the chosen lr)
+        "length_search": tuning.length_search if lengths else None,
         "note": None if method.trains else "no gradient steps: nothing to tune",
     }
     if not is_main_process():  # a data-parallel launch: rank 0 writes

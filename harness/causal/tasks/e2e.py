@@ -22,7 +22,7 @@ from pydantic.dataclasses import dataclass
 from harness.causal.tasks.base import CausalTask, Rows, require
 from harness.core.errors import HarnessError
 from harness.core.registry import CAUSAL_TASKS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 
 SEPARATOR = " ||"  # between the MR and the sentence, as in the LoRA paper's E2E data
 
@@ -47,10 +47,10 @@ ORDER = ["name", "eatType", "food", "priceRange", "customer rating", "area", "fa
 
 @dataclass(config=STRICT)
 class E2EGenerated:
-    n_train_mrs: Annotated[int, Field(gt=0)] = 700
-    n_test_mrs: Annotated[int, Field(gt=0)] = 60
-    references: Annotated[int, Field(gt=0)] = 3  # realisations per MR (train: one row each; test: the reference set)
-    seed: int = 2017
+    n_train_mrs: Annotated[int, Field(gt=0)] = setting(700, help="meaning representations (venues) generated for training")
+    n_test_mrs: Annotated[int, Field(gt=0)] = setting(60, help="meaning representations held out for the test split")
+    references: Annotated[int, Field(gt=0)] = setting(3, help="realisations per MR (train: one row each; test: the reference set)")
+    seed: int = setting(2017, help="the generator's seed")
 
 
 def format_mr(mr: dict[str, str]) -> str:

@@ -18,15 +18,15 @@ from harness.causal.tasks.base import CausalTask, Rows, require
 from harness.causal.tasks.e2e import random_mr, realise
 from harness.core.errors import HarnessError
 from harness.core.registry import CAUSAL_TASKS
-from harness.core.schema import STRICT
+from harness.core.schema import STRICT, setting
 
 
 @dataclass(config=STRICT)
 class LMGenerated:
-    n_train_docs: Annotated[int, Field(gt=0)] = 2000
-    n_test_docs: Annotated[int, Field(gt=0)] = 100
-    sentences_per_doc: Annotated[int, Field(gt=0)] = 4
-    seed: int = 103
+    n_train_docs: Annotated[int, Field(gt=0)] = setting(2000, help="training documents generated")
+    n_test_docs: Annotated[int, Field(gt=0)] = setting(100, help="test documents generated")
+    sentences_per_doc: Annotated[int, Field(gt=0)] = setting(4, help="sentences per document")
+    seed: int = setting(103, help="the generator's seed")
 
 
 @CAUSAL_TASKS.register("lm")
