@@ -163,6 +163,22 @@ def test_status_lists_every_grid_point_and_the_choice():
     assert "validation accuracy at each lr" in text
 
 
+def plant_an_optimum(monkeypatch, default: float) -> list[tuple[float, float]]:
+    """The tune stage's training and scoring replaced by a validation score that peaks at 3x the default lr and at 4x
+    the schedule's steps; returns the (lr factor, steps factor) points it is asked to train, as they come."""
+    trained = []
+
+    def fit(params, run, method, cfg, *a, steps_factor=1.0, **k):
+        trained.append((round(cfg.lr / default, 6), steps_factor))
+        return (cfg.lr, steps_factor), type("S", (), {"final_loss": 0.1})()
+
+    monkeypatch.setattr(tune, "fit_seed", fit)
+    monkeypatch.setattr(tune, "predict", lambda model, *a, **k: (model, None, None))
+    monkeypatch.setattr(tune, "score", lambda model, labels, metrics: {
+        metrics[0]: 90 - abs(math.log(model[0] / (3 * default))) - abs(math.log(model[1] / 4))})
+    return trained
+
+
 def test_training_length_is_a_second_axis_chosen_and_extended_on_validation(workspace, tiny_raw, monkeypatch):
     """Training length under the lr's rule, through the stage (training and scoring replaced by a planted validation
     score that peaks at 3x the default lr and at 4x the schedule's steps): lengths [1x, 2x] have their best on the top
@@ -173,16 +189,7 @@ def test_training_length_is_a_second_axis_chosen_and_extended_on_validation(work
     params = parse_params(tiny_raw)
     prepare.run(params)
     default, schedule = tiny_raw["loop"]["lr"], tiny_raw["loop"]["max_steps"]
-    trained = []
-
-    def fit(params, run, method, cfg, *a, steps_factor=1.0, **k):
-        trained.append((cfg.lr / default, steps_factor))
-        return (cfg.lr, steps_factor), type("S", (), {"final_loss": 0.1})()
-
-    monkeypatch.setattr(tune, "fit_seed", fit)
-    monkeypatch.setattr(tune, "predict", lambda model, *a, **k: (model, None, None))
-    monkeypatch.setattr(tune, "score", lambda model, labels, metrics: {
-        metrics[0]: 90 - abs(math.log(model[0] / (3 * default))) - abs(math.log(model[1] / 4))})
+    trained = plant_an_optimum(monkeypatch, default)
     result = tune.run(params, "lora")
     assert [length["factor"] for length in result["lengths"]] == [1.0, 2.0, 4.0, 8.0]
     assert [length["steps"] for length in result["lengths"]] == [schedule, 2 * schedule, 4 * schedule, 8 * schedule]
@@ -212,16 +219,7 @@ def test_after_lr_searches_the_lr_grid_once_then_each_length_at_its_choice(works
     params = parse_params(tiny_raw)
     prepare.run(params)
     default, schedule = tiny_raw["loop"]["lr"], tiny_raw["loop"]["max_steps"]
-    trained = []
-
-    def fit(params, run, method, cfg, *a, steps_factor=1.0, **k):
-        trained.append((round(cfg.lr / default, 6), steps_factor))
-        return (cfg.lr, steps_factor), type("S", (), {"final_loss": 0.1})()
-
-    monkeypatch.setattr(tune, "fit_seed", fit)
-    monkeypatch.setattr(tune, "predict", lambda model, *a, **k: (model, None, None))
-    monkeypatch.setattr(tune, "score", lambda model, labels, metrics: {
-        metrics[0]: 90 - abs(math.log(model[0] / (3 * default))) - abs(math.log(model[1] / 4))})
+    trained = plant_an_optimum(monkeypatch, default)
     result = tune.run(params, "lora")
     assert sorted(trained) == [(1.0, 1.0), (3.0, 1.0), (3.0, 2.0), (3.0, 4.0), (3.0, 8.0), (10.0, 1.0)]  # no grid at 2x, 4x, 8x
     assert [length["factor"] for length in result["lengths"]] == [1.0, 2.0, 4.0, 8.0] and result["length_search"] == "after_lr"
