@@ -16,7 +16,7 @@ def test_truncation_to_full_rank_is_lossless(workspace, tiny_raw):
     train.run(params, "lora")
     full = evaluate.run(params, "lora")["seeds"]["0"]["metrics"]["accuracy"]
     curve = truncate.run(params, "lora")["seeds"]["0"]
-    assert curve["max_rank"] == tiny_raw["train"]["lora"]["r"]
+    assert curve["max_rank"] == params.train["lora"].r
     assert curve["metric_at_k"][str(curve["max_rank"])] == full
     assert len(curve["metric_at_k"]) == curve["max_rank"]
 
