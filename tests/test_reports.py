@@ -113,6 +113,22 @@ def test_every_profile_folder_is_listed_with_its_runs_and_cost():
         row = next(line for line in table.splitlines() if line.startswith(f"| `{p['profile']}` |"))
         assert f"{run['wall_seconds'] / 60:.1f} min" in row and run["provenance"]["git"]["sha"][:10] in row
         assert [r["run"] for r in p["runs"]] + p["not_run"] == list(load_params(RESULTS / "profiles" / p["profile"] / "params.yaml").train)
+        for r in p["runs"]:  # beside each score: the lr and steps chosen on validation, and an edge still held at the cap
+            tune = read_json(RESULTS / "profiles" / p["profile"] / "tune" / f"{r['run']}.json")
+            steps = {s["steps"] for s in read_json(RESULTS / "profiles" / p["profile"] / "train" / f"{r['run']}.json")["seeds"].values()}
+            if tune["chosen_lr"] is not None:
+                assert f"(n={r['score']['n']}; lr {tune['chosen_lr']:.2g}, {steps.pop()} steps" in row
+                assert (f"**grid edge**: {tune['grid_edge']})" in row) == bool(tune["grid_edge"])
+
+
+def test_a_profile_runs_training_choice_reads_its_tuning():
+    from harness.stages.tabulate import tuned_choice, tuned_text
+
+    tune = {"chosen_lr": 0.0015, "grid_edge": "steps top", "steps_factor": 4.0}
+    assert tuned_text({"steps": 800, **tuned_choice(tune)}) == "; lr 0.0015, 800 steps, **grid edge**: steps top"
+    assert tuned_text({"steps": 200, **tuned_choice({**tune, "grid_edge": None})}) == "; lr 0.0015, 200 steps"
+    assert tuned_text({"steps": 0, **tuned_choice({"chosen_lr": None, "grid_edge": None})}) == ""  # no gradient steps (k-NN)
+    assert tuned_choice(None) == {}
 
 
 def test_the_paper_tables_are_the_committed_verdicts_laid_out_as_printed():

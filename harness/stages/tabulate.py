@@ -408,11 +408,18 @@ def profile_rows(ctx: Context) -> list[dict[str, Any]]:
             "model": params.model.name,
             "data": data_text(params, read_json(folder / PREPARE_SUMMARY.name) if (folder / PREPARE_SUMMARY.name).is_file() else None),
             "run": run_record,
-            "runs": [{k: v for k, v in run_row(r, runs[r], params.data.metrics[0]).items() if k in ("run", "method", "metric", "score")}
-                     for r in done],
+            "runs": [{**{k: v for k, v in run_row(r, runs[r], params.data.metrics[0]).items() if k in ("run", "method", "metric", "score", "steps")},
+                      **tuned_choice(runs[r].get("tune"))} for r in done],
             "not_run": [r for r in params.train if r not in done],
         })
     return rows
+
+
+def tuned_choice(tune: dict[str, Any] | None) -> dict[str, Any]:
+    """What a run's tune stage chose on validation (lr, and the edge it still sat on at the cap), if it tuned."""
+    if not tune or tune.get("chosen_lr") is None:
+        return {}
+    return {"lr": tune["chosen_lr"], "grid_edge": tune.get("grid_edge")}
 
 
 def data_text(params: Params, prepared: dict[str, Any] | None) -> str:
@@ -426,6 +433,13 @@ def data_text(params: Params, prepared: dict[str, Any] | None) -> str:
     return text
 
 
+def tuned_text(r: dict[str, Any]) -> str:
+    """A profile run's training choice beside its score: lr and steps chosen on validation, and a grid edge at the cap."""
+    if "lr" not in r:
+        return ""
+    return f"; lr {r['lr']:.2g}, {r['steps']} steps" + (f", **grid edge**: {r['grid_edge']}" if r["grid_edge"] else "")
+
+
 def render_profiles(setup: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
@@ -433,12 +447,13 @@ def render_profiles(setup: dict[str, Any], rows: list[dict[str, Any]]) -> list[s
              f"Every claim is judged against the profile it names. This pipeline's results are profile `{setup['profile']}`'s; "
              "each profile below ran in its own checkout with `harness run-profile <name>` and keeps its results in "
              "`results/profiles/<name>/` (its params, provenance and run record beside them). Primary metric on each "
-             "profile's test split: mean [95% interval] over seeds.", "",
+             "profile's test split: mean [95% interval] over seeds, with the lr and training steps its tune stage chose on "
+             "validation (a choice still at the edge of its grid at the cap says so).", "",
              "| profile | data | model | runs | commit | wall time | machine |", "|---|---|---|---|---|---|---|"]
     for p in rows:
         run = p["run"]
         scores = "; ".join(f"{r['run']} {fmt_value(r['score']['mean'])} [{fmt_value(r['score']['ci_low'])}, "
-                           f"{fmt_value(r['score']['ci_high'])}] (n={r['score']['n']})" for r in p["runs"])
+                           f"{fmt_value(r['score']['ci_high'])}] (n={r['score']['n']}{tuned_text(r)})" for r in p["runs"])
         if p["not_run"]:
             scores += f"; not run: {', '.join(p['not_run'])}"
         hw, git = run["provenance"]["hardware"], run["provenance"]["git"]
