@@ -122,6 +122,35 @@ def test_every_output_path_is_one_dvc_declares():
         assert covered(str(paths.result_file(kind, "lora"))), kind
 
 
+# an experiments/ path a module names without it being an input of the stages that run it: harness/core/provenance.py
+# reads a profile file only to record, in provenance, which profile params.yaml is (``params_from``)
+NOT_INPUTS = {("harness/core/provenance.py", "PROFILES")}
+
+
+def test_every_experiments_file_a_stage_reads_is_one_of_its_deps():
+    """A stage whose code names a file under experiments/ (a constant of paths.py or report_paths.py) lists that
+    file, or a folder holding it, among its deps: otherwise editing it leaves the stage's results stale while
+    `dvc repro` and `harness current` call them current (experiments/seed_plan.yaml was read by tabulate and atlas
+    without being one)."""
+    constants = {name: str(value) for module in (paths, report_paths) for name, value in vars(module).items()
+                 if isinstance(value, Path) and value.parts[:1] == ("experiments",) and len(value.parts) > 1}
+    undeclared = []
+    for dvc_file in dvc_files():
+        for name, stage in yaml.safe_load(dvc_file.read_text())["stages"].items():
+            body = stage.get("do", stage)
+            deps = [d if isinstance(d, str) else next(iter(d)) for d in body.get("deps", [])]
+            for dep in deps:
+                if not (dep.startswith("harness/") and dep.endswith(".py")) or "${" in dep or dep.endswith(("/paths.py", "/report_paths.py")):
+                    continue
+                tree = ast.parse((ROOT / dep).read_text())
+                named = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+                for constant in sorted(named & constants.keys()):
+                    path = constants[constant]
+                    if (dep, constant) not in NOT_INPUTS and not any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps):
+                        undeclared.append(f"{dvc_file.relative_to(ROOT)}: {name}: {dep} reads {path}")
+    assert undeclared == []
+
+
 def test_each_stage_lists_exactly_the_code_it_runs():
     """dvc.yaml's deps are what `harness deps --write` derives from the imports: a missing one lets a code change leave
     stale results behind; an extra one reruns a stage for code it never runs."""
