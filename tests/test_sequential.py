@@ -8,7 +8,7 @@ from scipy import stats as st
 
 from harness.claims.engine import judge_all
 from harness.claims.measures import Context
-from harness.claims.sequential import SeedPlan, load_plan, nominal_levels
+from harness.claims.sequential import SeedPlan, load_plan, nominal_levels, spent
 from harness.commands import seed_plan
 from tests.conftest import ROOT
 from tests.test_claims import BALANCED, arm, relation
@@ -165,3 +165,13 @@ def test_the_suite_bootstrap_is_seeded_resamples_each_sample_alone_and_averages_
     # per replicate: a's mean within [80, 84] and [60, 61], b's within [79, 81] and [50, 90]
     assert first.min() >= ((80 - 81) + (60 - 90)) / 2 and first.max() <= ((84 - 79) + (61 - 50)) / 2
     assert len(set(np.round(first, 9))) > 50  # resampled, not repeated
+
+
+@pytest.mark.parametrize(("t", "obrien_fleming", "pocock"), [(0.3, 0.000346, 0.02079), (0.5, 0.005575, 0.03101), (1.0, 0.05, 0.05)])
+def test_the_spending_functions_spend_the_published_error_by_each_fraction(t, obrien_fleming, pocock):
+    """Lan & DeMets (1983) at alpha 0.05: O'Brien-Fleming type 2(1 - Phi(z_{0.975} / sqrt(t))) (0.0056 by half the
+    information), Pocock type alpha ln(1 + (e - 1) t); both spend all of alpha at t = 1. Called directly:
+    nominal_levels caches its result, so a mutant of this function reached only through it can go unseen."""
+    assert spent(t, 0.05, "obrien_fleming") == pytest.approx(obrien_fleming, rel=2e-3)
+    assert spent(t, 0.05, "pocock") == pytest.approx(pocock, rel=2e-3)
+    assert spent(t, 0.05, "obrien_fleming") < spent(t, 0.05, "pocock") or t == 1.0
