@@ -4,6 +4,7 @@ every pipeline path named once (in ``harness/core/paths.py``) and declared by ``
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import pkgutil
 import re
@@ -127,6 +128,13 @@ def test_every_output_path_is_one_dvc_declares():
 NOT_INPUTS = {("harness/core/provenance.py", "PROFILES")}
 
 
+@functools.cache
+def names_in(module_file: str) -> frozenset[str]:
+    """Every name and attribute a module's source mentions (parsed once, though many stages list the module)."""
+    tree = ast.parse((ROOT / module_file).read_text())
+    return frozenset({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)})
+
+
 def test_every_experiments_file_a_stage_reads_is_one_of_its_deps():
     """A stage whose code names a file under experiments/ (a constant of paths.py or report_paths.py) lists that
     file, or a folder holding it, among its deps: otherwise editing it leaves the stage's results stale while
@@ -142,9 +150,7 @@ def test_every_experiments_file_a_stage_reads_is_one_of_its_deps():
             for dep in deps:
                 if not (dep.startswith("harness/") and dep.endswith(".py")) or "${" in dep or dep.endswith(("/paths.py", "/report_paths.py")):
                     continue
-                tree = ast.parse((ROOT / dep).read_text())
-                named = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-                for constant in sorted(named & constants.keys()):
+                for constant in sorted(names_in(dep) & constants.keys()):
                     path = constants[constant]
                     if (dep, constant) not in NOT_INPUTS and not any(path == d or path.startswith(d.rstrip("/") + "/") for d in deps):
                         undeclared.append(f"{dvc_file.relative_to(ROOT)}: {name}: {dep} reads {path}")
