@@ -91,3 +91,114 @@ def test_loraplus_gives_b_the_larger_learning_rate(tiny_raw):
     b = {lr_of[id(p)] for n, p in named.items() if "lora_B" in n}
     assert a == {1e-4}
     assert len(b) == 1 and b.pop() == pytest.approx(16 * 1e-4)
+
+
+def test_every_adalora_setting_reaches_peft_and_its_schedule_is_in_steps(tiny_raw):
+    """Each setting lands on its own field of peft's config (distinct values, so a swapped or dropped one shows),
+    fractions of the run become whole steps, integers stay steps."""
+    from harness.engine.models import load_classifier
+
+    settings = {"method": "adalora", "init_r": 6, "target_r": 3, "alpha": 7.0, "dropout": 0.05, "target_modules": ["query", "key"],
+                "tinit": 0.25, "tfinal": 7, "deltaT": 3, "beta1": 0.7, "beta2": 0.6, "orth_reg_weight": 0.2}
+    params = with_run(tiny_raw, "ada", settings)
+    method, cfg = METHODS.get("adalora")(), params.train["ada"]
+    model = method.prepare(load_classifier(params.model.name, 2), cfg, total_steps=40)
+    peft = model.peft_config["default"]
+    got = {"init_r": peft.init_r, "target_r": peft.target_r, "alpha": peft.lora_alpha, "dropout": peft.lora_dropout,
+           "target_modules": sorted(peft.target_modules), "tinit": peft.tinit, "tfinal": peft.tfinal, "deltaT": peft.deltaT,
+           "beta1": peft.beta1, "beta2": peft.beta2, "orth_reg_weight": peft.orth_reg_weight}
+    assert got == {**{k: v for k, v in settings.items() if k != "method"}, "target_modules": ["key", "query"], "tinit": 10, "tfinal": 7}
+    assert peft.total_step == 40 and peft.task_type == "SEQ_CLS"
+    assert {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if hasattr(m, "lora_E") and "layer.0." in n} == {"query", "key"}
+
+
+@pytest.mark.parametrize("tinit, tfinal, total, ok", [(0.5, 0.4, 10, True), (5, 4, 10, True), (5, 5, 10, False), (0.6, 4, 10, False)])
+def test_the_adalora_schedule_must_leave_a_step_between_warm_up_and_final(tinit, tfinal, total, ok):
+    from harness.core.errors import HarnessError
+    from harness.methods.adalora import AdaLoraSettings, schedule_steps
+
+    cfg = AdaLoraSettings(method="adalora", tinit=tinit, tfinal=tfinal)
+    if ok:
+        assert schedule_steps(cfg, total) == (int(tinit * total) if isinstance(tinit, float) else tinit,
+                                              int(tfinal * total) if isinstance(tfinal, float) else tfinal)
+    else:
+        with pytest.raises(HarnessError, match=f"adalora: {total} steps leave no room"):
+            schedule_steps(cfg, total)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"init_r": 4, "target_r": 5}, r"target_r \(5\) must not exceed init_r \(4\)"),
+    ({"init_r": 4, "target_r": 3, "allocate": False}, r"target_r \(3\) must equal init_r \(4\)"),
+    ({"tinit": 0.5, "tfinal": 0.5}, r"tinit \+ tfinal \(0.5 \+ 0.5\) must leave room"),
+])
+def test_adalora_settings_that_cannot_run_are_refused(settings, message):
+    from harness.methods.adalora import AdaLoraSettings
+
+    with pytest.raises(ValueError, match=message):
+        AdaLoraSettings(method="adalora", **settings)
+    AdaLoraSettings(method="adalora", init_r=4, target_r=4, allocate=False)  # the fixed-budget ablation itself is fine
+    AdaLoraSettings(method="adalora", tinit=0.5, tfinal=0.49)
+
+
+def test_adalora_counts_its_kept_triplets_and_resumes_the_allocator_state(tiny_raw, prepared, tmp_path):
+    """The budget a run reports is rank x (in + out + 1) per module from its final mask, plus what else trains; the
+    allocator's state survives loop_state/load_loop_state (what a resumed run reads)."""
+    from harness.methods.adalora import final_adapter_params, final_ranks
+
+    splits, tokenizer = prepared
+    params = with_run(tiny_raw, "adalora", {"method": "adalora", "init_r": 4, "target_r": 2, "deltaT": 1})
+    figures, model = train_seed(params, "adalora", 0, splits, tokenizer, tmp_path / "a")
+    report, ranks = figures["method_report"], final_ranks(model)
+    hidden = 384  # MiniLM's query and value are 384 x 384
+    assert report["final_adapter_params"] == final_adapter_params(model, ranks) == sum(r * (2 * hidden + 1) for r in ranks.values())
+    assert report["modules_below_init_r"] == sum(r < 4 for r in ranks.values()) > 0
+    assert (report["init_r"], report["target_r"]) == (4, 2)
+    others = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and ".lora_" not in n)
+    assert AdaLora().effective_params(model) == report["final_adapter_params"] + others
+    pattern, allocator = model.peft_config["default"].rank_pattern, model.base_model.rankallocator
+    assert pattern
+    # the allocator's running averages (emptied once the budget is final): one distinct entry each, as mid-run
+    kept = {k: {"m": torch.full((2,), float(i))} for i, k in enumerate(("ipt", "exp_avg_ipt", "exp_avg_unc"))}
+    for k, v in kept.items():
+        setattr(allocator, k, dict(v))
+    state = AdaLora().loop_state(model)
+    assert model.peft_config["default"].rank_pattern is None and state["rank_pattern"] == pattern
+    allocator.ipt, allocator.exp_avg_ipt, allocator.exp_avg_unc = {}, {}, {}
+    AdaLora().load_loop_state(model, state)
+    assert model.peft_config["default"].rank_pattern == pattern
+    assert {k: getattr(allocator, k) for k in kept} == kept
+
+
+def test_before_allocation_every_adalora_module_reports_init_r(tiny_raw):
+    from harness.engine.models import load_classifier
+    from harness.methods.adalora import final_ranks
+
+    params = with_run(tiny_raw, "ada", {"method": "adalora", "init_r": 5, "target_r": 2})
+    model = METHODS.get("adalora")().prepare(load_classifier(params.model.name, 2), params.train["ada"], total_steps=20)
+    assert final_ranks(model) == {f"bert.encoder.layer.{i}.attention.self.{m}": 5 for i in range(6) for m in ("query", "value")}
+
+
+def test_every_lora_setting_reaches_peft(tiny_raw):
+    from harness.engine.models import load_classifier
+
+    for name in ("lora", "loraplus"):
+        params = with_run(tiny_raw, name, {"method": name, "r": 3, "alpha": 5.0, "dropout": 0.02, "target_modules": ["key"]})
+        model = METHODS.get(name)().prepare(load_classifier(params.model.name, 2), params.train[name], total_steps=4)
+        peft = model.peft_config["default"]
+        assert (peft.r, peft.lora_alpha, peft.lora_dropout, sorted(peft.target_modules)) == (3, 5.0, 0.02, ["key"]), name
+        assert peft.task_type == "SEQ_CLS"
+        adapted = {n for n, m in model.named_modules() if hasattr(m, "lora_A") and isinstance(m.lora_A, torch.nn.ModuleDict)}
+        assert len(adapted) == 6 and all(n.endswith(".key") for n in adapted), name
+
+
+def test_loraplus_passes_its_weight_decay_to_the_adapter_weights(tiny_raw):
+    from harness.engine.models import load_classifier
+
+    params = with_run(tiny_raw, "lp", {"method": "loraplus", "lr_ratio": 4})
+    method, cfg = METHODS.get("loraplus")(), params.train["lp"]
+    model = method.prepare(load_classifier(params.model.name, 2), cfg, total_steps=4)
+    opt = method.optimizer(model, cfg, lr=1e-3, weight_decay=0.03)
+    assert isinstance(opt, torch.optim.AdamW)
+    decay_of = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    lora = [p for n, p in model.named_parameters() if "lora_" in n and p.requires_grad]
+    assert lora and {decay_of[id(p)] for p in lora} == {0.03}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -108,3 +109,81 @@ def test_the_run_record_sums_the_invocations_that_built_the_results(tmp_path):
     assert resumed["wall_seconds"] == 15.0 and len(resumed["invocations"]) == 2 and resumed["provenance"] == later["provenance"]
     fresh = run_record(path, "p", later, resumed=False)
     assert fresh["wall_seconds"] == 5.0 and fresh["invocations"] == [later]
+
+
+def test_the_checkout_starts_from_the_commit_without_the_defaults_results_then_keeps_only_the_profiles(tmp_path):
+    """``.profiles/<name>`` is made at the commit with the default's committed results cleared (the pipeline's
+    inputs kept), the shared DVC cache, and a link to each sibling folder the profile names; moved to a later commit
+    it keeps the profile's own results and every pipeline's dvc.lock, and drops what that commit committed into
+    the default's results. lay_out then makes the profile file the params, and gives each study its part (a study
+    the profile holds nothing of loses its dvc.yaml)."""
+    from harness.commands.run_profile import checkout, lay_out
+
+    root, sibling = tmp_path / "repo", tmp_path / "glue"
+    sibling.mkdir()
+    files = {"params.yaml": "studies: [s1, s2]\ntrain: {lora: {method: lora}}\n",
+             "studies/s1/params.yaml": "train: {extra: {method: lora}}\n", "studies/s1/dvc.yaml": "stages: {}\n",
+             "studies/s2/params.yaml": "sweep: {points: [1]}\n", "studies/s2/dvc.yaml": "stages: {}\n",
+             "experiments/profiles/p.yaml": "profile: p\ndata: {local: {train: ../glue/train.tsv}}\ntrain: {lora: {method: lora}, extra: {method: lora}}\n",
+             "results/reference/r.md": "input\n", "results/profiles/q/run.json": "{}\n", "results/eval/lora.json": "{\"default\": 1}\n"}
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    sh("git", "init", "-q", cwd=root)
+    sh("dvc", "init", "-q", cwd=root)
+    commit(root, "first")
+    first = sh("git", "rev-parse", "HEAD", cwd=root).stdout.strip()
+
+    work = checkout(root, "p", first)
+    assert work == root / ".profiles" / "p" and sh("git", "rev-parse", "HEAD", cwd=work).stdout.strip() == first
+    assert sorted(p.name for p in (work / "results").iterdir()) == ["profiles", "reference"]  # the default's eval cleared
+    cache = sh("dvc", "cache", "dir", cwd=root).stdout.strip()
+    assert sh("dvc", "cache", "dir", cwd=work).stdout.strip() == str(Path(cache).resolve())
+    assert (work.parent / "glue").resolve() == sibling.resolve()
+
+    (work / "results" / "tune").mkdir()
+    (work / "results" / "tune" / "lora.json").write_text("{\"profile\": 1}\n")
+    (work / "dvc.lock").write_text("schema: '2.0'\n")
+    (work / "studies" / "s1" / "dvc.lock").write_text("schema: '2.0'\nstudy: s1\n")
+    (root / "results" / "eval" / "adalora.json").write_text("{\"default\": 2}\n")
+    (root / "README.md").write_text("later\n")
+    commit(root, "later")
+    later = sh("git", "rev-parse", "HEAD", cwd=root).stdout.strip()
+    assert checkout(root, "p", later) == work and sh("git", "rev-parse", "HEAD", cwd=work).stdout.strip() == later
+    assert (work / "README.md").read_text() == "later\n"
+    assert (work / "results" / "tune" / "lora.json").read_text() == "{\"profile\": 1}\n"
+    assert not (work / "results" / "eval").exists() and (work / "results" / "reference" / "r.md").is_file()
+    assert (work / "dvc.lock").read_text() == "schema: '2.0'\n"
+    assert (work / "studies" / "s1" / "dvc.lock").read_text() == "schema: '2.0'\nstudy: s1\n"
+    assert checkout(root, "p", later) == work  # at the commit already: nothing moves
+    assert (work / "results" / "tune" / "lora.json").is_file()
+
+    source = root / "experiments" / "profiles" / "p.yaml"
+    lay_out(work, source)
+    assert (work / "params.yaml").read_text() == source.read_text()
+    assert yaml.safe_load((work / "studies" / "s1" / "params.yaml").read_text()) == {"train": {"extra": {"method": "lora"}}}
+    assert (work / "studies" / "s1" / "dvc.yaml").is_file() and not (work / "studies" / "s2" / "dvc.yaml").exists()
+    lay_out(work, source)  # again on a laid-out checkout: the committed layout first, so the same result
+    assert not (work / "studies" / "s2" / "dvc.yaml").exists() and (work / "params.yaml").read_text() == source.read_text()
+
+
+def test_run_profile_refuses_what_it_cannot_run_in_one_line(tmp_path, monkeypatch):
+    from harness.commands import run_profile as module
+
+    root = tmp_path / "repo"
+    (root / "experiments" / "profiles").mkdir(parents=True)
+    (root / "experiments" / "profiles" / "b.yaml").write_text("profile: a\n")
+    (root / "experiments" / "profiles" / "c.yaml").write_text("profile: c\n")
+    with pytest.raises(HarnessError, match="no profile 'a' .experiments/profiles/a.yaml.; profiles: b, c$"):
+        module.run_profile("a", [], root)
+    monkeypatch.setattr(module, "load_validated", lambda source: type("P", (), {"profile": yaml.safe_load(source.read_text())["profile"]})())
+    with pytest.raises(HarnessError, match="b.yaml: profile: 'a'; the file of profile 'b' must name it"):
+        module.run_profile("b", [], root)
+    monkeypatch.setattr(module, "check_runs_in_one_pipeline", lambda *a: None)
+    for dirty in (True, None):
+        monkeypatch.setattr(module, "git_state", lambda where, dirty=dirty: {"sha": "0" * 40, "dirty": dirty})
+        with pytest.raises(HarnessError, match="harness run-profile: commit first"):
+            module.run_profile("c", [], root)
+    for argv in ([], ["--all"]):
+        with pytest.raises(HarnessError, match=r"usage: harness run-profile <profile name> \[dvc stage ...\]"):
+            module.main(argv)
