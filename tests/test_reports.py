@@ -118,8 +118,10 @@ def test_every_profile_folder_is_listed_with_its_runs_and_cost():
             steps = {s["steps"] for s in read_json(RESULTS / "profiles" / p["profile"] / "train" / f"{r['run']}.json")["seeds"].values()}
             shown = re.search(rf"[:;] {re.escape(r['run'])} \S+ \[[^\]]*\] \(([^)]*)\)", row).group(1)
             edge = f", **grid edge**: {tune['grid_edge']}" if tune["grid_edge"] else ""
+            scores = {g["validation"] for g in [*tune["grid"], *(g for length in tune["lengths"] or [] for g in length["grid"])]}
+            tied = ", **every lr and length tied on validation**" if len(scores) == 1 else ""
             assert shown == (f"n={r['score']['n']}" if tune["chosen_lr"] is None else
-                             f"n={r['score']['n']}; lr {tune['chosen_lr']:.2g}, {steps.pop()} steps{edge}")
+                             f"n={r['score']['n']}; lr {tune['chosen_lr']:.2g}, {steps.pop()} steps{edge}{tied}")
 
 
 def test_a_profile_runs_training_choice_reads_its_tuning():
@@ -130,6 +132,12 @@ def test_a_profile_runs_training_choice_reads_its_tuning():
     assert tuned_text({"steps": 200, **tuned_choice({**tune, "grid_edge": None})}) == "; lr 0.0015, 200 steps"
     assert tuned_text({"steps": 0, **tuned_choice({"chosen_lr": None, "grid_edge": None})}) == ""  # no gradient steps (k-NN)
     assert tuned_choice(None) == {}
+    flat = {"chosen_lr": 0.0005, "grid_edge": None, "grid": [{"validation": 0.0}, {"validation": 0.0}],
+            "lengths": [{"grid": [{"validation": 0.0}]}, {"grid": [{"validation": 0.0}, {"validation": None}]}]}
+    assert tuned_text({"steps": 200, **tuned_choice(flat)}) == "; lr 0.0005, 200 steps, **every lr and length tied on validation**"
+    flat["lengths"][1]["grid"][1]["validation"] = 0.1  # one point that scored apart: a choice by score
+    assert tuned_text({"steps": 200, **tuned_choice(flat)}) == "; lr 0.0005, 200 steps"
+    assert not tuned_choice({"chosen_lr": 0.0005, "grid_edge": None, "grid": [{"validation": 0.0}]})["tied"]  # one point: nothing tied
 
 
 def test_the_paper_tables_are_the_committed_verdicts_laid_out_as_printed():

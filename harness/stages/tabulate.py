@@ -416,10 +416,14 @@ def profile_rows(ctx: Context) -> list[dict[str, Any]]:
 
 
 def tuned_choice(tune: dict[str, Any] | None) -> dict[str, Any]:
-    """What a run's tune stage chose on validation (lr, and the edge it still sat on at the cap), if it tuned."""
+    """What a run's tune stage chose on validation (lr, and the edge it still sat on at the cap), if it tuned; ``tied``
+    when every point it trained (each lr, each length) scored the same on validation, so the rule's tie-break (the
+    factor nearest 1), not a score, made the choice."""
     if not tune or tune.get("chosen_lr") is None:
         return {}
-    return {"lr": tune["chosen_lr"], "grid_edge": tune.get("grid_edge")}
+    points = [*(tune.get("grid") or []), *(g for length in tune.get("lengths") or [] for g in length["grid"])]
+    scores = {p["validation"] for p in points if p.get("validation") is not None}
+    return {"lr": tune["chosen_lr"], "grid_edge": tune.get("grid_edge"), "tied": len(points) > 1 and len(scores) == 1}
 
 
 def data_text(params: Params, prepared: dict[str, Any] | None) -> str:
@@ -437,7 +441,8 @@ def tuned_text(r: dict[str, Any]) -> str:
     """A profile run's training choice beside its score: lr and steps chosen on validation, and a grid edge at the cap."""
     if "lr" not in r:
         return ""
-    return f"; lr {r['lr']:.2g}, {r['steps']} steps" + (f", **grid edge**: {r['grid_edge']}" if r["grid_edge"] else "")
+    return (f"; lr {r['lr']:.2g}, {r['steps']} steps" + (f", **grid edge**: {r['grid_edge']}" if r["grid_edge"] else "")
+            + (", **every lr and length tied on validation**" if r["tied"] else ""))
 
 
 def render_profiles(setup: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
@@ -448,7 +453,8 @@ def render_profiles(setup: dict[str, Any], rows: list[dict[str, Any]]) -> list[s
              "each profile below ran in its own checkout with `harness run-profile <name>` and keeps its results in "
              "`results/profiles/<name>/` (its params, provenance and run record beside them). Primary metric on each "
              "profile's test split: mean [95% interval] over seeds, with the lr and training steps its tune stage chose on "
-             "validation (a choice still at the edge of its grid at the cap says so).", "",
+             "validation (a choice still at the edge of its grid at the cap says so, and so does one where every point tied: "
+             "the tie-break chose it, not a score).", "",
              "| profile | data | model | runs | commit | wall time | machine |", "|---|---|---|---|---|---|---|"]
     for p in rows:
         run = p["run"]
