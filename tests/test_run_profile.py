@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -187,3 +189,72 @@ def test_run_profile_refuses_what_it_cannot_run_in_one_line(tmp_path, monkeypatc
     for argv in ([], ["--all"]):
         with pytest.raises(HarnessError, match=r"usage: harness run-profile <profile name> \[dvc stage ...\]"):
             module.main(argv)
+
+
+@pytest.mark.parametrize("targets", [[], ["evaluate@lora", "tune@full"]], ids=["whole", "stages"])
+def test_a_profile_run_that_succeeds_records_how_it_ran_and_copies_its_results_back(tmp_path, monkeypatch, targets):
+    """The pipeline runs in the checkout with the checkout's code first on PYTHONPATH (the whole of every pipeline,
+    or the stages named); then results/profiles/<name>/ holds the checkout's outputs (never the pipeline's inputs),
+    its params and the run record: the command, the stages, when it started (UTC, to the second), its wall time and
+    the checkout's provenance; a resumed checkout adds to the committed record, a fresh one starts it anew."""
+    import re
+    import sys
+
+    from harness.commands import run_profile as module
+
+    root, work = tmp_path / "repo", tmp_path / "repo" / ".profiles" / "p"
+    (root / "experiments" / "profiles").mkdir(parents=True)
+    (root / "experiments" / "profiles" / "p.yaml").write_text("profile: p\n")
+    (work / "results" / "eval").mkdir(parents=True)
+    (work / "results" / "eval" / "lora.json").write_text("{\"new\": true}\n")
+    (work / "results" / "prepare.json").write_text("{}\n")
+    (work / "results" / "reference").mkdir()
+    (work / "results" / "reference" / "r.md").write_text("an input\n")
+    (work / "params.yaml").write_text("profile: p\n")
+    calls = []
+    monkeypatch.setattr(module, "load_validated", lambda source: type("P", (), {"profile": "p"})())
+    monkeypatch.setattr(module, "check_runs_in_one_pipeline", lambda *a: None)
+    monkeypatch.setattr(module, "git_state", lambda where: {"sha": f"sha of {Path(where).name}", "dirty": False})
+    monkeypatch.setattr(module, "hardware", lambda: {"cpu_count": 2})
+    def fake_checkout(where, name, sha):
+        calls.append(("checkout", where, name, sha))
+        if not work.is_dir():  # a fresh checkout of HEAD: no profile outputs yet
+            (work / "results").mkdir(parents=True)
+            (work / "params.yaml").write_text("profile: p\n")
+        return work
+
+    monkeypatch.setattr(module, "checkout", fake_checkout)
+    monkeypatch.setattr(module, "lay_out", lambda where, source: calls.append(("lay_out", where, source)))
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    clock = iter([100.0, 112.345])
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(module.subprocess, "run", lambda args, cwd, env: calls.append(("run", args, cwd, env["PYTHONPATH"]))
+                        or subprocess.CompletedProcess(args, 0))
+
+    dest = module.run_profile("p", targets, root)
+    assert dest == root / "results" / "profiles" / "p"
+    assert calls == [("checkout", root, "p", "sha of repo"), ("lay_out", work, root / "experiments" / "profiles" / "p.yaml"),
+                     ("run", [sys.executable, "-m", "harness.core.cli", "preload", "--", "dvc", "repro", *(targets or ["--all-pipelines"])],
+                      work, f"{work.resolve()}{os.pathsep}/elsewhere")]
+    assert sorted(p.name for p in dest.iterdir()) == ["eval", "params.yaml", "prepare.json", "run.json"]
+    assert (dest / "eval" / "lora.json").read_text() == "{\"new\": true}\n" and (dest / "params.yaml").read_text() == "profile: p\n"
+    record = json.loads((dest / "run.json").read_text())
+    invocation = dict(record["invocations"][0])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", invocation.pop("started"))
+    command = " ".join(["harness", "run-profile", "p", *targets])
+    assert invocation == {"command": command, "stages": targets or ["(all)"], "wall_seconds": 12.3,
+                          "provenance": {"git": {"sha": "sha of p", "dirty": False}, "hardware": {"cpu_count": 2}}}
+    assert record == {"profile": "p", "command": command, "invocations": [{**invocation, "started": record["invocations"][0]["started"]}],
+                      "wall_seconds": 12.3, "provenance": invocation["provenance"]}
+
+    clock = iter([200.0, 201.0])  # again, the checkout kept: a resumed run adds its invocation
+    assert module.run_profile("p", targets, root) == dest
+    again = json.loads((dest / "run.json").read_text())
+    assert len(again["invocations"]) == 2 and again["wall_seconds"] == 13.3
+    shutil.rmtree(work.parent)  # a fresh checkout (say, a new machine): the record starts anew
+    clock = iter([300.0, 302.0])
+    module.run_profile("p", targets, root)
+    fresh = json.loads((dest / "run.json").read_text())
+    assert len(fresh["invocations"]) == 1 and fresh["wall_seconds"] == 2.0
+    assert sorted(p.name for p in dest.iterdir()) == ["params.yaml", "run.json"]  # the old results went with the old folder
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["p"]  # no scratch folder left beside it
