@@ -10,6 +10,7 @@ from harness.claims.engine import judge_all
 from harness.claims.measures import Context
 from harness.claims.sequential import SeedPlan, load_plan, nominal_levels, spent
 from harness.commands import seed_plan
+from harness.core.errors import HarnessError
 from tests.conftest import ROOT
 from tests.test_claims import BALANCED, arm, relation
 
@@ -96,6 +97,29 @@ def test_seed_plan_extends_exactly_the_runs_an_open_claim_compares(tmp_path):
         {"profile": "glue-x", "run": "full", "seeds_before": 3, "seeds_after": 5}, {"profile": "glue-x", "run": "lora", "seeds_before": 3, "seeds_after": 5}]
     assert doc["train"]["lora"]["seeds"] == doc["train"]["full"]["seeds"] == [0, 1, 2, 3, 4] and "seeds" not in doc["train"]["adalora"]
     assert seed_plan.apply(wanted, tmp_path) == []  # applied twice: nothing more
+
+
+def test_seed_plan_applies_one_profiles_part_when_asked(monkeypatch, capsys):
+    """``--profile <name>`` prints and writes that profile's part of the next look only (profiles run one at a time);
+    a profile the plan does not extend, or a malformed command line, stops in one line."""
+    monkeypatch.chdir(ROOT)
+    wanted = {"glue-a": {"lora": 5}, "glue-b": {"full": 5, "lora": 5}}
+    written = []
+    monkeypatch.setattr(seed_plan, "next_looks", lambda rows, measures: wanted)
+    monkeypatch.setattr(seed_plan, "apply", lambda w: written.append(w) or [])
+    monkeypatch.setattr(seed_plan, "write_json", lambda path, body: None)
+    seed_plan.main(["--profile", "glue-b"])
+    assert capsys.readouterr().out == "glue-b: full -> 5 seeds, lora -> 5 seeds\n" and written == []
+    seed_plan.main(["--apply", "--profile", "glue-b"])
+    assert written == [{"glue-b": {"full": 5, "lora": 5}}]
+    seed_plan.main(["--apply"])
+    assert written[-1] == wanted
+    with pytest.raises(HarnessError, match="--profile glue-c: the plan extends no run of it now; profiles it extends: glue-a, glue-b$"):
+        seed_plan.main(["--profile", "glue-c"])
+    for argv, message in ((["--profile"], "--profile needs a profile name"), (["--profile", "--apply"], "--profile needs a profile name"),
+                          (["--aply"], "unknown argument.s. --aply"), (["--apply", "x"], "unknown argument.s. x")):
+        with pytest.raises(HarnessError, match=r"usage: harness seed-plan \[--apply\] \[--profile <name>\]: " + message):
+            seed_plan.main(argv)
 
 
 # --- claims across tasks (harness/claims/suite.py) ------------------------------------------------------------------

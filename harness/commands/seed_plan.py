@@ -10,8 +10,9 @@ change DVC and git both show, and appends what it did to ``experiments/seed_plan
 claim whose runs hold a seed count between two looks is judged at the level of the last look it reached (status.md
 prints the count beside the look).
 
-    harness seed-plan            # what the plan would add, nothing written
-    harness seed-plan --apply    # write it
+    harness seed-plan                              # what the plan would add, nothing written
+    harness seed-plan --apply                      # write it
+    harness seed-plan --apply --profile <name>     # write one profile's part (profiles run one at a time)
 """
 
 from __future__ import annotations
@@ -72,20 +73,41 @@ def apply(wanted: dict[str, dict[str, int]], profiles: Path = PROFILES) -> list[
     return done
 
 
+USAGE = "usage: harness seed-plan [--apply] [--profile <name>]"
+
+
+def parse_args(argv: list[str]) -> tuple[bool, str | None]:
+    """(--apply given, the one profile asked for or None)."""
+    rest, profile = list(argv), None
+    if "--profile" in rest:
+        at = rest.index("--profile")
+        if at + 1 >= len(rest) or rest[at + 1].startswith("-"):
+            raise HarnessError(f"{USAGE}: --profile needs a profile name")
+        profile = rest.pop(at + 1)
+        rest.pop(at)
+    if rest not in ([], ["--apply"]):
+        raise HarnessError(f"{USAGE}: unknown argument(s) {' '.join(a for a in rest if a != '--apply') or ' '.join(rest)}")
+    return rest == ["--apply"], profile
+
+
 def main(argv: list[str]) -> None:
-    if argv not in ([], ["--apply"]):
-        sys.exit("usage: harness seed-plan [--apply]")
+    write, profile = parse_args(argv)
     if not STATUS.is_file():
         raise HarnessError(f"{STATUS}: missing; run `harness tabulate` first (the plan reads the judged table)")
     rows = read_json(STATUS)["claims"]
     measures = {c.id: c.measure for c in load_claims(CLAIMS_DIR)}
     wanted = next_looks(rows, measures)
+    if profile is not None:
+        if profile not in wanted:
+            raise HarnessError(f"harness seed-plan --profile {profile}: the plan extends no run of it now; "
+                               f"profiles it extends: {', '.join(sorted(wanted)) or 'none'}")
+        wanted = {profile: wanted[profile]}
     if not wanted:
         print("seed plan: no planned claim is open before its cap; nothing to add")
         return
     for profile, runs in sorted(wanted.items()):
         print(f"{profile}: " + ", ".join(f"{run} -> {n} seeds" for run, n in sorted(runs.items())))
-    if argv == ["--apply"]:
+    if write:
         done = apply(wanted)
         history = read_json(SEED_PLAN_RECORD)["looks"] if SEED_PLAN_RECORD.is_file() else []
         stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
