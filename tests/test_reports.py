@@ -2,6 +2,7 @@
 status table as a pure rendering of results/status.json whose verdicts are recomputable from the result files."""
 
 import json
+import math
 import re
 
 import numpy as np
@@ -209,6 +210,51 @@ def test_each_components_forest_plot_renders_from_status_json_alone(tmp_path):
         assert (RESULTS / "plots" / "forest" / name).is_file(), "the committed table links a plot tabulate wrote"
         assert f"(plots/forest/{name})" in (RESULTS / "status.md").read_text()
 
+
+
+def test_the_forest_figure_draws_each_rows_region_intervals_and_estimate_or_says_why():
+    """Read back from the figure: per row, the claim and its verdict in the verdict's colour; the accepted region
+    shaded between its ends (an open end: to the axis' edge) with a line at each finite end; the 95% interval thin,
+    the 90% thick, the estimate a dot; the x range every drawn value needs, padded by 15% (a single value: 10% of
+    it, at least 0.1); a row with nothing to draw its reason, cut to 100 characters."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    from harness.claims.forest import COLOURS, _span, draw_forest
+
+    drawn = {"id": "a.x", "verdict": "not reproduced", "estimate": 1.5, "ci90": [1.0, 2.0], "ci95": [0.8, 2.2], "low": 2.5, "high": None, "why": None}
+    closed = {**drawn, "id": "a.y", "verdict": "reproduced", "low": -1.0, "high": 3.0}
+    blank = {**drawn, "id": "a.z", "verdict": "not run", "estimate": None, "ci90": None, "ci95": None, "why": "w" * 120}
+    fig = draw_forest([drawn, closed, blank], "Title")
+    try:
+        axes = fig.axes
+        assert len(axes) == 3 and "Title" in fig._suptitle.get_text()
+        for ax, row in zip(axes, (drawn, closed, blank)):
+            label = ax.texts[0]
+            assert label.get_text() == f"{row['id']}  [{row['verdict']}]" and label.get_color() == COLOURS[row["verdict"]]
+            assert ax.get_yticks().size == 0 and not ax.spines["left"].get_visible()
+        lo, hi = _span(drawn)
+        assert (lo, hi) == pytest.approx((0.8 - 1.7 * 0.15, 2.5 + 1.7 * 0.15)) and axes[0].get_xlim() == pytest.approx((lo, hi))
+        assert axes[0].get_ylim() == (-1, 1)
+        for ax, row in zip(axes[:2], (drawn, closed)):
+            lo, hi = ax.get_xlim()
+            (shade,) = ax.patches
+            box = shade.get_bbox()
+            assert (box.x0, box.x1) == pytest.approx((max(row["low"], lo), min(row["high"] if row["high"] is not None else hi, hi)))
+            assert shade.get_facecolor() == pytest.approx(to_rgba("tab:green", 0.15))
+            lines = ax.get_lines()
+            ends = [list(l.get_xdata()) for l in lines if l.get_linestyle() == "-" and len(set(l.get_xdata())) == 1]
+            assert sorted(e[0] for e in ends) == [e for e in (row["low"], row["high"]) if e is not None]
+            span = {tuple(l.get_xdata()): l.get_linewidth() for l in lines if len(set(l.get_xdata())) == 2}
+            assert span == {tuple(row["ci95"]): 1, tuple(row["ci90"]): 3}
+            (dot,) = [l for l in lines if l.get_marker() == "o"]
+            assert list(dot.get_xdata()) == [row["estimate"]] and dot.get_color() == COLOURS[row["verdict"]]
+            assert all(l.get_color() == COLOURS[row["verdict"]] for l in lines if len(set(l.get_xdata())) == 2)
+        assert axes[2].texts[1].get_text() == "w" * 99 + "…" and not axes[2].get_xticks().size and not axes[2].get_lines()
+    finally:
+        plt.close(fig)
+    assert _span({**drawn, "estimate": 4.0, "ci90": None, "ci95": None, "low": 4.0}) == pytest.approx((3.6, 4.4))
+    assert _span({**drawn, "estimate": 0.0, "ci90": None, "ci95": [0.0, 0.0], "low": None, "high": math.inf}) == pytest.approx((-0.1, 0.1))
 
 
 def test_a_forest_row_draws_the_claims_estimate_intervals_and_region():

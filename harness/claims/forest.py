@@ -43,6 +43,16 @@ def _span(row: dict[str, Any]) -> tuple[float, float]:
 
 
 def plot_forest(rows: list[dict[str, Any]], title: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = draw_forest(rows, title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def draw_forest(rows: list[dict[str, Any]], title: str):
+    """The figure: one axes per row, in the rows' order."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,9 +91,7 @@ def plot_forest(rows: list[dict[str, Any]], title: str, path: Path) -> None:
     fig.suptitle(f"{title}: each claim's estimate, 90% (thick) and 95% (thin) intervals, and the region it accepts (green)",
                  fontsize=8)
     fig.subplots_adjust(left=0.42, right=0.98, top=1 - 0.75 / height, bottom=0.35 / height, hspace=1.2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def plot_components(status: dict[str, Any], folder: Path) -> dict[str, str]:
