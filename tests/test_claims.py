@@ -707,8 +707,10 @@ def test_bootstrap_evidence_p_values_are_replicate_shares_on_the_wrong_side():
     assert (low_side.p_inside, low_side.p_outside) == (pytest.approx(0.9), pytest.approx(0.6))
     high_side = bootstrap_evidence(0.6, x, 0.05, 0.2, 4)  # nearer the high end: outside = 2 * share(x <= .2), .2 included
     assert (high_side.p_inside, high_side.p_outside) == (pytest.approx(0.9), pytest.approx(0.6))
-    midway = bootstrap_evidence(0.5, [0.0] * 8 + [0.9], 0.2, 0.8, 4)  # equally near both ends: the low end's share
-    assert midway.p_outside == pytest.approx(0.4)
+    midway = bootstrap_evidence(0.5, [0.0] * 8 + [0.9], 0.25, 0.75, 4)  # equally near both ends (exactly): the low end's share
+    assert midway.p_outside == pytest.approx(0.4)  # 2 * share(x >= .25); the high end's would be 2 * 0.9, capped at 1
+    inside_band = bootstrap_evidence(0.5, [0.3] * 9, 0.25, 0.75, 4)  # doubled, a share of 1 is capped at 1
+    assert inside_band.p_outside == 1.0 and inside_band.p_inside == pytest.approx(0.1)
     tie = bootstrap_evidence(0.5, [0.5] * 9, 0.5, math.inf, 4)  # every replicate on the bound counts as wrong
     assert tie.p_inside == pytest.approx(1.0) and tie.p_outside == pytest.approx(1.0)
     assert at_least.ci90 == pytest.approx(tuple(np.quantile(x, [0.05, 0.95]))) and at_least.ci95 == pytest.approx(tuple(np.quantile(x, [0.025, 0.975])))

@@ -128,6 +128,10 @@ def test_a_cached_output_absent_as_on_a_fresh_clone_is_no_change(project):
     git(project, "add", "-A")
     git(project, "commit", "-qm", "model")
     (project / "model.json").unlink()
+    (project / "in.txt").write_text("changed")  # the output deleted but still cached: no change listed for it either
+    found = freshness(project)[DEFAULT]
+    assert found.stale == ("first", "model") and found.changed == ("in.txt modified",)
+    (project / "in.txt").write_text("a")
     shutil.rmtree(project / ".dvc" / "cache")
     assert freshness(project)[DEFAULT].stale == ()
     (project / "in.txt").write_text("changed")
@@ -210,6 +214,14 @@ def test_a_stage_dvc_is_running_is_stale_by_definition(project, monkeypatch):
     monkeypatch.setenv("DVC_STAGE", "second")
     found = freshness(project)
     assert found[DEFAULT].stale == ("second",) and found[DEFAULT].changed == ()
+    (project / "results" / "second.json").write_text("{}")  # what it is writing: still nothing listed for it
+    assert freshness(project)[DEFAULT].changed == ()
+
+
+def test_freshness_is_asked_of_the_project_given_from_anywhere(project, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    found = freshness(project)
+    assert found[DEFAULT].outputs == ("results/first.json", "results/second.json") and found["s"].stale == ()
 
 
 def test_dvc_status_lines_are_flattened_with_their_keys():

@@ -156,6 +156,10 @@ def test_a_suite_claim_is_decided_by_its_stratified_bootstrap_interval_and_can_f
     assert judge_all([suite_claim()], suite_context(mixed))[0]["verdict"] == "inconclusive"
     difference = judge_all([suite_claim(of="mean_difference", at_least=0.0)], suite_context(wins))[0]
     assert difference["estimate"] == pytest.approx((2.5 + 10.0 + 5.0) / 3)  # the per-task mean differences, averaged
+    # each arm's seeds are resampled: with B's seeds all alike, the interval's width is A's spread alone
+    spread = judge_all([suite_claim(of="mean_difference", at_least=0.0)], suite_context({t: ([80.0, 84.0, 88.0], [80.0] * 3) for t in wins}))[0]
+    low, high = spread["evidence"]["ci95"]
+    assert low < 4.0 < high and high - low > 2.0
 
 
 def test_a_suite_claim_with_an_arm_that_did_not_learn_on_one_task_is_invalid_and_names_it():
