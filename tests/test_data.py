@@ -363,3 +363,18 @@ def test_a_read_error_is_named_by_its_innermost_cause():
     assert cause(chained(ValueError("one line"))) == "one line"
     assert cause(chained(KeyError())) == "KeyError"
     assert cause(ValueError("\n  alone  \n")) == "alone"
+
+
+def test_the_first_row_names_the_columns_as_written(tmp_path):
+    """The header (or headerless first example) is the first non-blank line, split on the separator only (spaces stay
+    inside a field), its line ending dropped but a trailing empty field kept; bytes that are not UTF-8 are replaced,
+    not fatal; an empty file has one unnamed column."""
+    from harness.data.local import first_row
+
+    path = tmp_path / "f.tsv"
+    path.write_bytes("\n  \nthe sentence, é\tlabel\t\r\nx\ty\n".encode())
+    assert first_row(str(path), "\t") == ["the sentence, é", "label", ""]
+    path.write_bytes(b"caf\xe9\tb\n")
+    assert first_row(str(path), "\t") == ["caf\ufffd", "b"]
+    path.write_bytes(b"")
+    assert first_row(str(path), ",") == [""]

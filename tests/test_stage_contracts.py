@@ -245,6 +245,20 @@ def test_a_paperscale_spec_naming_what_does_not_exist_stops_in_one_line():
         paperscale.run({"architectures": spec["architectures"], "entries": {name: {**entry, "architecture": "nope"}}})
     with pytest.raises(HarnessError, match=rf"^experiments/paperscale.yaml: entries.{name}.method.method: required key is missing; known: .*lora"):
         paperscale.run({"architectures": spec["architectures"], "entries": {name: {**entry, "method": {}}}})
+    without = {k: v for k, v in entry.items() if k != "method"}  # no method at all: the same line
+    with pytest.raises(HarnessError, match=rf"^experiments/paperscale.yaml: entries.{name}.method.method: required key is missing"):
+        paperscale.run({"architectures": spec["architectures"], "entries": {name: without}})
+    with pytest.raises(HarnessError, match=rf"^experiments/paperscale.yaml: entries.{name}.architecture: unknown '{entry['architecture']}'; known: $"):
+        paperscale.run({"entries": {name: entry}})  # no architectures section: none known
+
+
+def test_the_quantization_constants_stand_alone_and_use_65b_without_the_llama_entry():
+    """QLoRA's double-quantisation saving (bits per parameter: 32/64 plain, 8/64 + 32/(64*256) doubled) is written
+    even for a spec with no entries, at 65e9 parameters when the LLaMA-65B count is not there."""
+    quant = paperscale.run({})["quantization"]
+    saving = 32 / 64 - (8 / 64 + 32 / (64 * 256))
+    assert quant == pytest.approx({"constant_bits_per_param_plain": 0.5, "constant_bits_per_param_double_quant": 8 / 64 + 32 / (64 * 256),
+                                   "double_quant_saving_bits_per_param": saving, "double_quant_saving_gb_at_65b": saving * 65e9 / 8 / 1e9}, rel=1e-12)
 
 
 # --- freshness: a result written from a dirty tree anywhere under results/ fails it --------------------------------
