@@ -267,3 +267,21 @@ def test_a_forest_row_draws_the_claims_estimate_intervals_and_region():
     assert forest_rows([claim, other, blank], "c") == [
         {"id": "x", "verdict": "reproduced", "estimate": 1.5, "ci90": [1.0, 2.0], "ci95": [0.8, 2.2], "low": 0.5, "high": None, "why": None},
         {"id": "z", "verdict": "not run", "estimate": None, "ci90": None, "ci95": None, "low": 0.5, "high": None, "why": "no results"}]
+    # an estimate is not enough: an invalid comparison, or one with no region, says why instead (its verdict if nothing else)
+    invalid = {**claim, "id": "v", "verdict": "invalid", "detail": "invalid: b did not learn", "region": {"low": 0.0, "high": 2.0}}
+    regionless = {**claim, "id": "w", "verdict": "inconclusive", "detail": "", "region": None}
+    assert forest_rows([invalid, regionless], "c") == [
+        {"id": "v", "verdict": "invalid", "estimate": None, "ci90": None, "ci95": None, "low": 0.0, "high": 2.0, "why": "invalid: b did not learn"},
+        {"id": "w", "verdict": "inconclusive", "estimate": None, "ci90": None, "ci95": None, "low": None, "high": None, "why": "inconclusive"}]
+
+
+def test_each_component_is_plotted_under_its_title(tmp_path, monkeypatch):
+    from harness.claims import forest
+
+    drawn = []
+    monkeypatch.setattr(forest, "plot_forest", lambda rows, title, path: drawn.append(([r["id"] for r in rows], title, path)))
+    claim = {"id": "x", "component": "c", "verdict": "not run", "estimate": None, "detail": "d", "evidence": None, "region": None}
+    status = {"components": [{"component": "c", "title": "The C component"}, {"component": "e", "title": "Empty"}],
+              "claims": [claim, {**claim, "id": "y"}]}
+    assert forest.plot_components(status, tmp_path) == {"c": "c.png"}  # a component without claims gets no plot
+    assert drawn == [(["x", "y"], "The C component", tmp_path / "c.png")]
