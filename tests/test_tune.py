@@ -106,6 +106,19 @@ def test_an_edge_optimum_extends_the_grid_until_interior_or_the_cap(best, edge_a
         assert min(p["factor"] for p in points) < chosen < max(p["factor"] for p in points)
 
 
+def test_the_axes_read_their_settings_and_lengths_grow_one_a_round():
+    """The lr axis takes its step, points a round and cap from ``tuning.extend_*``; the length axis its step and cap
+    from ``tuning.steps_extend_*`` and adds one length a round (each is a run of its own length, trained alone)."""
+    from types import SimpleNamespace
+
+    tuning = SimpleNamespace(extend_step=3.0, extend_per_round=2, extend_max=4, steps_extend_step=2.0, steps_extend_max=3)
+    assert Axis.learning_rate(tuning) == Axis(3.0, 2, 4) and Axis.length(tuning) == Axis(2.0, 1, 3)
+    score, _ = planted_optimum(1e4)
+    rounds = []
+    points, edge = search(score([0.5, 1.0, 2.0, 4.0]), Axis.length(tuning), lambda factors: rounds.append(factors) or score(factors))
+    assert rounds == [[8.0], [16.0], [32.0]] and edge == "top"  # one length a round, up to the cap of 3
+
+
 def test_a_diverged_point_beyond_the_best_bounds_the_grid():
     def score(factors):
         return [{"factor": f, "lr": f, "validation": None if f > 10 else 80 + f} for f in factors]
