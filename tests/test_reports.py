@@ -212,7 +212,7 @@ def test_each_components_forest_plot_renders_from_status_json_alone(tmp_path):
 
 
 
-def test_the_forest_figure_draws_each_rows_region_intervals_and_estimate_or_says_why():
+def test_the_forest_figure_draws_each_rows_region_intervals_and_estimate_or_says_why(tmp_path):
     """Read back from the figure: per row, the claim and its verdict in the verdict's colour; the accepted region
     shaded between its ends (an open end: to the axis' edge) with a line at each finite end; the 95% interval thin,
     the 90% thick, the estimate a dot; the x range every drawn value needs, padded by 15% (a single value: 10% of
@@ -220,39 +220,62 @@ def test_the_forest_figure_draws_each_rows_region_intervals_and_estimate_or_says
     import matplotlib.pyplot as plt
     from matplotlib.colors import to_rgba
 
+    from harness.claims import forest
     from harness.claims.forest import COLOURS, _span, draw_forest
 
     drawn = {"id": "a.x", "verdict": "not reproduced", "estimate": 1.5, "ci90": [1.0, 2.0], "ci95": [0.8, 2.2], "low": 2.5, "high": None, "why": None}
     closed = {**drawn, "id": "a.y", "verdict": "reproduced", "low": -1.0, "high": 3.0}
     blank = {**drawn, "id": "a.z", "verdict": "not run", "estimate": None, "ci90": None, "ci95": None, "why": "w" * 120}
-    fig = draw_forest([drawn, closed, blank], "Title")
+    open_low = {**drawn, "id": "a.w", "low": None, "high": 1.8}
+    fig = draw_forest([drawn, closed, blank, open_low], "Title")
     try:
         axes = fig.axes
-        assert len(axes) == 3 and "Title" in fig._suptitle.get_text()
-        for ax, row in zip(axes, (drawn, closed, blank)):
+        assert len(axes) == 4 and fig._suptitle.get_text().startswith("Title: ")
+        assert fig._suptitle.get_fontsize() == forest.TITLE_STYLE["fontsize"]
+        height = forest.ROW_INCHES * 4 + forest.FRAME_INCHES  # a fixed height a row, whatever the count
+        assert tuple(fig.get_size_inches()) == pytest.approx((forest.WIDTH_INCHES, height))
+        assert (fig.subplotpars.top, fig.subplotpars.bottom) == pytest.approx((1 - forest.TITLE_INCHES / height, forest.AXIS_INCHES / height))
+        assert (fig.subplotpars.left, fig.subplotpars.right, fig.subplotpars.hspace) == pytest.approx(tuple(forest.MARGINS.values()))
+        for ax, row in zip(axes, (drawn, closed, blank, open_low)):
             label = ax.texts[0]
             assert label.get_text() == f"{row['id']}  [{row['verdict']}]" and label.get_color() == COLOURS[row["verdict"]]
-            assert ax.get_yticks().size == 0 and not ax.spines["left"].get_visible()
+            assert label.get_transform() == ax.transAxes and label.get_position() == (-0.01, 0.5)
+            assert (label.get_ha(), label.get_va(), label.get_fontsize()) == tuple(forest.LABEL_STYLE.values())
+            assert ax.get_yticks().size == 0 and not any(ax.spines[side].get_visible() for side in ("top", "right", "left"))
+            assert ax.spines["bottom"].get_visible() == (row["estimate"] is not None)
         lo, hi = _span(drawn)
         assert (lo, hi) == pytest.approx((0.8 - 1.7 * 0.15, 2.5 + 1.7 * 0.15)) and axes[0].get_xlim() == pytest.approx((lo, hi))
         assert axes[0].get_ylim() == (-1, 1)
-        for ax, row in zip(axes[:2], (drawn, closed)):
+        for ax, row in zip([*axes[:2], axes[3]], (drawn, closed, open_low)):
             lo, hi = ax.get_xlim()
             (shade,) = ax.patches
             box = shade.get_bbox()
-            assert (box.x0, box.x1) == pytest.approx((max(row["low"], lo), min(row["high"] if row["high"] is not None else hi, hi)))
-            assert shade.get_facecolor() == pytest.approx(to_rgba("tab:green", 0.15))
+            assert (box.x0, box.x1) == pytest.approx((lo if row["low"] is None else max(row["low"], lo), hi if row["high"] is None else min(row["high"], hi)))
+            assert shade.get_facecolor() == pytest.approx(to_rgba("tab:green", forest.REGION_STYLE["alpha"])) and shade.get_linewidth() == 0
             lines = ax.get_lines()
-            ends = [list(l.get_xdata()) for l in lines if l.get_linestyle() == "-" and len(set(l.get_xdata())) == 1]
-            assert sorted(e[0] for e in ends) == [e for e in (row["low"], row["high"]) if e is not None]
+            ends = [l for l in lines if len(set(l.get_xdata())) == 1 and l.get_marker() != "o"]
+            assert sorted(l.get_xdata()[0] for l in ends) == [e for e in (row["low"], row["high"]) if e is not None]
+            assert all(l.get_color() == "tab:green" and l.get_linewidth() == forest.END_STYLE["lw"] for l in ends)
+            assert ax.get_ylim() == (-1, 1)
             span = {tuple(l.get_xdata()): l.get_linewidth() for l in lines if len(set(l.get_xdata())) == 2}
             assert span == {tuple(row["ci95"]): 1, tuple(row["ci90"]): 3}
             (dot,) = [l for l in lines if l.get_marker() == "o"]
             assert list(dot.get_xdata()) == [row["estimate"]] and dot.get_color() == COLOURS[row["verdict"]]
+            assert dot.get_markersize() == forest.DOT_STYLE["ms"]
+            assert ax.xaxis.get_major_ticks()[0].label1.get_fontsize() == forest.TICK_STYLE["labelsize"]
             assert all(l.get_color() == COLOURS[row["verdict"]] for l in lines if len(set(l.get_xdata())) == 2)
-        assert axes[2].texts[1].get_text() == "w" * 99 + "…" and not axes[2].get_xticks().size and not axes[2].get_lines()
+        why = axes[2].texts[1]
+        assert why.get_text() == "w" * 99 + "…" and not axes[2].get_xticks().size and not axes[2].get_lines()
+        assert why.get_transform() == axes[2].transAxes and why.get_position() == (0.0, 0.5)
+        assert (why.get_ha(), why.get_va(), why.get_fontsize(), why.get_color()) == tuple(forest.REASON_STYLE.values())
     finally:
         plt.close(fig)
+    one = draw_forest([closed], "One")
+    assert len(one.axes) == 1 and tuple(one.get_size_inches()) == pytest.approx((forest.WIDTH_INCHES, forest.ROW_INCHES + forest.FRAME_INCHES))
+    plt.close(one)
+    before = set(plt.get_fignums())
+    forest.plot_forest([closed], "Saved", tmp_path / "new" / "folder" / "c.png")  # its folder made; the figure closed
+    assert (tmp_path / "new" / "folder" / "c.png").stat().st_size > 0 and set(plt.get_fignums()) == before
     assert _span({**drawn, "estimate": 4.0, "ci90": None, "ci95": None, "low": 4.0}) == pytest.approx((3.6, 4.4))
     assert _span({**drawn, "estimate": 0.0, "ci90": None, "ci95": [0.0, 0.0], "low": None, "high": math.inf}) == pytest.approx((-0.1, 0.1))
 

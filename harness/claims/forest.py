@@ -16,6 +16,18 @@ from typing import Any
 FOREST = "forest"  # the plots' folder under results/plots/ (tabulate writes it, status.md links it)
 COLOURS = {"reproduced": "tab:green", "exceeded": "tab:green", "not reproduced": "tab:red", "inconclusive": "tab:orange",
            "insufficient runs": "tab:orange", "invalid": "tab:purple", "not run": "tab:gray"}
+REGION_COLOUR = "tab:green"
+THIN, THICK = 1, 3  # line widths of the 95% and the 90% interval
+# The picture's style (inches, points, fractions of the figure), one place to change it; what each row shows is the code's
+WIDTH_INCHES, ROW_INCHES, FRAME_INCHES, TITLE_INCHES, AXIS_INCHES, DPI = 9, 0.55, 1.0, 0.75, 0.35, 110
+LABEL_STYLE = {"ha": "right", "va": "center", "fontsize": 7}
+REASON_STYLE = {"ha": "left", "va": "center", "fontsize": 6, "color": "dimgray"}
+REGION_STYLE = {"alpha": 0.15, "lw": 0}
+END_STYLE = {"lw": 0.8}
+DOT_STYLE = {"ms": 4}
+TICK_STYLE = {"labelsize": 6, "length": 2, "pad": 1}
+TITLE_STYLE = {"fontsize": 8}
+MARGINS = {"left": 0.42, "right": 0.98, "hspace": 1.2}
 
 
 def forest_rows(claims: list[dict[str, Any]], component: str) -> list[dict[str, Any]]:
@@ -47,50 +59,50 @@ def plot_forest(rows: list[dict[str, Any]], title: str, path: Path) -> None:
 
     fig = draw_forest(rows, title)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 
 def draw_forest(rows: list[dict[str, Any]], title: str):
-    """The figure: one axes per row, in the rows' order."""
+    """The figure: one axes per row, in the rows' order, each ROW_INCHES tall under a title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n = max(len(rows), 1)
-    height = 0.55 * n + 1.0
-    fig, axes = plt.subplots(n, 1, figsize=(9, height), squeeze=False)
+    height = ROW_INCHES * n + FRAME_INCHES
+    fig, axes = plt.subplots(n, 1, figsize=(WIDTH_INCHES, height), squeeze=False)
     for ax, row in zip(axes[:, 0], rows):
         ax.set_yticks([])
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
-        colour = COLOURS.get(row["verdict"], "black")
-        ax.text(-0.01, 0.5, f"{row['id']}  [{row['verdict']}]", transform=ax.transAxes, ha="right", va="center", fontsize=7, color=colour)
+        colour = COLOURS[row["verdict"]]
+        ax.text(-0.01, 0.5, f"{row['id']}  [{row['verdict']}]", transform=ax.transAxes, color=colour, **LABEL_STYLE)
         if row["estimate"] is None:
             ax.set_xticks([])
             ax.spines["bottom"].set_visible(False)
             why = row["why"] if len(row["why"]) <= 100 else row["why"][:99] + "…"
-            ax.text(0.0, 0.5, why, transform=ax.transAxes, ha="left", va="center", fontsize=6, color="dimgray")
+            ax.text(0.0, 0.5, why, transform=ax.transAxes, **REASON_STYLE)
             continue
         lo, hi = _span(row)
         low = row["low"] if row["low"] is not None else -math.inf
         high = row["high"] if row["high"] is not None else math.inf
-        ax.axvspan(max(low, lo), min(high, hi), color="tab:green", alpha=0.15, lw=0)
+        ax.axvspan(max(low, lo), min(high, hi), color=REGION_COLOUR, **REGION_STYLE)
         for end in (row["low"], row["high"]):
             if end is not None:
-                ax.axvline(end, color="tab:green", lw=0.8)
+                ax.axvline(end, color=REGION_COLOUR, **END_STYLE)
         if row["ci95"]:
-            ax.plot(row["ci95"], [0, 0], color=colour, lw=1)
+            ax.plot(row["ci95"], [0, 0], color=colour, lw=THIN)
         if row["ci90"]:
-            ax.plot(row["ci90"], [0, 0], color=colour, lw=3)
-        ax.plot([row["estimate"]], [0], "o", color=colour, ms=4)
+            ax.plot(row["ci90"], [0, 0], color=colour, lw=THICK)
+        ax.plot([row["estimate"]], [0], "o", color=colour, **DOT_STYLE)
         ax.set_xlim(lo, hi)
         ax.set_ylim(-1, 1)
-        ax.tick_params(axis="x", labelsize=6, length=2, pad=1)
+        ax.tick_params(axis="x", **TICK_STYLE)
     fig.suptitle(f"{title}: each claim's estimate, 90% (thick) and 95% (thin) intervals, and the region it accepts (green)",
-                 fontsize=8)
-    fig.subplots_adjust(left=0.42, right=0.98, top=1 - 0.75 / height, bottom=0.35 / height, hspace=1.2)
+                 **TITLE_STYLE)
+    fig.subplots_adjust(top=1 - TITLE_INCHES / height, bottom=AXIS_INCHES / height, **MARGINS)
     return fig
 
 
