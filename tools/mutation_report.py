@@ -53,9 +53,13 @@ def main() -> int:
         print("no mutmut results under mutants/: run mutmut run first", file=sys.stderr)
         return 2
     settings = tomllib.loads(Path("pyproject.toml").read_text())["tool"]["mutmut"]
+    args = settings["pytest_add_cli_args"]
+    deselected = [args[i + 1] for i, a in enumerate(args) if a == "--deselect"]
+    kept = [a for i, a in enumerate(args) if a != "--deselect" and (i == 0 or args[i - 1] != "--deselect")]
     lines = ["# Mutation testing", "",
              f"`make mutation`: mutmut over {', '.join(f'`{p}`' for p in settings['only_mutate'])}, against "
-             f"{', '.join(settings['pytest_add_cli_args_test_selection'])} (`{' '.join(settings['pytest_add_cli_args'])}`), "
+             f"{', '.join(settings['pytest_add_cli_args_test_selection'])} (`{' '.join(kept)}`; {len(deselected)} tests left out, "
+             "listed with the reason in pyproject.toml's `[tool.mutmut]`), "
              f"at commit `{commit()}`. Kill rate = killed / mutants run (a mutant no test reaches counts as surviving); "
              f"target {TARGET:.0%} per module. A module whose run was cut short says how many of its mutants did not run: "
              "its rate is over those that did, and it does not meet the target until all have.", "",
