@@ -258,3 +258,34 @@ def test_a_profile_run_that_succeeds_records_how_it_ran_and_copies_its_results_b
     assert len(fresh["invocations"]) == 1 and fresh["wall_seconds"] == 2.0
     assert sorted(p.name for p in dest.iterdir()) == ["params.yaml", "run.json"]  # the old results went with the old folder
     assert sorted(p.name for p in dest.parent.iterdir()) == ["p"]  # no scratch folder left beside it
+
+
+def test_run_profile_main_runs_the_named_stages_and_says_where_the_results_are(monkeypatch, capsys):
+    from harness.commands import run_profile as module
+
+    asked = []
+    monkeypatch.setattr(module, "run_profile", lambda name, targets: asked.append((name, targets)))
+    clock = iter([10.0, 72.4])
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
+    module.main(["glue-x", "evaluate@lora", "tune@full"])
+    assert asked == [("glue-x", ["evaluate@lora", "tune@full"])]
+    assert capsys.readouterr().out == "results/profiles/glue-x: profile glue-x ran in 62 s\n"
+
+
+def test_a_profiles_sibling_folders_resolve_from_its_checkout_and_git_failures_say_why(tmp_path):
+    from harness.commands.run_profile import git, link_siblings
+
+    root = tmp_path / "repo"
+    (root / "experiments" / "profiles").mkdir(parents=True)
+    (root / "experiments" / "profiles" / "p.yaml").write_text("train: ../glue/SST-2/train.tsv\neval: '../glue/x'\nother: \"../absent/y\"\n")
+    (tmp_path / "glue").mkdir()
+    work = root / ".profiles" / "p"
+    work.mkdir(parents=True)
+    link_siblings(root, work)
+    assert sorted(p.name for p in work.parent.iterdir()) == ["glue", "p"]  # no link to a sibling that is not there
+    assert (work.parent / "glue").is_symlink() and (work.parent / "glue").resolve() == (tmp_path / "glue").resolve()
+    link_siblings(root, work)  # again: the link is kept
+    assert (work.parent / "glue").resolve() == (tmp_path / "glue").resolve()
+    with pytest.raises(HarnessError, match=r"^git rev-parse HEAD: fatal: not a git repository"):
+        git(tmp_path, "rev-parse", "HEAD")
+    assert git(root.parent, "--version").startswith("git version")
