@@ -114,11 +114,13 @@ def test_the_run_record_sums_the_invocations_that_built_the_results(tmp_path):
 
 
 def test_the_checkout_starts_from_the_commit_without_the_defaults_results_then_keeps_only_the_profiles(tmp_path):
-    """``.profiles/<name>`` is made at the commit with the default's committed results cleared (the pipeline's
-    inputs kept), the shared DVC cache, and a link to each sibling folder the profile names; moved to a later commit
-    it keeps the profile's own results and every pipeline's dvc.lock, and drops what that commit committed into
-    the default's results. lay_out then makes the profile file the params, and gives each study its part (a study
-    the profile holds nothing of loses its dvc.yaml)."""
+    """``.profiles/<name>`` is made at the commit asked for (not HEAD) with the default's committed results cleared
+    (the pipeline's inputs kept), the shared DVC cache, and a link to each sibling folder the profile names; made
+    again after the folder was deleted by hand. Moved to a later commit it keeps the profile's own results and every
+    pipeline's dvc.lock over the commit's (a study the commit removed keeps its lock), drops what that commit
+    committed into the default's results, and discards the laid-out params; at its commit already nothing moves.
+    lay_out then makes the profile file the params and gives each study its part (a study the profile holds nothing
+    of loses its dvc.yaml, and gets it back when a later profile holds part of it)."""
     from harness.commands.run_profile import checkout, lay_out
 
     root, sibling = tmp_path / "repo", tmp_path / "glue"
@@ -126,8 +128,10 @@ def test_the_checkout_starts_from_the_commit_without_the_defaults_results_then_k
     files = {"params.yaml": "studies: [s1, s2]\ntrain: {lora: {method: lora}}\n",
              "studies/s1/params.yaml": "train: {extra: {method: lora}}\n", "studies/s1/dvc.yaml": "stages: {}\n",
              "studies/s2/params.yaml": "sweep: {points: [1]}\n", "studies/s2/dvc.yaml": "stages: {}\n",
-             "experiments/profiles/p.yaml": "profile: p\ndata: {local: {train: ../glue/train.tsv}}\ntrain: {lora: {method: lora}, extra: {method: lora}}\n",
-             "results/reference/r.md": "input\n", "results/profiles/q/run.json": "{}\n", "results/eval/lora.json": "{\"default\": 1}\n"}
+             "experiments/profiles/p.yaml": "profile: p\ndata: {local: {train: ../glue/train.tsv}}\ntrain: {lora: {method: lora}, extra: {method: lora, r: 4}}\n",
+             "experiments/profiles/q.yaml": "profile: q\ntrain: {lora: {method: lora}}\nsweep: {points: [2]}\n",
+             "results/reference/r.md": "input\n", "results/profiles/q/run.json": "{}\n", "results/eval/lora.json": "{\"default\": 1}\n",
+             "results/status.json": "{}\n", "dvc.lock": "default: lock\n"}
     for path, text in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
@@ -135,38 +139,69 @@ def test_the_checkout_starts_from_the_commit_without_the_defaults_results_then_k
     sh("dvc", "init", "-q", cwd=root)
     commit(root, "first")
     first = sh("git", "rev-parse", "HEAD", cwd=root).stdout.strip()
+    (root / "README.md").write_text("second\n")
+    commit(root, "second")  # HEAD moves on: the checkout is made at the commit it is given
 
     work = checkout(root, "p", first)
     assert work == root / ".profiles" / "p" and sh("git", "rev-parse", "HEAD", cwd=work).stdout.strip() == first
-    assert sorted(p.name for p in (work / "results").iterdir()) == ["profiles", "reference"]  # the default's eval cleared
+    assert sorted(p.name for p in (work / "results").iterdir()) == ["profiles", "reference"]  # the default's results cleared
     cache = sh("dvc", "cache", "dir", cwd=root).stdout.strip()
     assert sh("dvc", "cache", "dir", cwd=work).stdout.strip() == str(Path(cache).resolve())
     assert (work.parent / "glue").resolve() == sibling.resolve()
+    shutil.rmtree(work)  # deleted by hand: git still lists the worktree until it is pruned
+    assert checkout(root, "p", first) == work and (work / "params.yaml").is_file()
 
+    lay_out(work, root / "experiments" / "profiles" / "p.yaml")  # params.yaml now differs from the commit's
     (work / "results" / "tune").mkdir()
     (work / "results" / "tune" / "lora.json").write_text("{\"profile\": 1}\n")
-    (work / "dvc.lock").write_text("schema: '2.0'\n")
-    (work / "studies" / "s1" / "dvc.lock").write_text("schema: '2.0'\nstudy: s1\n")
+    (work / "dvc.lock").write_text("profile: lock\n")
+    for study in ("s1", "s2"):
+        (work / "studies" / study / "dvc.lock").write_text(f"profile: {study}\n")
     (root / "results" / "eval" / "adalora.json").write_text("{\"default\": 2}\n")
+    (root / "studies" / "s1" / "dvc.lock").write_text("default: s1\n")
+    (root / "params.yaml").write_text("studies: [s1]\ntrain: {lora: {method: lora, r: 2}}\n")
+    shutil.rmtree(root / "studies" / "s2")
     (root / "README.md").write_text("later\n")
     commit(root, "later")
     later = sh("git", "rev-parse", "HEAD", cwd=root).stdout.strip()
     assert checkout(root, "p", later) == work and sh("git", "rev-parse", "HEAD", cwd=work).stdout.strip() == later
-    assert (work / "README.md").read_text() == "later\n"
+    assert (work / "README.md").read_text() == "later\n" and (work / "params.yaml").read_text() == (root / "params.yaml").read_text()
     assert (work / "results" / "tune" / "lora.json").read_text() == "{\"profile\": 1}\n"
-    assert not (work / "results" / "eval").exists() and (work / "results" / "reference" / "r.md").is_file()
-    assert (work / "dvc.lock").read_text() == "schema: '2.0'\n"
-    assert (work / "studies" / "s1" / "dvc.lock").read_text() == "schema: '2.0'\nstudy: s1\n"
-    assert checkout(root, "p", later) == work  # at the commit already: nothing moves
-    assert (work / "results" / "tune" / "lora.json").is_file()
+    assert sorted(p.name for p in (work / "results").iterdir()) == ["profiles", "reference", "tune"]
+    assert (work / "dvc.lock").read_text() == "profile: lock\n"
+    assert [(work / "studies" / s / "dvc.lock").read_text() for s in ("s1", "s2")] == ["profile: s1\n", "profile: s2\n"]
+    (work / "README.md").write_text("edited in the checkout\n")
+    assert checkout(root, "p", later) == work  # at the commit already: nothing moves, nothing is checked out again
+    assert (work / "README.md").read_text() == "edited in the checkout\n" and (work / "results" / "tune" / "lora.json").is_file()
 
+    sh("git", "checkout", "-q", "--force", "--detach", first, cwd=work)  # the layout of the first commit, both studies
     source = root / "experiments" / "profiles" / "p.yaml"
     lay_out(work, source)
     assert (work / "params.yaml").read_text() == source.read_text()
-    assert yaml.safe_load((work / "studies" / "s1" / "params.yaml").read_text()) == {"train": {"extra": {"method": "lora"}}}
+    assert yaml.safe_load((work / "studies" / "s1" / "params.yaml").read_text()) == {"train": {"extra": {"method": "lora", "r": 4}}}
     assert (work / "studies" / "s1" / "dvc.yaml").is_file() and not (work / "studies" / "s2" / "dvc.yaml").exists()
     lay_out(work, source)  # again on a laid-out checkout: the committed layout first, so the same result
     assert not (work / "studies" / "s2" / "dvc.yaml").exists() and (work / "params.yaml").read_text() == source.read_text()
+    lay_out(work, root / "experiments" / "profiles" / "q.yaml")  # a profile holding part of s2: its pipeline is back
+    assert (work / "studies" / "s2" / "dvc.yaml").is_file() and not (work / "studies" / "s1" / "dvc.yaml").exists()
+    assert yaml.safe_load((work / "studies" / "s2" / "params.yaml").read_text()) == {"sweep": {"points": [2]}}
+
+
+def test_a_checkout_of_a_repository_dvc_does_not_know_stops_at_the_cache_it_cannot_read(tmp_path):
+    import subprocess as sp
+
+    from harness.commands.run_profile import checkout
+
+    root = tmp_path / "repo"
+    (root / "experiments" / "profiles").mkdir(parents=True)
+    (root / "experiments" / "profiles" / "p.yaml").write_text("profile: p\n")
+    (root / "results").mkdir()
+    (root / "results" / "x.json").write_text("{}\n")
+    sh("git", "init", "-q", cwd=root)
+    commit(root, "no dvc")
+    with pytest.raises(sp.CalledProcessError) as err:
+        checkout(root, "p", sh("git", "rev-parse", "HEAD", cwd=root).stdout.strip())
+    assert err.value.cmd == ["dvc", "cache", "dir"]
 
 
 def test_run_profile_refuses_what_it_cannot_run_in_one_line(tmp_path, monkeypatch):
@@ -184,7 +219,8 @@ def test_run_profile_refuses_what_it_cannot_run_in_one_line(tmp_path, monkeypatc
     monkeypatch.setattr(module, "check_runs_in_one_pipeline", lambda *a: None)
     for dirty in (True, None):
         monkeypatch.setattr(module, "git_state", lambda where, dirty=dirty: {"sha": "0" * 40, "dirty": dirty})
-        with pytest.raises(HarnessError, match="harness run-profile: commit first"):
+        with pytest.raises(HarnessError, match=r"^harness run-profile: commit first \(git status shows tracked changes\): a profile's "
+                                               r"results record the commit they ran at, and a checkout of it is what runs$"):
             module.run_profile("c", [], root)
     for argv in ([], ["--all"]):
         with pytest.raises(HarnessError, match=r"usage: harness run-profile <profile name> \[dvc stage ...\]"):
@@ -213,7 +249,7 @@ def test_a_profile_run_that_succeeds_records_how_it_ran_and_copies_its_results_b
     (work / "params.yaml").write_text("profile: p\n")
     calls = []
     monkeypatch.setattr(module, "load_validated", lambda source: type("P", (), {"profile": "p"})())
-    monkeypatch.setattr(module, "check_runs_in_one_pipeline", lambda *a: None)
+    monkeypatch.setattr(module, "check_runs_in_one_pipeline", lambda *a: calls.append(("check", *a)))
     monkeypatch.setattr(module, "git_state", lambda where: {"sha": f"sha of {Path(where).name}", "dirty": False})
     monkeypatch.setattr(module, "hardware", lambda: {"cpu_count": 2})
     def fake_checkout(where, name, sha):
@@ -231,9 +267,10 @@ def test_a_profile_run_that_succeeds_records_how_it_ran_and_copies_its_results_b
     monkeypatch.setattr(module.subprocess, "run", lambda args, cwd, env: calls.append(("run", args, cwd, env["PYTHONPATH"]))
                         or subprocess.CompletedProcess(args, 0))
 
+    (root / "results" / "profiles" / ".p.tmp" / "eval").mkdir(parents=True)  # left by an interrupted copy-back
     dest = module.run_profile("p", targets, root)
     assert dest == root / "results" / "profiles" / "p"
-    assert calls == [("checkout", root, "p", "sha of repo"), ("lay_out", work, root / "experiments" / "profiles" / "p.yaml"),
+    assert calls == [("check", root / "experiments" / "profiles" / "p.yaml", root), ("checkout", root, "p", "sha of repo"), ("lay_out", work, root / "experiments" / "profiles" / "p.yaml"),
                      ("run", [sys.executable, "-m", "harness.core.cli", "preload", "--", "dvc", "repro", *(targets or ["--all-pipelines"])],
                       work, f"{work.resolve()}{os.pathsep}/elsewhere")]
     assert sorted(p.name for p in dest.iterdir()) == ["eval", "params.yaml", "prepare.json", "run.json"]
