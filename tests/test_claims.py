@@ -714,3 +714,49 @@ def test_bootstrap_evidence_p_values_are_replicate_shares_on_the_wrong_side():
     tie = bootstrap_evidence(0.5, [0.5] * 9, 0.5, math.inf, 4)  # every replicate on the bound counts as wrong
     assert tie.p_inside == pytest.approx(1.0) and tie.p_outside == pytest.approx(1.0)
     assert at_least.ci90 == pytest.approx(tuple(np.quantile(x, [0.05, 0.95]))) and at_least.ci95 == pytest.approx(tuple(np.quantile(x, [0.025, 0.975])))
+
+
+def test_the_constant_predictor_scores_and_the_validation_figures_each_run_offers():
+    """The floor's constant: 0 for a coefficient; the majority class's accuracy; for F1 the positive class predicted
+    everywhere (2p / (1 + p)); unknown without label counts. The figure: each seed's final validation score in seed
+    order, else each seed's last curve point, else the tuning's score at the chosen lr (one value), else none."""
+    from harness.claims.competence import MetricRule, constant_score, validation_scores
+
+    majority, zero = MetricRule(constant="majority", margin=1.0, reason="r"), MetricRule(constant="zero", margin=0.1, reason="r")
+    counts = {"0": 30, "1": 10}
+    assert constant_score("pearson", zero, None) == 0.0
+    assert constant_score("accuracy", majority, counts) == 75.0 and constant_score("accuracy", majority, None) is None
+    assert constant_score("f1", majority, counts) == pytest.approx(100 * 2 * 0.25 / 1.25)
+    assert constant_score("f1", majority, {"0": 40}) == 0.0  # no positive example: F1 0
+    seeds = {"10": {"final_validation": {"accuracy": 70.0}, "val_curve": [[5, 60.0], [10, 65.0]]},
+             "2": {"final_validation": {"accuracy": 80.0}, "val_curve": [[5, 61.0], [10, 66.0]]}}
+    assert validation_scores({"train": {"seeds": seeds}}, "accuracy") == ([80.0, 70.0], "the trained model on the validation split, 2 seeds")
+    curves = {s: {"val_curve": v["val_curve"]} for s, v in seeds.items()}
+    assert validation_scores({"train": {"seeds": curves}}, "accuracy") == ([66.0, 65.0], "last validation point of 2 seeds")
+    tune = {"seed": 3, "chosen_lr": 0.01, "grid": [{"lr": 0.001, "validation": 50.0}, {"lr": 0.01, "validation": 77.0}]}
+    assert validation_scores({"train": {"seeds": {"0": {}}}, "tune": tune}, "accuracy") == ([77.0], "tuning, seed 3 at the chosen lr")
+    assert validation_scores({"tune": {k: v for k, v in tune.items() if k != "seed"}}, "accuracy") == ([77.0], "tuning, seed 0 at the chosen lr")
+    assert validation_scores({"tune": {**tune, "grid": [{"lr": 0.01, "validation": None}]}}, "accuracy") is None  # diverged
+    assert validation_scores({"tune": {**tune, "chosen_lr": 0.1}}, "accuracy") is None and validation_scores({}, "accuracy") is None
+
+
+def test_an_arm_is_checked_on_its_own_metric_and_reads_its_bound_against_the_floor():
+    from harness.claims.competence import CompetenceSpec, MetricRule, check_arm
+
+    spec = CompetenceSpec(metrics={"accuracy": MetricRule(constant="majority", margin=5.0, reason="r")})
+
+    def ctx(values, metric="accuracy", where="tune", counts=None):
+        run = {"train": {"seeds": {str(i): {"final_validation": {metric: v}} for i, v in enumerate(values)}},
+               where: {"metric" if where == "tune" else "primary_metric": metric}}
+        return Context("p", {"r": run}, None, prepared={"label_counts": {"validation": counts or {"0": 60, "1": 40}}})
+
+    one = check_arm("r", ctx([65.0]), spec)
+    assert one.run == "r" and one.learned and one.figure == (
+        "validation accuracy 65 (the trained model on the validation split, 1 seeds) >= 65: the constant predictor's 60 + margin 5")
+    assert not check_arm("r", ctx([64.9]), spec).learned and " < 65: " in check_arm("r", ctx([64.9]), spec).figure
+    spread = check_arm("r", ctx([70.0, 80.0, 90.0], where="eval"), spec)  # the metric from the eval record when untuned
+    assert not spread.learned and spread.figure.startswith("validation accuracy 80, one-sided 95% lower bound 63.14 (")  # 80 - 2.92*10/sqrt(3) < 65
+    assert check_arm("absent", ctx([65.0]), spec) is None
+    assert check_arm("r", Context("p", {"r": {"train": {"seeds": {"0": {"final_validation": {"accuracy": 1.0}}}}}}, None), spec) is None  # no metric
+    with pytest.raises(HarnessError, match=r"experiments/competence.yaml: metrics: no rule for 'f1' \(run r\); rules: accuracy$"):
+        check_arm("r", ctx([65.0], metric="f1"), spec)
