@@ -202,3 +202,24 @@ def test_loraplus_passes_its_weight_decay_to_the_adapter_weights(tiny_raw):
     decay_of = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
     lora = [p for n, p in model.named_parameters() if "lora_" in n and p.requires_grad]
     assert lora and {decay_of[id(p)] for p in lora} == {0.03}
+
+
+@pytest.mark.parametrize("name", ["lora", "loraplus", "adalora"])
+def test_the_peft_config_follows_the_model_a_causal_lm_keeps_its_head_and_a_deberta_pooler_trains(name):
+    """What the task type and the head modules are read from: the model itself (a causal LM is CAUSAL_LM, a
+    classifier SEQ_CLS with the head modules peft's wrapper would leave frozen, DeBERTa's pooler, to save)."""
+    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification, GPT2Config, GPT2LMHeadModel
+
+    from harness.core.schema import validate
+
+    method = METHODS.get(name)()
+    torch.manual_seed(0)
+    lm = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=64, n_positions=32))
+    cfg = validate(method.Config, {"method": name, "target_modules": ["c_attn"]}, "t")
+    peft = method.prepare(lm, cfg, total_steps=20).peft_config["default"]
+    assert peft.task_type == "CAUSAL_LM" and not peft.modules_to_save
+    deberta = DebertaV2ForSequenceClassification(DebertaV2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                                                 intermediate_size=37, vocab_size=64, num_labels=2))
+    cfg = validate(method.Config, {"method": name, "target_modules": ["query_proj", "value_proj"]}, "t")
+    peft = method.prepare(deberta, cfg, total_steps=20).peft_config["default"]
+    assert peft.task_type == "SEQ_CLS" and "pooler" in peft.modules_to_save
