@@ -223,3 +223,12 @@ def test_the_peft_config_follows_the_model_a_causal_lm_keeps_its_head_and_a_debe
     cfg = validate(method.Config, {"method": name, "target_modules": ["query_proj", "value_proj"]}, "t")
     peft = method.prepare(deberta, cfg, total_steps=20).peft_config["default"]
     assert peft.task_type == "SEQ_CLS" and "pooler" in peft.modules_to_save
+
+
+def test_adalora_reports_the_modules_its_allocator_cut_below_init_r(monkeypatch):
+    from harness.methods import adalora
+
+    monkeypatch.setattr(adalora, "final_ranks", lambda model: {"a": 4, "b": 2, "c": 0})
+    monkeypatch.setattr(adalora, "final_adapter_params", lambda model, ranks: 123)
+    report = adalora.AdaLora().report(None, adalora.AdaLoraSettings(method="adalora", init_r=4, target_r=2))
+    assert report == {"rank_pattern": {"a": 4, "b": 2, "c": 0}, "init_r": 4, "target_r": 2, "final_adapter_params": 123, "modules_below_init_r": 2}

@@ -243,8 +243,11 @@ def test_a_paperscale_spec_naming_what_does_not_exist_stops_in_one_line():
     with pytest.raises(HarnessError, match=rf"^experiments/paperscale.yaml: entries.{name}.architecture: unknown 'nope'; known: "
                                            rf"{', '.join(spec['architectures'])}$"):
         paperscale.run({"architectures": spec["architectures"], "entries": {name: {**entry, "architecture": "nope"}}})
-    with pytest.raises(HarnessError, match=rf"^experiments/paperscale.yaml: entries.{name}.method.method: required key is missing; known: .*lora"):
+    with pytest.raises(HarnessError, match=rf"^experiments/paperscale.yaml: entries.{name}.method.method: required key is missing; known: "
+                                           rf"{', '.join(METHODS.names())}$"):
         paperscale.run({"architectures": spec["architectures"], "entries": {name: {**entry, "method": {}}}})
+    with pytest.raises(HarnessError, match=rf"^experiments/paperscale.yaml: entries.{name}.method.r: "):
+        paperscale.run({"architectures": spec["architectures"], "entries": {name: {**entry, "method": {"method": "lora", "r": 0}}}})
     without = {k: v for k, v in entry.items() if k != "method"}  # no method at all: the same line
     with pytest.raises(HarnessError, match=rf"^experiments/paperscale.yaml: entries.{name}.method.method: required key is missing"):
         paperscale.run({"architectures": spec["architectures"], "entries": {name: without}})

@@ -71,8 +71,11 @@ def test_choice_best_score_then_the_factor_nearest_one():
     assert choose(grid(90, 85, 90, 90)) == 2  # 3 is nearer 1 than 0.3 or 10
     assert choose(grid(85, 85, 80, 80, factors=(1 / 3, 1.0, 3.0, 10.0))) == 1  # the default wins a tie
     assert choose(grid(None, 50, None, None)) == 1  # diverged points never win
-    with pytest.raises(HarnessError, match="every learning rate of the grid diverged"):
+    assert choose(grid(90, 85, 90, 90, factors=(2.0, 1.0, 0.5, 4.0))) == 2  # as near 1 either way: the smaller factor
+    with pytest.raises(HarnessError, match=r"^tune: every learning rate of the grid diverged; lower the run's lr or the tuning factors$"):
         choose(grid(None, None, None, None))
+    assert edge_of([point(80, 1.0), point(90, 3.0)]) == "top" and edge_of([point(90, 1.0), point(80, 3.0)]) == "bottom"
+    assert edge_of([point(90, 1.0)]) is None  # one point has no edge to grow from
 
 
 LADDER = Axis.learning_rate(TuningConfig(factors=[1.0, 3.0, 10.0], extend_step=3.0, extend_per_round=2, extend_max=4))  # the default's rule
@@ -94,6 +97,7 @@ def planted_optimum(best_factor: float):
     (200.0, None, [30.0, 90.0, 270.0, 810.0]),  # two rounds
     (1e4, "top", [30.0, 90.0, 270.0, 810.0]),   # beyond the cap: stops there and says so
     (0.2, None, [1 / 3, 1 / 9]),             # beyond the bottom
+    (1e-4, "bottom", [1 / 3, 1 / 9, 1 / 27, 1 / 81]),  # beyond the bottom's cap: the same 4 points as the top's
     (3.0, None, []),                         # interior already: nothing added
 ])
 def test_an_edge_optimum_extends_the_grid_until_interior_or_the_cap(best, edge_after, added):
