@@ -192,3 +192,25 @@ def test_timings_of_two_runs_compare_only_on_one_kind_of_machine():
     with pytest.raises(NotRun, match=r"a ran on AMD EPYC, b on Intel\(R\) Xeon\(R\): timings compare on one kind of machine only"):
         pair("train_seconds", mixed)
     assert pair("final_loss", mixed)[1].values == [0.2, pytest.approx(0.3)]
+
+
+def test_a_runs_machine_is_its_cpu_and_gpu_as_recorded():
+    def context(hardware=None, provenance=True):
+        record = {"seeds": {"0": {}}} | ({"provenance": {"hardware": hardware} if hardware is not None else {}} if provenance else {})
+        return Context("smoke", {"a": {"train": record}}, None)
+
+    cfg = RunSettings(kind="run", run="a", field="train_seconds", file="train")
+    assert RunMeasure.machine(cfg, context({"cpu_model": "EPYC", "cuda": "H100"})) == "EPYC + H100"
+    assert RunMeasure.machine(cfg, context({"cpu_model": "EPYC", "cuda": None})) == "EPYC"
+    assert RunMeasure.machine(cfg, context({})) is None and RunMeasure.machine(cfg, context(provenance=False)) is None
+    assert RunMeasure.machine(cfg, context()) is None  # provenance without a hardware record
+    assert RunMeasure.machine(RunSettings(kind="run", run="b", field="train_seconds", file="train"), context({"cpu_model": "x"})) is None
+
+
+def test_a_planted_task_that_is_no_valid_benchmark_is_not_run_and_says_why():
+    record = {"seeds": {"0": {"final_loss": 1.0}}, "validity": {"valid": False, "why": "the control learned the plant"}}
+    ctx = Context("smoke", {"planted_low": {"train": record}}, None)
+    with pytest.raises(NotRun, match=r"^planted task 'planted_low' is not a valid benchmark: the control learned the plant$"):
+        RunMeasure.per_seed(RunSettings(kind="run", run="planted_low", field="final_loss", file="train"), ctx)
+    record["validity"]["valid"] = True
+    assert RunMeasure.per_seed(RunSettings(kind="run", run="planted_low", field="final_loss", file="train"), ctx) == (["0"], [1.0])
