@@ -63,7 +63,7 @@ bench: setup
 gpu-check: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" python benchmarks/gpu_check.py $(if $(DRY),--quick --out $(or $(OUT),/tmp/gpu-check-dry),--out results/gpu)
 
-# Mutation testing of the modules a verdict rests on (outside CI: ~2 h on two cores; docs/testing.md). mutmut's parallel run has been seen to
+# Mutation testing of the modules a verdict rests on (outside CI: hours on two cores; docs/testing.md). mutmut's parallel run has been seen to
 # record a killed mutant as surviving, so every survivor is rerun on its own before the report is written.
 mutation: setup
 	rm -rf mutants
