@@ -119,7 +119,7 @@ def test_the_axes_read_their_settings_and_lengths_grow_one_a_round():
     assert Axis.learning_rate(tuning) == Axis(3.0, 2, 4) and Axis.length(tuning) == Axis(2.0, 1, 3)
     score, _ = planted_optimum(1e4)
     rounds = []
-    points, edge = search(score([0.5, 1.0, 2.0, 4.0]), Axis.length(tuning), lambda factors: rounds.append(factors) or score(factors))
+    _, edge = search(score([0.5, 1.0, 2.0, 4.0]), Axis.length(tuning), lambda factors: rounds.append(factors) or score(factors))
     assert rounds == [[8.0], [16.0], [32.0]] and edge == "top"  # one length a round, up to the cap of 3
 
 

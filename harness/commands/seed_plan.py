@@ -18,7 +18,6 @@ prints the count beside the look).
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import Any
 
