@@ -65,9 +65,14 @@ gpu-check: setup
 
 # Mutation testing of the modules a verdict rests on (outside CI: hours on two cores; docs/testing.md). mutmut's parallel run has been seen to
 # record a killed mutant as surviving, so every survivor is rerun on its own before the report is written.
+# It runs in a scratch clone of HEAD outside this working tree: mutmut runs the tests from its mutants/ folder, and a
+# mutant that drops a cwd= acts on whatever repository holds that folder (one once pointed this checkout's DVC cache at
+# a test's scratch repository). The report is copied back.
+MUTATION_DIR ?= /tmp/peft-repro-mutation
+MUTMUT = cd "$(MUTATION_DIR)" && export PATH="$(CURDIR)/$(BIN):$$PATH" OMP_NUM_THREADS=1 &&
 mutation: setup
-	rm -rf mutants
-	PATH="$(CURDIR)/$(BIN):$$PATH" OMP_NUM_THREADS=1 mutmut run --max-children 2 > /dev/null
-	survivors=$$(PATH="$(CURDIR)/$(BIN):$$PATH" mutmut results | grep -E ': (survived|no tests)$$' | cut -d: -f1); \
-	  [ -z "$$survivors" ] || PATH="$(CURDIR)/$(BIN):$$PATH" OMP_NUM_THREADS=1 mutmut run --max-children 1 $$survivors > /dev/null
-	PATH="$(CURDIR)/$(BIN):$$PATH" python tools/mutation_report.py
+	rm -rf "$(MUTATION_DIR)" && git clone -q --local "$(CURDIR)" "$(MUTATION_DIR)"
+	$(MUTMUT) mutmut run --max-children 2 > /dev/null
+	$(MUTMUT) survivors=$$(mutmut results | grep -E ': (survived|no tests)$$' | cut -d: -f1); \
+	  [ -z "$$survivors" ] || mutmut run --max-children 1 $$survivors > /dev/null
+	$(MUTMUT) python tools/mutation_report.py; status=$$?; cp reports/mutation.md "$(CURDIR)/reports/mutation.md"; exit $$status
