@@ -104,8 +104,8 @@ def main(argv: list[str]) -> None:
     if not wanted:
         print("seed plan: no planned claim is open before its cap; nothing to add")
         return
-    for profile, runs in sorted(wanted.items()):
-        print(f"{profile}: " + ", ".join(f"{run} -> {n} seeds" for run, n in sorted(runs.items())))
+    for name, runs in sorted(wanted.items()):
+        print(f"{name}: " + ", ".join(f"{run} -> {n} seeds" for run, n in sorted(runs.items())))
     if write:
         done = apply(wanted)
         history = read_json(SEED_PLAN_RECORD)["looks"] if SEED_PLAN_RECORD.is_file() else []
