@@ -119,8 +119,9 @@ def test_every_profile_folder_is_listed_with_its_runs_and_cost():
             steps = {s["steps"] for s in read_json(RESULTS / "profiles" / p["profile"] / "train" / f"{r['run']}.json")["seeds"].values()}
             shown = re.search(rf"[:;] {re.escape(r['run'])} \S+ \[[^\]]*\] \(([^)]*)\)", row).group(1)
             edge = f", **grid edge**: {tune['grid_edge']}" if tune["grid_edge"] else ""
-            scores = {g["validation"] for g in [*tune["grid"], *(g for length in tune["lengths"] or [] for g in length["grid"])]}
-            tied = ", **every lr and length tied on validation**" if len(scores) == 1 else ""
+            points = [*tune["grid"], *(g for length in tune["lengths"] or [] for g in length["grid"])]
+            scores = {g["validation"] for g in points if g["validation"] is not None}  # a diverged point has no score
+            tied = ", **every lr and length tied on validation**" if len(points) > 1 and len(scores) == 1 else ""
             assert shown == (f"n={r['score']['n']}" if tune["chosen_lr"] is None else
                              f"n={r['score']['n']}; lr {tune['chosen_lr']:.2g}, {steps.pop()} steps{edge}{tied}")
 
