@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import yaml
 
 from harness.claims.engine import pipeline_context, profile_results
 from harness.claims.measures import NotRun, RunMeasure, RunSettings
+from harness.commands import run_profile as module
 from harness.core.config import load_params
 from harness.core.errors import HarnessError
 from tests.conftest import ROOT, write_params
@@ -188,8 +191,6 @@ def test_the_checkout_starts_from_the_commit_without_the_defaults_results_then_k
 
 
 def test_a_checkout_of_a_repository_dvc_does_not_know_stops_at_the_cache_it_cannot_read(tmp_path):
-    import subprocess as sp
-
     from harness.commands.run_profile import checkout
 
     root = tmp_path / "repo"
@@ -199,14 +200,12 @@ def test_a_checkout_of_a_repository_dvc_does_not_know_stops_at_the_cache_it_cann
     (root / "results" / "x.json").write_text("{}\n")
     sh("git", "init", "-q", cwd=root)
     commit(root, "no dvc")
-    with pytest.raises(sp.CalledProcessError) as err:
+    with pytest.raises(subprocess.CalledProcessError) as err:
         checkout(root, "p", sh("git", "rev-parse", "HEAD", cwd=root).stdout.strip())
     assert err.value.cmd == ["dvc", "cache", "dir"]
 
 
 def test_run_profile_refuses_what_it_cannot_run_in_one_line(tmp_path, monkeypatch):
-    from harness.commands import run_profile as module
-
     root = tmp_path / "repo"
     (root / "experiments" / "profiles").mkdir(parents=True)
     (root / "experiments" / "profiles" / "b.yaml").write_text("profile: a\n")
@@ -233,11 +232,6 @@ def test_a_profile_run_that_succeeds_records_how_it_ran_and_copies_its_results_b
     or the stages named); then results/profiles/<name>/ holds the checkout's outputs (never the pipeline's inputs),
     its params and the run record: the command, the stages, when it started (UTC, to the second), its wall time and
     the checkout's provenance; a resumed checkout adds to the committed record, a fresh one starts it anew."""
-    import re
-    import sys
-
-    from harness.commands import run_profile as module
-
     root, work = tmp_path / "repo", tmp_path / "repo" / ".profiles" / "p"
     (root / "experiments" / "profiles").mkdir(parents=True)
     (root / "experiments" / "profiles" / "p.yaml").write_text("profile: p\n")
@@ -298,8 +292,6 @@ def test_a_profile_run_that_succeeds_records_how_it_ran_and_copies_its_results_b
 
 
 def test_run_profile_main_runs_the_named_stages_and_says_where_the_results_are(monkeypatch, capsys):
-    from harness.commands import run_profile as module
-
     asked = []
     monkeypatch.setattr(module, "run_profile", lambda name, targets: asked.append((name, targets)))
     clock = iter([10.0, 72.4])
