@@ -72,6 +72,7 @@ MUTATION_DIR ?= /tmp/peft-repro-mutation
 MUTMUT = cd "$(MUTATION_DIR)" && export PATH="$(CURDIR)/$(BIN):$$PATH" OMP_NUM_THREADS=1 &&
 mutation: setup
 	rm -rf "$(MUTATION_DIR)" && git clone -q --local "$(CURDIR)" "$(MUTATION_DIR)"
+	[ ! -d "$(CURDIR)/../shared" ] || ln -s "$(CURDIR)/../shared" "$(MUTATION_DIR)/shared"  # the GLUE data the tests read beside the repo
 	$(MUTMUT) mutmut run --max-children 2 > /dev/null
 	$(MUTMUT) survivors=$$(mutmut results | grep -E ': (survived|no tests)$$' | cut -d: -f1); \
 	  [ -z "$$survivors" ] || mutmut run --max-children 1 $$survivors > /dev/null

@@ -19,6 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SST2 = ROOT.parent / "shared" / "data" / "glue" / "SST-2"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under mutmut (its tests run from mutants/, beside its mutmut-stats.json), fastest test first: mutmut runs a
+    mutant's covering tests with -x in an arbitrary order, so a mutant one quick test kills would otherwise often wait
+    on the slow ones first. Outside mutmut the order is pytest's own."""
+    stats = Path(config.rootpath, "mutmut-stats.json")
+    if not os.environ.get("MUTANT_UNDER_TEST", "").startswith("harness.") or not stats.is_file():
+        return
+    duration = json.loads(stats.read_text()).get("duration_by_test", {})
+    items.sort(key=lambda item: duration.get(item.nodeid, float("inf")))
+
+
 @pytest.fixture(scope="session")
 def repo_params() -> dict:
     """The project's params with every study's merged in (as the stages see them), as one file: a test workspace
