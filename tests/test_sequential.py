@@ -99,6 +99,17 @@ def test_seed_plan_extends_exactly_the_runs_an_open_claim_compares(tmp_path):
     assert seed_plan.apply(wanted, tmp_path) == []  # applied twice: nothing more
 
 
+def test_seed_plan_changes_nothing_in_a_profile_but_the_seeds_it_adds(tmp_path):
+    """The written file is the profile as it was plus the seeds lines: a null stays `null`, comments and order stay."""
+    original = ("profile: glue-x  # kept\ndata:\n  text_pair_column: null\n  label_column: label\nseeds:\n- 0\n- 1\n- 2\n"
+                "train:\n  lora:\n    method: lora\n    track_every: 25\n  full:\n    method: full\n")
+    (tmp_path / "glue-x.yaml").write_text(original)
+    seed_plan.apply({"glue-x": {"lora": 5}}, tmp_path)
+    text = (tmp_path / "glue-x.yaml").read_text()
+    added = "    seeds:\n    - 0\n    - 1\n    - 2\n    - 3\n    - 4\n"
+    assert text == original.replace("    track_every: 25\n", "    track_every: 25\n" + added)
+
+
 def test_seed_plan_applies_one_profiles_part_when_asked(monkeypatch, capsys):
     """``--profile <name>`` prints and writes that profile's part of the next look only (profiles run one at a time);
     a profile the plan does not extend, or a malformed command line, stops in one line."""

@@ -51,6 +51,8 @@ def apply(wanted: dict[str, dict[str, int]], profiles: Path = PROFILES) -> list[
 
     yaml = YAML()
     yaml.preserve_quotes = True
+    # ruamel writes None as an empty value; the profiles spell it `null`, and the file should change only where seeds do
+    yaml.representer.add_representer(type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
     done = []
     for profile, runs in sorted(wanted.items()):
         path = profiles / f"{profile}.yaml"
