@@ -574,6 +574,23 @@ def test_one_sided_not_reproduced_shows_the_upper_bound_of_an_at_least():
     assert v.verdict == "not reproduced" and v.detail.startswith(f"one-sided 95% bound {v.evidence.ci90[1]:.4g} outside >= 0")
 
 
+
+def test_a_look_below_alpha_says_the_p_value_missed_its_level_not_that_the_interval_crosses():
+    """At a sequential look's level (under 0.05) a claim can stay open with its 90% interval wholly outside the
+    region: the detail then names the p-value and the look's level; "crosses" would contradict the interval printed."""
+    from harness.claims.judges import Region
+    from harness.claims.stats import evidence
+
+    ev = evidence([-0.5, -2.3, -1.5, -0.8, -2.4], 0.0, math.inf)
+    assert ev.ci90[1] < 0 and 0.00546 < ev.p_outside < 0.05
+    assert classify(ev, Region(0.0, math.inf)).verdict == "not reproduced"  # at alpha it decides
+    v = classify(ev, Region(0.0, math.inf), alpha=0.00546)
+    assert v.verdict == "inconclusive" and v.detail == f"outside >= 0 at p = {ev.p_outside:.3g}, not under this look's level 0.00546"
+    v = classify(ev, Region(0.0, math.inf), (1.0, 2 * ev.p_outside), alpha=0.00546)
+    assert v.detail == f"outside >= 0 at p = {ev.p_outside:.3g} (adjusted {2 * ev.p_outside:.3g}), not under this look's level 0.00546"
+    wide = evidence([-1.0, 1.5, -2.5, 0.5, -0.2], 0.0, math.inf)  # p over 0.05: the 90% interval does cross
+    assert classify(wide, Region(0.0, math.inf), alpha=0.00546).detail.startswith("90% CI [")
+
 # --- competence: every arm of a comparison must have learned (harness/claims/competence.py) ---
 
 def arm(metric_values, validation, metric="accuracy", curve=False):

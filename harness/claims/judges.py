@@ -149,9 +149,13 @@ def classify(ev: Evidence, region: Region, adjusted: tuple[float, float] | None 
     inside = region.contains(ev.mean)
     raw, adj = (ev.p_inside, p_in) if inside else (ev.p_outside, p_out)
     level = alpha * raw / adj if adj > 0 else alpha
+    side = "inside" if inside else "outside"
     if raw < alpha:
-        detail = (f"{'inside' if inside else 'outside'} {where} at the claim's own level (p = {raw:.3g}) but not after the "
+        detail = (f"{side} {where} at the claim's own level (p = {raw:.3g}) but not after the "
                   f"correction for the claims judged with it (adjusted p = {adj:.3g})")
+    elif raw < ALPHA:  # a sequential look's level, under ALPHA: the 90% interval already clears the boundary
+        detail = (f"{side} {where} at p = {raw:.3g}{f' (adjusted {adj:.3g})' if adjusted is not None else ''}, "
+                  f"not under this look's level {alpha:.3g}")
     else:
         detail = f"90% CI [{fmt(lo90)}, {fmt(hi90)}] {'straddles' if two_sided else 'crosses'} {where}"
     return Verdict("inconclusive", ev, region, detail, seeds_needed=seeds_needed(ev, region.low, region.high, level))
