@@ -95,10 +95,17 @@ def test_a_tie_on_every_seed_is_inconclusive_not_a_relation_reproduced():
                    judge={"kind": "bound", "of": "difference", "at_least": -1.0, "reason": "r"})
     assert judge_claim(rating, ctx_with({"a": [0.0] * 3, "b": [0.0] * 3})).verdict == "inconclusive"  # inside the margin, on a tie
     v = judge_claim(c, ctx_with({"a": [51.5, 52.5, 51.5], "b": [51.5, 52.5, 51.5]}))  # alike seed by seed, not constant
-    assert v.verdict == "inconclusive" and "throughout" not in v.detail
+    assert v.verdict == "inconclusive" and v.detail.startswith("a and b score the same metrics.accuracy on each of the 3 seeds: not told apart")
+    # a count computed exactly (trainable parameters) is no tie: two methods training as many weights is the answer
+    counts = {r: {"train": {"seeds": {str(i): {"trainable_params": 1000} for i in range(3)}}} for r in ("a", "b")}
+    side = {"kind": "run", "file": "train", "field": "trainable_params"}
+    same_count = relation(measure={"kind": "pair", "a": {**side, "run": "a"}, "b": {**side, "run": "b"}})
+    v = judge_claim(same_count, Context(profile="smoke", runs=counts, paperscale=None))
+    assert v.verdict == "reproduced" and v.evidence.interval_kind == "exact"
     bound = claim(kind="rating", scale="smoke", published=None, judge={"kind": "bound", "at_least": 51.5, "reason": "r"})
     v = judge_claim(bound, ctx_with({"a": [51.5, 51.5, 51.5]}))  # one measure, exactly on its bound on every seed
     assert v.verdict == "inconclusive" and "a tie that bears on neither side" in v.detail
+    assert v.evidence.mean == 51.5 and v.region.low == 51.5  # the row still shows its estimate and region
     assert judge_claim(c, ctx_with({"a": [52.5, 52.5, 52.5], "b": [51.5, 51.5, 51.5]})).verdict == "reproduced"
     assert judge_claim(c, ctx_with({"a": [50.5, 50.5, 50.5], "b": [51.5, 51.5, 51.5]})).verdict == "not reproduced"
 
@@ -558,6 +565,23 @@ def test_a_context_without_paperscale_and_a_profile_without_studies(tmp_path):
     assert set(pipeline_context(params, tmp_path).runs) == set(params.train)
 
 
+def test_a_causal_section_without_alignment_or_knowledge_runs_still_gives_its_runs(tmp_path):
+    """The causal study alone (no SFT-then-DPO, no knowledge-update arms): its runs, the in-context row and the
+    retrieved-demonstration rows are read; the absent sections add nothing."""
+    from harness.causal.settings import causal_of
+    from harness.claims.engine import pipeline_context
+    from harness.core.config import parse_params, read_yaml, with_studies
+
+    raw = with_studies(read_yaml(ROOT / "params.yaml"), ROOT / "params.yaml")
+    align = raw["causal"].pop("align")
+    knowledge = raw["causal"].pop("knowledge")
+    params = parse_params(raw, "test")
+    assert causal_of(params).align is None and causal_of(params).knowledge is None
+    runs = set(pipeline_context(params, tmp_path).runs)
+    assert {"icl", "lora_all", "base_rag", "lora_all_rag"} <= runs and set(params.train) <= runs
+    assert not runs & (set(align.get("runs") or []) | set(knowledge.get("arms") or []))
+
+
 def test_nested_measure_errors_name_their_place():
     bad_b = pair() | {"b": {"kind": "run", "run": "b", "field": "nope"}}
     with pytest.raises(HarnessError, match=r"^test.yaml: claim t.claim: measure.b: unknown field 'nope'"):
@@ -616,6 +640,17 @@ def test_an_arm_at_chance_voids_the_comparison_and_is_named():
     assert "the constant predictor's 51 + margin 5" in v.detail
     alone = claim(measure={"kind": "run", "run": "b", "field": "metrics.accuracy"})  # one run is not a comparison
     assert judge_claim(alone, chance).verdict == "not reproduced"
+
+
+def test_an_arm_whose_profile_has_not_run_is_skipped_and_the_others_still_checked():
+    """compared_arms: an arm in a profile with no results here is not checked (its claim reads "not run"), and the
+    arms after it, in (profile, run) order, still are."""
+    from harness.claims.competence import compared_arms
+
+    c = relation(measure={"kind": "pair", "a": {"kind": "run", "run": "a", "field": "metrics.accuracy", "profile": "absent"},
+                          "b": {"kind": "run", "run": "b", "field": "metrics.accuracy"}})
+    ctx = Context("smoke", {"b": arm([80.0] * 3, [80.0])}, None, prepared=BALANCED)
+    assert [(run, where.profile) for run, where in compared_arms(c.measure, ctx)] == [("b", "smoke")]
 
 
 def test_the_check_reads_the_lower_bound_over_seeds_and_a_correlation_floor():
@@ -745,7 +780,7 @@ def test_the_constant_predictor_scores_and_the_validation_figures_each_run_offer
     assert constant_score("accuracy", majority, counts) == 75.0 and constant_score("accuracy", majority, None) is None
     assert constant_score("f1", majority, counts) == pytest.approx(100 * 2 * 0.25 / 1.25)
     assert constant_score("f1", majority, {"0": 40}) == 0.0  # no positive example: F1 0
-    seeds = {"10": {"final_validation": {"accuracy": 70.0}, "val_curve": [[5, 60.0], [10, 65.0]]},
+    seeds = {"10": {"final_validation": {"accuracy": 70.0}, "val_curve": [[5, 60.0], [8, 63.0], [10, 65.0]]},
              "2": {"final_validation": {"accuracy": 80.0}, "val_curve": [[5, 61.0], [10, 66.0]]}}
     assert validation_scores({"train": {"seeds": seeds}}, "accuracy") == ([80.0, 70.0], "the trained model on the validation split, 2 seeds")
     curves = {s: {"val_curve": v["val_curve"]} for s, v in seeds.items()}
@@ -777,3 +812,8 @@ def test_an_arm_is_checked_on_its_own_metric_and_reads_its_bound_against_the_flo
     assert check_arm("r", Context("p", {"r": {"train": {"seeds": {"0": {"final_validation": {"accuracy": 1.0}}}}}}, None), spec) is None  # no metric
     with pytest.raises(HarnessError, match=r"experiments/competence.yaml: metrics: no rule for 'f1' \(run r\); rules: accuracy$"):
         check_arm("r", ctx([65.0], metric="f1"), spec)
+    two = CompetenceSpec(metrics={**spec.metrics, "pearson": MetricRule(constant="zero", margin=30.0, reason="r")})
+    with pytest.raises(HarnessError, match=r"no rule for 'f1' \(run r\); rules: accuracy, pearson$"):
+        check_arm("r", ctx([65.0], metric="f1"), two)
+    no_figure = Context("p", {"r": {"eval": {"primary_metric": "accuracy"}}}, None, prepared={"label_counts": {"validation": {"0": 6, "1": 4}}})
+    assert check_arm("r", no_figure, spec) is None  # a metric and a floor, but no validation figure to hold against it

@@ -378,3 +378,5 @@ def test_the_first_row_names_the_columns_as_written(tmp_path):
     assert first_row(str(path), "\t") == ["caf\ufffd", "b"]
     path.write_bytes(b"")
     assert first_row(str(path), ",") == [""]
+    path.write_bytes(b"ID\tTEXT\tINDEX\r\n")  # only the line ending goes: a name's own last letters stay
+    assert first_row(str(path), "\t") == ["ID", "TEXT", "INDEX"]

@@ -242,7 +242,7 @@ def test_the_forest_figure_draws_each_rows_region_intervals_and_estimate_or_says
             assert label.get_text() == f"{row['id']}  [{row['verdict']}]" and label.get_color() == COLOURS[row["verdict"]]
             assert label.get_transform() == ax.transAxes and label.get_position() == (-0.01, 0.5)
             assert (label.get_ha(), label.get_va(), label.get_fontsize()) == tuple(forest.LABEL_STYLE.values())
-            assert ax.get_yticks().size == 0 and not any(ax.spines[side].get_visible() for side in ("top", "right", "left"))
+            assert ax.get_yticks().size == 0 and all(ax.spines[side].get_visible() is False for side in ("top", "right", "left"))
             assert ax.spines["bottom"].get_visible() == (row["estimate"] is not None)
         lo, hi = _span(drawn)
         assert (lo, hi) == pytest.approx((0.8 - 1.7 * 0.15, 2.5 + 1.7 * 0.15)) and axes[0].get_xlim() == pytest.approx((lo, hi))
@@ -260,8 +260,9 @@ def test_the_forest_figure_draws_each_rows_region_intervals_and_estimate_or_says
             assert ax.get_ylim() == (-1, 1)
             span = {tuple(l.get_xdata()): l.get_linewidth() for l in lines if len(set(l.get_xdata())) == 2}
             assert span == {tuple(row["ci95"]): 1, tuple(row["ci90"]): 3}
+            assert all(list(l.get_ydata()) == [0, 0] for l in lines if len(set(l.get_xdata())) == 2)  # on the row's axis line
             (dot,) = [l for l in lines if l.get_marker() == "o"]
-            assert list(dot.get_xdata()) == [row["estimate"]] and dot.get_color() == COLOURS[row["verdict"]]
+            assert list(dot.get_xdata()) == [row["estimate"]] and list(dot.get_ydata()) == [0] and dot.get_color() == COLOURS[row["verdict"]]
             assert dot.get_markersize() == forest.DOT_STYLE["ms"]
             assert ax.xaxis.get_major_ticks()[0].label1.get_fontsize() == forest.TICK_STYLE["labelsize"]
             assert all(l.get_color() == COLOURS[row["verdict"]] for l in lines if len(set(l.get_xdata())) == 2)
@@ -277,6 +278,17 @@ def test_the_forest_figure_draws_each_rows_region_intervals_and_estimate_or_says
     before = set(plt.get_fignums())
     forest.plot_forest([closed], "Saved", tmp_path / "new" / "folder" / "c.png")  # its folder made; the figure closed
     assert (tmp_path / "new" / "folder" / "c.png").stat().st_size > 0 and set(plt.get_fignums()) == before
+    # the saved file is the drawn figure with its title, at DPI: the same bytes as saving draw_forest's figure so
+    from io import BytesIO
+
+    from matplotlib.image import imread
+
+    again, buffer = draw_forest([closed], "Saved"), BytesIO()
+    again.savefig(buffer, dpi=forest.DPI)
+    plt.close(again)
+    assert (tmp_path / "new" / "folder" / "c.png").read_bytes() == buffer.getvalue()
+    height = forest.ROW_INCHES + forest.FRAME_INCHES
+    assert imread(tmp_path / "new" / "folder" / "c.png").shape[:2] == (round(height * forest.DPI), forest.WIDTH_INCHES * forest.DPI)
     assert _span({**drawn, "estimate": 4.0, "ci90": None, "ci95": None, "low": 4.0}) == pytest.approx((3.6, 4.4))
     assert _span({**drawn, "estimate": 0.0, "ci90": None, "ci95": [0.0, 0.0], "low": None, "high": math.inf}) == pytest.approx((-0.1, 0.1))
 

@@ -52,10 +52,19 @@ def test_a_claim_is_judged_against_the_profile_it_names(tmp_path, repo_params):
         RunMeasure.sample(RunSettings(kind="run", run="adalora", field="metrics.accuracy", profile="other"), ctx)
 
 
+def test_a_profiles_own_committed_results_are_not_a_second_context_beside_its_live_ones(tmp_path, repo_params):
+    """Judged inside the smoke profile's pipeline, results/profiles/smoke/ (its committed copy) is not another profile:
+    the live outputs are the context, and only the other profiles are read from their folders."""
+    results = tmp_path / "results"
+    other_profile(results, repo_params)
+    other_profile(results, repo_params, name="smoke")
+    assert list(pipeline_context(load_params(ROOT / "params.yaml"), results).profiles) == ["other"]
+
+
 def test_a_profile_folder_must_carry_its_own_name(tmp_path, repo_params):
     folder = other_profile(tmp_path / "results", repo_params)
     folder.rename(folder.with_name("renamed"))
-    with pytest.raises(HarnessError, match="profile 'other' in a folder named 'renamed'"):
+    with pytest.raises(HarnessError, match=r"profile 'other' in a folder named 'renamed'; the folder is the profile's name \(harness run-profile writes both\)$"):
         profile_results(tmp_path / "results")
     folder.with_name("renamed").rename(folder.with_name(".other.tmp"))  # an interrupted copy-back is not a profile
     assert profile_results(tmp_path / "results") == {}
@@ -222,7 +231,7 @@ def test_run_profile_refuses_what_it_cannot_run_in_one_line(tmp_path, monkeypatc
                                                r"results record the commit they ran at, and a checkout of it is what runs$"):
             module.run_profile("c", [], root)
     for argv in ([], ["--all"]):
-        with pytest.raises(HarnessError, match=r"usage: harness run-profile <profile name> \[dvc stage ...\]"):
+        with pytest.raises(HarnessError, match=r"^usage: harness run-profile <profile name> \[dvc stage ...\] \(stages default to the whole pipeline\)$"):
             module.main(argv)
 
 
@@ -289,6 +298,21 @@ def test_a_profile_run_that_succeeds_records_how_it_ran_and_copies_its_results_b
     assert len(fresh["invocations"]) == 1 and fresh["wall_seconds"] == 2.0
     assert sorted(p.name for p in dest.iterdir()) == ["params.yaml", "run.json"]  # the old results went with the old folder
     assert sorted(p.name for p in dest.parent.iterdir()) == ["p"]  # no scratch folder left beside it
+
+
+def test_the_copy_back_makes_the_profiles_folder_and_clears_a_swap_left_half_done(tmp_path):
+    """harvest: the first profile ever makes results/profiles/; a `.<name>.old` left by a swap that was killed between
+    its two renames is cleared, so the next copy-back completes and leaves only the profile's folder."""
+    work = tmp_path / "work"
+    (work / "results" / "eval").mkdir(parents=True)
+    (work / "results" / "eval" / "lora.json").write_text("{}\n")
+    (work / "params.yaml").write_text("profile: p\n")
+    dest = tmp_path / "results" / "profiles" / "p"
+    assert module.harvest(work, dest, {"profile": "p"}) == dest and (dest / "eval" / "lora.json").is_file()
+    (dest.parent / ".p.old" / "eval").mkdir(parents=True)  # the old results, renamed away, then the run was killed
+    (dest.parent / ".p.old" / "eval" / "stale.json").write_text("{}\n")
+    module.harvest(work, dest, {"profile": "p", "again": True})
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["p"] and json.loads((dest / "run.json").read_text())["again"]
 
 
 def test_run_profile_main_runs_the_named_stages_and_says_where_the_results_are(monkeypatch, capsys):

@@ -53,6 +53,8 @@ def test_the_plan_is_validated_and_covers_the_real_data_profiles():
         with pytest.raises(ValueError, match="increasing"):
             SeedPlan(looks=looks)
     assert SeedPlan(looks=[3, 5]).look(5).k == 2  # two looks are a plan
+    before = SeedPlan(looks=[3, 5]).look(2)  # fewer seeds than the first look: no level at which anything is decided
+    assert (before.k, before.of, before.n, before.level, before.next, before.cap) == (0, 2, 2, 0.0, 3, 5)
 
 
 def planned(monkeypatch, looks=(3, 5, 10)):
@@ -77,6 +79,10 @@ def test_a_planned_claim_decides_only_under_its_looks_level_and_says_what_the_ca
     ten = {"a": arm([80.0, 81.0, 82.0] * 3 + [81.0], [80.0]), "b": arm([70.0, 72.0, 71.5] * 3 + [71.0], [70.0])}
     row = judge_all([c], Context("smoke", ten, None, prepared=BALANCED))[0]
     assert row["verdict"] == "reproduced" and row["look"]["k"] == 3 and row["look"]["next"] is None
+    assert row["look"]["at_cap"] is None  # decided: nothing to say of the cap
+    five = {"a": arm([80.0, 81.0, 82.0, 81.0, 80.5], [80.0]), "b": arm([70.0, 72.0, 71.5, 71.0, 70.5], [70.0])}
+    row = judge_all([c], Context("smoke", five, None, prepared=BALANCED))[0]  # decided at an interim look
+    assert row["verdict"] == "reproduced" and row["look"]["k"] == 2 and row["look"]["next"] == 10 and row["look"]["at_cap"] is None
 
 
 def test_seed_plan_extends_exactly_the_runs_an_open_claim_compares(tmp_path):
