@@ -255,8 +255,10 @@ def test_rte_format_with_label_names_prepares_with_the_mapping_recorded(workspac
     assert summary["label_counts"]["test"] == {"entailment": 2, "not_entailment": 2}
     from harness.stages.common import load_prepared
 
-    splits, _ = load_prepared()
+    splits, tokenizer = load_prepared()
     assert sorted(set(splits["test"]["labels"])) == [0, 1]
+    pairs = sorted(tokenizer.decode(ids, skip_special_tokens=True) for ids in splits["test"]["input_ids"])
+    assert pairs == [f"a man sleeps {i}. someone sleeps {i}." for i in range(4)]  # both sentences of each pair, in order
     with pytest.raises(HarnessError, match=r"train row 0 has label 'not_entailment', outside the declared labels \['contradiction', 'entailment'\]"):
         prepare.run(glue_params(tiny_raw, train, dev, ["contradiction", "entailment"], text_column="sentence1", text_pair_column="sentence2"))
 
@@ -380,3 +382,46 @@ def test_the_first_row_names_the_columns_as_written(tmp_path):
     assert first_row(str(path), ",") == [""]
     path.write_bytes(b"ID\tTEXT\tINDEX\r\n")  # only the line ending goes: a name's own last letters stay
     assert first_row(str(path), "\t") == ["ID", "TEXT", "INDEX"]
+
+
+def test_the_local_source_reads_every_text_verbatim_and_names_what_it_cannot_read(tmp_path):
+    """Texts pandas would reinterpret stay as written (a quote opening a TSV field, "NA" and "null", commas inside a
+    TSV field); a one-row JSON-lines file has its row (JSON lines have no header); the errors name the setting and the
+    files, and a headerless file's parse error carries no header hint (it is read with header: false already)."""
+    from harness.data.local import has_rows
+
+    texts = ['"quoted, and never closed', "NA", "null", "one, two, three"]
+    train = tmp_path / "train.tsv"
+    train.write_text("sentence\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(texts)))
+    splits = load("local", train=str(train), eval=str(train))
+    assert list(splits["train"][TEXT]) == texts and list(splits["test"][LABEL]) == [0, 1, 0, 1]
+    named = tmp_path / "named.tsv"  # a column name holding a comma: the separator is the format's, never guessed
+    named.write_text("sentence, cased\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(texts)))
+    assert list(load("local", train=str(named), eval=str(named), text_column="sentence, cased")["train"][TEXT]) == texts
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"sentence": "alone", "label": 1}\n')
+    assert list(load("local", train=str(one), eval=str(one))["train"][TEXT]) == ["alone"]
+    with pytest.raises(HarnessError, match=r"^data\.local\.format: cannot tell the format of .*train\.txt from its suffix; set one of: tsv, csv, jsonl$"):
+        load("local", train=str(tmp_path / "train.txt"), eval=str(train))
+    with pytest.raises(HarnessError, match=r"^data\.local\.format: train and eval files differ in format \(jsonl, tsv\); set format$"):
+        load("local", train=str(train), eval=str(one))
+    ragged = tmp_path / "ragged.tsv"
+    ragged.write_text("0\tfirst sentence\n1\tsecond sentence\textra field\n")
+    with pytest.raises(HarnessError, match=r"^data\.local: could not read tsv files .*ragged\.tsv, .*ragged\.tsv: Error tokenizing data\. "
+                                           r"C error: Expected 2 fields in line 2, saw 3$"):
+        load("local", train=str(ragged), eval=str(ragged), header=False, text_column=1, label_column=0)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('7\n{"sentence": "b", "label": \n')  # its first line a number, as a headerless file's would be
+    with pytest.raises(HarnessError, match=r"^data\.local: could not read jsonl files .*broken\.jsonl, .*broken\.jsonl: [^()]*$"):
+        load("local", train=str(broken), eval=str(broken))
+    first, second = tmp_path / "cola_a.csv", tmp_path / "cola_b.csv"  # headerless CSVs read as if they had a header
+    first.write_text("0,first sentence here\n1,second sentence\n")
+    second.write_text("1,another one\n0,and more\n")
+    with pytest.raises(HarnessError, match=r"could not read csv files .*: Couldn't cast \.\.\. because column names don't match "
+                                           r"\(a file without a header row needs header: false\)$"):
+        load("local", train=str(first), eval=str(second))
+    latin = tmp_path / "latin.tsv"
+    latin.write_bytes(b"caf\xe9\t1\n")
+    assert has_rows(str(latin), header=False) and not has_rows(str(latin), header=True)
+    (tmp_path / "empty.tsv").write_text("\n \n")
+    assert not has_rows(str(tmp_path / "empty.tsv"), header=True)
