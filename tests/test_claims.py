@@ -817,3 +817,14 @@ def test_an_arm_is_checked_on_its_own_metric_and_reads_its_bound_against_the_flo
         check_arm("r", ctx([65.0], metric="f1"), two)
     no_figure = Context("p", {"r": {"eval": {"primary_metric": "accuracy"}}}, None, prepared={"label_counts": {"validation": {"0": 6, "1": 4}}})
     assert check_arm("r", no_figure, spec) is None  # a metric and a floor, but no validation figure to hold against it
+
+
+def test_a_suite_measure_names_its_empty_task_list_and_the_task_at_fault():
+    def suite(tasks):
+        return claim(kind="transferred", scale="smoke", published=None, judge={"kind": "bound", "at_least": 0.5},
+                     measure={"kind": "suite", "of": "probability_of_improvement", "tasks": tasks})
+
+    with pytest.raises(HarnessError, match=r"^test\.yaml: claim t\.claim: measure\.tasks: a suite needs at least one task$"):
+        suite([])
+    with pytest.raises(HarnessError, match=r"^test\.yaml: claim t\.claim: measure\.tasks\[0\]\.b: required key is missing$"):
+        suite([{"a": {"kind": "run", "run": "a", "field": "metrics.accuracy"}}])

@@ -39,6 +39,25 @@ def test_git_state_is_head_and_whether_tracked_inputs_changed(repo):
     assert provenance.git_state(repo) == {"sha": head, "dirty": False}
     (repo / "code.py").write_text("x = 2\n")
     assert provenance.git_state(repo) == {"sha": head, "dirty": True}
+    git(repo, "add", "code.py")  # staged but not committed: still not the commit recorded
+    assert provenance.git_state(repo) == {"sha": head, "dirty": True}
+
+
+def test_the_cpu_model_is_the_whole_name_after_the_first_colon_or_none(monkeypatch):
+    class CpuInfo:
+        text = ""
+
+        def __init__(self, path):
+            assert path == "/proc/cpuinfo"
+
+        def read_text(self):
+            return CpuInfo.text
+
+    monkeypatch.setattr(provenance, "Path", CpuInfo)
+    CpuInfo.text = "processor\t: 0\nmodel name\t: Vendor CPU: 64-Core @ 2.8GHz\nmodel name\t: second\n"
+    assert provenance.cpu_model() == "Vendor CPU: 64-Core @ 2.8GHz"
+    CpuInfo.text = "processor\t: 0\nisa\t: rv64imafdc\n"  # no model name line (some ARM and RISC-V kernels)
+    assert provenance.cpu_model() is None
 
 
 def test_params_copied_from_a_committed_profile_are_committed_input(repo):
