@@ -42,7 +42,9 @@ def diff_of(name: str) -> str:
 
 def commit() -> str:
     sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
+    # the report itself is left out: a rerun of the tool overwrites its own earlier copy before it reads this
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){OUT}"],
+                           capture_output=True, text=True).stdout.strip()
     return sha + (" (with uncommitted changes)" if dirty else "")
 
 
