@@ -391,12 +391,12 @@ def test_the_local_source_reads_every_text_verbatim_and_names_what_it_cannot_rea
     from harness.data.local import has_rows
 
     texts = ['"quoted, and never closed', "NA", "null", "one, two, three"]
-    train = tmp_path / "train.tsv"
-    train.write_text("sentence\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(texts)))
+    rows = [f"{t}\t{i % 2}" for i, t in enumerate(texts)]
+    train = write_rows(tmp_path / "train.tsv", "sentence\tlabel", rows)
     splits = load("local", train=str(train), eval=str(train))
     assert list(splits["train"][TEXT]) == texts and list(splits["test"][LABEL]) == [0, 1, 0, 1]
-    named = tmp_path / "named.tsv"  # a column name holding a comma: the separator is the format's, never guessed
-    named.write_text("sentence, cased\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(texts)))
+    # a column name holding a comma: the separator is the format's, never guessed
+    named = write_rows(tmp_path / "named.tsv", "sentence, cased\tlabel", rows)
     assert list(load("local", train=str(named), eval=str(named), text_column="sentence, cased")["train"][TEXT]) == texts
     one = tmp_path / "one.jsonl"
     one.write_text('{"sentence": "alone", "label": 1}\n')
