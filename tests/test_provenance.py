@@ -136,23 +136,25 @@ def test_git_state_defaults_to_the_working_directory(repo, monkeypatch):
 
 def test_a_profile_laid_out_for_the_studies_is_committed_input(tmp_path, monkeypatch):
     """Beside params.yaml copied from a profile, `harness run-profile` writes each study's part of it to that study's
-    params.yaml and removes the dvc.yaml of a study the profile holds nothing of; those changes, and only those, still
-    count as committed input (harness.core.config.split_params says what each study's part is)."""
+    params.yaml and removes the dvc.yaml of a study the profile holds nothing of; that layout, every study of it, and
+    only changes to it, count as committed input (harness.core.config.split_params says what each study's part is)."""
     import yaml
 
     text = "profile: p\nseeds: [0]\n"
     (tmp_path / "params.yaml").write_text(text)
     (tmp_path / "experiments" / "profiles").mkdir(parents=True)
     (tmp_path / "experiments" / "profiles" / "p.yaml").write_text(text)
-    for study, part in {"a": {"train": {"x": 1}}, "b": {}, "c": {"other": 2}}.items():
+    parts = {"a": {"train": {"x": 1}}, "b": None, "c": {}}
+    for study, part in parts.items():
         (tmp_path / "studies" / study).mkdir(parents=True)
-        (tmp_path / "studies" / study / "params.yaml").write_text(yaml.safe_dump(part))
-    (tmp_path / "studies" / "a" / "dvc.yaml").write_text("stages: {}\n")
+        (tmp_path / "studies" / study / "params.yaml").write_text(yaml.safe_dump(part or {}))
+    for study in ("a", "c"):
+        (tmp_path / "studies" / study / "dvc.yaml").write_text("stages: {}\n")
     base, committed = {"studies": ["a", "b"]}, object()
 
     def split(raw, base_, committed_):
         assert raw == yaml.safe_load(text) and base_ is base and committed_ is committed
-        return raw, {"a": {"train": {"x": 1}}, "b": None, "c": {"other": 3}}
+        return raw, parts
 
     monkeypatch.setattr("harness.core.config.split_params", split)
 
@@ -161,13 +163,50 @@ def test_a_profile_laid_out_for_the_studies_is_committed_input(tmp_path, monkeyp
 
     assert named("params.yaml") == "experiments/profiles/p.yaml"
     assert named("studies/a/params.yaml", "studies/b/params.yaml", "studies/b/dvc.yaml", "params.yaml") == "experiments/profiles/p.yaml"
-    assert named("studies/c/params.yaml") is None  # holds another value than the profile's part
-    assert named("studies/a/dvc.yaml") is None  # a study the profile holds part of keeps its pipeline
     assert named("studies/d/params.yaml") is None and named("code.py") is None and named("studies/a/notes.txt") is None
     # a good change first never excuses a bad one after it
     assert named("params.yaml", "code.py") is None
     assert named("studies/a/params.yaml", "code.py") is None and named("studies/b/dvc.yaml", "code.py") is None
+    (tmp_path / "studies" / "c" / "params.yaml").write_text("other: 2\n")  # holds another value than the profile's part
+    assert named("studies/c/params.yaml") is None and named() is None  # changed in the tree or left at the commit's
+    (tmp_path / "studies" / "c" / "params.yaml").write_text("{}\n")
     (tmp_path / "studies" / "b" / "dvc.yaml").write_text("stages: {}\n")
-    assert named("studies/b/dvc.yaml") is None  # changed, not removed
+    assert named("studies/b/dvc.yaml") is None  # a study the profile holds nothing of keeps its pipeline
+    (tmp_path / "studies" / "b" / "dvc.yaml").unlink()
+    (tmp_path / "studies" / "a" / "dvc.yaml").unlink()
+    assert named("studies/a/dvc.yaml") is None  # a study the profile holds part of loses its pipeline
+    (tmp_path / "studies" / "a" / "dvc.yaml").write_text("stages: {}\n")
+    assert named() == "experiments/profiles/p.yaml"
     (tmp_path / "studies" / "a" / "params.yaml").unlink()
     assert named("studies/a/params.yaml") is None  # removed, not written
+
+
+def test_a_profile_laid_out_by_run_profile_is_committed_input_in_a_real_repository(repo):
+    """End to end through git: a project whose params.yaml lists a study, laid out for a profile by run-profile's own
+    code, records the profile as its params (the study's key paths read from the study's committed params at HEAD);
+    the study's params edited, staged, or left at the commit's values where the profile sets others, is a change."""
+    from harness.commands.run_profile import lay_out
+
+    (repo / "params.yaml").write_text("studies: [a]\nseeds: [0]\n")
+    (repo / "studies" / "a").mkdir(parents=True)
+    (repo / "studies" / "a" / "params.yaml").write_text("extra:\n  k: 1\n")
+    (repo / "studies" / "a" / "dvc.yaml").write_text("stages: {}\n")
+    (repo / "experiments" / "profiles").mkdir(parents=True)
+    profile = repo / "experiments" / "profiles" / "p.yaml"
+    profile.write_text("profile: p\nstudies: [a]\nseeds: [0, 1]\nextra:\n  k: 5\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a study and a profile")
+    head = git(repo, "rev-parse", "HEAD")
+    lay_out(repo, profile)
+    assert (repo / "studies" / "a" / "params.yaml").read_text() == "extra:\n  k: 5\n"
+    laid_out = {"sha": head, "dirty": False, "params_from": "experiments/profiles/p.yaml"}
+    assert provenance.git_state(repo) == laid_out
+    (repo / "studies" / "a" / "params.yaml").write_text("extra:\n  k: 6\n")
+    assert provenance.git_state(repo) == {"sha": head, "dirty": True}
+    git(repo, "add", "studies/a/params.yaml")
+    assert provenance.git_state(repo) == {"sha": head, "dirty": True}
+    git(repo, "reset", "-q")
+    lay_out(repo, profile)
+    assert provenance.git_state(repo) == laid_out
+    git(repo, "checkout", "-q", "--", "studies/a/params.yaml")  # the commit's k: 1 beside a profile that says 5
+    assert provenance.git_state(repo) == {"sha": head, "dirty": True}

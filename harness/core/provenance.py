@@ -51,11 +51,12 @@ def git_state(cwd: str | Path = ".") -> dict[str, Any]:
 
 
 def committed_profile(root: Path, changed: list[str], base: dict, committed: Callable[[str], Any]) -> str | None:
-    """The profile file params.yaml copies exactly, if it is one (its ``profile:`` names the file), and the only other
-    changes are the ones laying the profile out as the studies read it (``harness run-profile``): each study's
-    params.yaml holding exactly the profile's part of it, the dvc.yaml of a study the profile holds nothing of
-    removed (harness.core.config.split_params, laid out as the commit lays out its own: ``base`` its params.yaml,
-    ``committed`` its studies' params)."""
+    """The profile file params.yaml copies exactly, if it is one (its ``profile:`` names the file), laid out as the
+    studies read it (``harness run-profile``): each study's params.yaml holding exactly the profile's part of it, and
+    the dvc.yaml of a study the profile holds nothing of removed (harness.core.config.split_params, laid out as the
+    commit lays out its own: ``base`` its params.yaml, ``committed`` its studies' params). Every study is checked,
+    changed or not (a study file left at the commit's values where the profile sets others is not the profile's
+    layout), and no file outside that layout may differ from the commit."""
     from harness.core.config import split_params
 
     text = (root / "params.yaml").read_text()
@@ -68,17 +69,15 @@ def committed_profile(root: Path, changed: list[str], base: dict, committed: Cal
     if not (isinstance(name, str) and (root / path).is_file() and (root / path).read_text() == text):
         return None
     studies = {f"{STUDIES}/{study}": part for study, part in split_params(raw, base, committed)[1].items()}
-    for file in changed:
-        folder, _, leaf = file.rpartition("/")
-        if file == "params.yaml":
-            continue
-        if folder not in studies:
-            return None
-        if leaf == "params.yaml" and (root / file).is_file() and yaml.safe_load((root / file).read_text()) == (studies[folder] or {}):
-            continue
-        if leaf == "dvc.yaml" and studies[folder] is None and not (root / file).exists():
-            continue
+    layout = {"params.yaml"} | {f"{folder}/{leaf}" for folder in studies for leaf in ("params.yaml", "dvc.yaml")}
+    if not set(changed) <= layout:
         return None
+    for folder, part in studies.items():
+        params = root / folder / "params.yaml"
+        if not (params.is_file() and yaml.safe_load(params.read_text()) == (part or {})):
+            return None
+        if (root / folder / "dvc.yaml").exists() != (part is not None):
+            return None
     return str(path)
 
 
