@@ -272,6 +272,9 @@ def test_the_forest_figure_draws_each_rows_region_intervals_and_estimate_or_says
         assert (why.get_ha(), why.get_va(), why.get_fontsize(), why.get_color()) == tuple(forest.REASON_STYLE.values())
     finally:
         plt.close(fig)
+    edge = draw_forest([{**blank, "why": "v" * 100}, {**blank, "why": "u" * 101}], "Edge")  # 100 characters whole, 101 cut
+    assert [ax.texts[1].get_text() for ax in edge.axes] == ["v" * 100, "u" * 99 + "…"]
+    plt.close(edge)
     one = draw_forest([closed], "One")
     assert len(one.axes) == 1 and tuple(one.get_size_inches()) == pytest.approx((forest.WIDTH_INCHES, forest.ROW_INCHES + forest.FRAME_INCHES))
     plt.close(one)
@@ -306,8 +309,11 @@ def test_a_forest_row_draws_the_claims_estimate_intervals_and_region():
     # an estimate is not enough: an invalid comparison, or one with no region, says why instead (its verdict if nothing else)
     invalid = {**claim, "id": "v", "verdict": "invalid", "detail": "invalid: b did not learn", "region": {"low": 0.0, "high": 2.0}}
     regionless = {**claim, "id": "w", "verdict": "inconclusive", "detail": "", "region": None}
-    assert forest_rows([invalid, regionless], "c") == [
+    unrun = {**invalid, "id": "u", "verdict": "not run", "detail": "not run: no eval results for run 'b'"}  # a number beside it or not
+    assert forest_rows([invalid, unrun, regionless], "c") == [
         {"id": "v", "verdict": "invalid", "estimate": None, "ci90": None, "ci95": None, "low": 0.0, "high": 2.0, "why": "invalid: b did not learn"},
+        {"id": "u", "verdict": "not run", "estimate": None, "ci90": None, "ci95": None, "low": 0.0, "high": 2.0,
+         "why": "not run: no eval results for run 'b'"},
         {"id": "w", "verdict": "inconclusive", "estimate": None, "ci90": None, "ci95": None, "low": None, "high": None, "why": "inconclusive"}]
 
 
