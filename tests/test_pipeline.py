@@ -140,6 +140,22 @@ def test_repro_noop_param_isolation_and_the_staleness_check(project):
     assert "study truncation: current" in sh("harness", "current", cwd=project).stdout
     assert not any(c["stale"] for c in json.loads((project / "results" / "status.json").read_text())["claims"])
 
+    # a look of the seed plan adds a seed to a run: DVC reruns its stages (their params changed), which keep the
+    # tuning and the finished seed (their outputs persist: harness/engine/kept.py) and train the new seed only
+    tuned = (project / "results" / "tune" / "lora.json").read_bytes()
+    trained_at = json.loads((project / "results" / "train" / "lora.json").read_text())["provenance"]["git"]["sha"]
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["train"]["lora"]["seeds"] = [0, 1]
+    write_params(project, raw)
+    commit(project, "a look: lora at 2 seeds")
+    out = stdout(sh("harness", "preload", "--", "dvc", "repro", cwd=project))
+    assert "train@lora: seeds 0 kept" in out and "tune@lora: kept" in out
+    assert (project / "results" / "tune" / "lora.json").read_bytes() == tuned
+    train = json.loads((project / "results" / "train" / "lora.json").read_text())
+    assert train["kept_from"] == {"0": trained_at} and set(train["seeds"]) == {"0", "1"}
+    assert set(json.loads((project / "results" / "eval" / "lora.json").read_text())["seeds"]) == {"0", "1"}
+    commit(project, "results of the look")
+
     # CI on a hand-edited result: the file no longer matches what its stage recorded in dvc.lock
     path = project / "results" / "eval" / "lora.json"
     edited = json.loads(path.read_text())

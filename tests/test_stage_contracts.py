@@ -360,3 +360,95 @@ def test_the_gate_checks_the_estimate_whatever_the_verdict_did(was, now):
     worse, better = compare(expected, row(7.0))
     assert bool(worse) == (ORDER[now] < ORDER[was])
     assert bool(better) == (ORDER[now] > ORDER[was])
+
+
+# --- a look of the seed plan: a rerun trains only the seeds it adds ------------------------------------------------
+
+
+def test_a_rerun_with_seeds_added_keeps_the_tuning_and_every_finished_seed(workspace, tiny_raw, monkeypatch):
+    """Seeds added to a run (what `harness seed-plan --apply` does) leave its tuning as it was, untrained, and keep
+    every seed already trained, byte for byte (its recorded timing too), with the commit it was trained at; only the
+    new seed trains, and the evaluate stage reads every seed's model. A seed whose saved model changed, or any input
+    of the work changed, trains again."""
+    from harness.stages import evaluate, train
+
+    set_runs(tiny_raw, {"lora": tiny_raw["train"]["lora"]})
+    params = parse_params(tiny_raw)
+    prepare.run(params)
+    monkeypatch.setattr("harness.stages.common.record", lambda **kw: {"git": {"sha": "c0ffee", "dirty": False}, "seeds": kw["seeds"]})
+    tuned = tune.run(params, "lora")
+    train.run(params, "lora")
+    first = read_json(Path("results/train/lora.json"))  # as written (JSON: a curve's points are lists)
+    assert first["kept_from"] is None and set(first["seeds"]) == {"0"}
+    trained = []
+    real_train_seed = train.train_seed
+
+    def counted(params, run, seed, *args, **kwargs):
+        trained.append(seed)
+        return real_train_seed(params, run, seed, *args, **kwargs)
+
+    monkeypatch.setattr(train, "train_seed", counted)
+    monkeypatch.setattr(tune, "load_prepared", lambda *a: pytest.fail("a kept tuning loads no data"))
+    monkeypatch.setattr("harness.stages.common.record", lambda **kw: {"git": {"sha": "beef", "dirty": False}, "seeds": kw["seeds"]})
+    tiny_raw["train"]["lora"]["seeds"] = [0, 1]
+    look = parse_params(tiny_raw)
+    assert tune.run(look, "lora") == tuned == read_json(Path("results/tune/lora.json"))
+    train.run(look, "lora")
+    more = read_json(Path("results/train/lora.json"))
+    assert trained == [1]
+    assert more["seeds"]["0"] == first["seeds"]["0"] and more["kept_from"] == {"0": "c0ffee"}
+    assert sorted(p.name for p in Path("models/lora").iterdir()) == ["seed_0", "seed_1"]
+    assert sorted(p.name for p in Path("results/curves/lora").iterdir()) == ["seed_0", "seed_1"]
+    assert set(evaluate.run(look, "lora")["seeds"]) == {"0", "1"}
+
+    again = train.run(look, "lora")  # a seed kept before keeps the commit it was first trained at
+    assert trained == [1] and again["kept_from"] == {"0": "c0ffee", "1": "beef"}
+    with open(min(p for p in Path("models/lora/seed_1").rglob("*") if p.is_file()), "ab") as f:
+        f.write(b"\0")  # seed 1's saved model is no longer the one its record names
+    assert train.run(look, "lora")["kept_from"] == {"0": "c0ffee"} and trained == [1, 1]
+    tiny_raw["loop"]["max_steps"] += 1  # an input of the work changed: nothing is kept
+    changed = parse_params(tiny_raw)
+    monkeypatch.setattr(tune, "load_prepared", load_prepared)
+    assert tune.run(changed, "lora")["key"] != tuned["key"]
+    assert train.run(changed, "lora")["kept_from"] is None and trained == [1, 1, 0, 1]
+
+
+def test_the_work_key_is_everything_but_the_seeds(monkeypatch):
+    """The key a rerun keeps work under ignores the seeds (the run's and the top level's) and changes with the run's
+    settings, every section it reads, what else the stage read, the code and the machine."""
+    import copy
+
+    from harness.engine import kept
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+    def key(change=lambda r: None, run="lora", hashes="a"):
+        changed = copy.deepcopy(raw)
+        change(changed)
+        return kept.work_key(parse_params(changed), run, hashes={"train": hashes})
+
+    base = key()
+    assert key(lambda r: r["train"]["lora"].update(seeds=[0, 1, 2, 3, 4])) == key(lambda r: r.update(seeds=[7])) == base
+    assert key(hashes="b") != base and key(run="adalora") != base
+    for change in (lambda r: r["train"]["lora"].update(r=4), lambda r: r["loop"].update(max_steps=7),
+                   lambda r: r["model"].update(max_length=33), lambda r: r["data"].update(validation_size=5)):
+        assert key(change) != base
+    monkeypatch.setattr(kept, "code_digest", lambda: "other code")
+    assert key() != base
+    monkeypatch.undo()
+    real_hardware = kept.hardware
+    monkeypatch.setattr(kept, "hardware", lambda: {**real_hardware(), "cpu_model": "another CPU"})
+    assert key() != base
+
+
+def test_only_a_clean_result_under_the_same_key_is_kept(tmp_path):
+    from harness.engine import kept
+
+    path = tmp_path / "r.json"
+    assert kept.kept_result(path, "k") is None
+    path.write_text(json.dumps({"key": "k", "provenance": {"git": {"sha": "s", "dirty": False}}}))
+    assert kept.kept_result(path, "k")["key"] == "k" and kept.kept_result(path, "other") is None
+    path.write_text(json.dumps({"key": "k", "provenance": {"git": {"sha": "s", "dirty": True}}}))
+    assert kept.kept_result(path, "k") is None
+    path.write_text(json.dumps({"provenance": {"git": {"sha": "s", "dirty": False}}}))  # written before keys existed
+    assert kept.kept_result(path, "k") is None

@@ -27,7 +27,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import StrictStr
 from pydantic.dataclasses import dataclass
 
@@ -35,6 +34,7 @@ from harness.claims.claim import leaves, sides
 from harness.claims.measures import Context, NotRun
 from harness.claims.stats import summarize
 from harness.core.errors import HarnessError
+from harness.core.io import load_yaml
 from harness.core.report_paths import COMPETENCE
 from harness.core.schema import STRICT, NonNegFloat, validate
 
@@ -64,7 +64,7 @@ class Competence:
 def load_competence(path: Path = COMPETENCE) -> CompetenceSpec:
     if not path.is_file():
         raise HarnessError(f"{path}: not found (the competence check's rule per metric)")
-    return validate(CompetenceSpec, yaml.safe_load(path.read_text()), str(path))
+    return validate(CompetenceSpec, load_yaml(path.read_text()), str(path))
 
 
 def constant_score(metric: str, rule: MetricRule, label_counts: dict[str, int] | None) -> float | None:

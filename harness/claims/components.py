@@ -12,10 +12,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.claims.claim import STATUS_KINDS
 from harness.core.errors import HarnessError
+from harness.core.io import load_yaml
 from harness.core.paths import COMPONENTS
 
 HOLDS = ("reproduced", "exceeded")
@@ -24,7 +23,7 @@ HOLDS = ("reproduced", "exceeded")
 def load_components(path: Path = COMPONENTS) -> dict[str, str]:
     if not path.is_file():
         raise HarnessError(f"{path}: not found (component name -> title)")
-    return yaml.safe_load(path.read_text()) or {}
+    return load_yaml(path.read_text()) or {}
 
 
 def status_of(verdicts: list[str]) -> str:

@@ -25,7 +25,7 @@ import yaml
 
 from harness.claims.judges import ORDER
 from harness.core.errors import HarnessError
-from harness.core.io import read_json
+from harness.core.io import load_yaml, read_json
 from harness.core.paths import EXPECTED_VERDICTS, STATUS
 
 HEADER = ("# What CI holds the pipeline to (harness check): per gated claim its verdict, estimate and 95% interval;\n"
@@ -93,7 +93,7 @@ def fresh_rows(status_path: Path = STATUS) -> list[dict[str, Any]]:
 def load_expected(path: Path = EXPECTED_VERDICTS) -> dict[str, Any]:
     if not path.is_file():
         raise HarnessError(f"{path}: not found; create it with harness check --update")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = load_yaml(path.read_text()) or {}
     if not isinstance(data, dict) or set(data) - {"held", "not_run"}:
         raise HarnessError(f"{path}: expected the keys held and not_run (written by harness check --update)")
     return data

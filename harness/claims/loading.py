@@ -18,6 +18,7 @@ from harness.claims.components import load_components
 from harness.claims.judges import NEUTRAL
 from harness.claims.measures import PAPERSCALE_FIELDS
 from harness.core.errors import HarnessError, first_line
+from harness.core.io import load_yaml
 from harness.core.paths import CLAIMS_DIR, COMPONENTS
 from harness.core.registry import JUDGES
 from harness.core.schema import validate
@@ -92,7 +93,7 @@ def profile_runs(profile: str, root: Path) -> dict[str, set[str]]:
 def profile_files(root: Path) -> list[tuple[Path, str]]:
     """Every params file a claim's profile can name (params.yaml first) with the profile name it declares."""
     files = [root / "params.yaml", *sorted((root / "experiments" / "profiles").glob("*.yaml"))]
-    return [(f, (yaml.safe_load(f.read_text()) or {}).get("profile", "smoke")) for f in files if f.is_file()]
+    return [(f, (load_yaml(f.read_text()) or {}).get("profile", "smoke")) for f in files if f.is_file()]
 
 
 def known_profiles(root: Path) -> list[str]:
@@ -104,7 +105,7 @@ def check_references(claims: list[Claim], root: Path, check_runs: bool = True) -
     the closest names, never a claim that reads "not run" forever. ``check_runs=False`` (the stages) lets a
     params file that configures fewer runs (an experiment) judge the claims of the missing ones "not run";
     ``harness validate`` and the test suite check the repository's params with runs included."""
-    spec = yaml.safe_load((root / "experiments" / "paperscale.yaml").read_text()) or {}
+    spec = load_yaml((root / "experiments" / "paperscale.yaml").read_text()) or {}
     entries = [*spec.get("entries", {}), "quantization"]
     components = load_components(root / COMPONENTS)
     seen: dict[str, str] = {}
@@ -143,7 +144,7 @@ def load_claims(directory: str | Path = CLAIMS_DIR, root: str | Path = ".", chec
         raise HarnessError(f"{directory}: no claim files (*.yaml)")
     for path in files:
         try:
-            raw = yaml.safe_load(path.read_text()) or []
+            raw = load_yaml(path.read_text()) or []
         except yaml.YAMLError as err:
             raise HarnessError(f"{path}: not valid YAML ({first_line(err)})") from None
         if not isinstance(raw, list):

@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 from pydantic import Field, StrictStr
 from pydantic.dataclasses import dataclass
 from scipy import optimize
 from scipy import stats as st
 
+from harness.core.io import load_yaml
 from harness.core.report_paths import SEED_PLAN
 from harness.core.schema import STRICT, PositiveInt, validate
 
@@ -119,4 +119,4 @@ def load_plan(path: Path = SEED_PLAN) -> SeedPlan:
     """The project's plan; a project without the file has none (every claim a fixed design, judged at alpha)."""
     if not path.is_file():
         return SeedPlan(claims=[])
-    return validate(SeedPlan, yaml.safe_load(path.read_text()) or {}, str(path))
+    return validate(SeedPlan, load_yaml(path.read_text()) or {}, str(path))

@@ -28,11 +28,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.causal.settings import causal_of
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
+from harness.core.io import load_yaml
 from harness.core.paths import PAPERSCALE_SPEC, PARAMS, RESULTS, STUDIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,7 +161,7 @@ def _causal_methods(params: Params, runs: list[str]) -> list[str]:
 
 
 def _paperscale_methods(params: Params) -> list[str]:
-    spec = yaml.safe_load((ROOT / PAPERSCALE_SPEC).read_text()) or {}
+    spec = load_yaml((ROOT / PAPERSCALE_SPEC).read_text()) or {}
     found: set[str] = set()
 
     def walk(node: Any) -> None:
@@ -330,7 +329,7 @@ def differences(root: Path = ROOT) -> dict[str, dict[str, list[str]]]:
     params, pipelines = load_params(root / PARAMS), Pipelines.read(root)
     wrong = {}
     for file in dvc_files(root):
-        for name, body, foreach in _stages(yaml.safe_load(file.read_text())):
+        for name, body, foreach in _stages(load_yaml(file.read_text())):
             have, want = set(body.get("deps", [])), set(expected_deps(body, params, foreach, pipelines))
             if have != want:
                 wrong[f"{file.relative_to(root)}:{name}"] = {"missing": sorted(want - have), "extra": sorted(have - want)}

@@ -23,7 +23,7 @@ from pydantic.dataclasses import dataclass
 
 from harness.core.config import read_yaml, with_studies
 from harness.core.errors import HarnessError
-from harness.core.io import write_text
+from harness.core.io import load_yaml, write_text
 from harness.core.paths import CLAIMS_DIR, EXPERIMENTS, PARAMS, PROFILES
 from harness.core.schema import STRICT, PositiveInt, validate
 
@@ -123,7 +123,7 @@ class GlueTables:
 
 
 def load_tables(path: Path = SPEC) -> GlueTables:
-    raw = yaml.safe_load(path.read_text())
+    raw = load_yaml(path.read_text())
     for column in raw.get("adalora", {}).get("columns", []):  # budgets are the column's own keys in the file
         column["values"] = {b: column.pop(b) for b in list(column) if b in raw["adalora"].get("budgets", {})}
     return validate(GlueTables, raw, str(path))

@@ -26,6 +26,7 @@ from pydantic import Field, StrictInt, StrictStr, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from harness.core.errors import HarnessError
+from harness.core.io import load_yaml
 from harness.core.paths import STUDIES
 from harness.core.schema import STRICT, NonNegFloat, NonNegInt, PositiveInt, setting, validate
 
@@ -382,7 +383,7 @@ def read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise HarnessError(f"{path}: params file not found")
     try:
-        return yaml.safe_load(path.read_text())
+        return load_yaml(path.read_text())
     except yaml.YAMLError as err:
         raise HarnessError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
 

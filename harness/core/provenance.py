@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import yaml
 
+from harness.core.io import load_yaml
 from harness.core.paths import PROFILES, STUDIES
 
 PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "datasets", "evaluate", "lm-eval", "dvc", "accelerate", "numpy",
@@ -38,11 +39,11 @@ def git_state(cwd: str | Path = ".") -> dict[str, Any]:
     try:
         sha = git("rev-parse", "HEAD")
         changed = git("diff", "--name-only", "HEAD", "--", ".", *(f":(exclude){p}" for p in PIPELINE_OUTPUTS)).splitlines()
-        base = yaml.safe_load(git("show", "HEAD:params.yaml")) if "params.yaml" in changed else None
+        base = load_yaml(git("show", "HEAD:params.yaml")) if "params.yaml" in changed else None
     except (subprocess.CalledProcessError, FileNotFoundError):
         return {"sha": None, "dirty": None}
     def committed(study: str) -> Any:  # a study's params as the commit holds them
-        return yaml.safe_load(git("show", f"HEAD:{STUDIES}/{study}/params.yaml"))
+        return load_yaml(git("show", f"HEAD:{STUDIES}/{study}/params.yaml"))
 
     profile = committed_profile(Path(cwd), changed, base, committed) if base is not None else None
     if profile is not None:
@@ -61,7 +62,7 @@ def committed_profile(root: Path, changed: list[str], base: dict, committed: Cal
 
     text = (root / "params.yaml").read_text()
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
         name = raw.get("profile")
     except (yaml.YAMLError, AttributeError):
         return None
@@ -74,7 +75,7 @@ def committed_profile(root: Path, changed: list[str], base: dict, committed: Cal
         return None
     for folder, part in studies.items():
         params = root / folder / "params.yaml"
-        if not (params.is_file() and yaml.safe_load(params.read_text()) == (part or {})):
+        if not (params.is_file() and load_yaml(params.read_text()) == (part or {})):
             return None
         if (root / folder / "dvc.yaml").exists() != (part is not None):
             return None

@@ -60,7 +60,7 @@ def validate(cls: type, raw: Any, where: str) -> Any:
 
 def setting(default: Any = _REQUIRED, *, help: str, factory: Callable[[], Any] | None = None) -> Any:
     """A settings field that carries its help text as data (peft's ``field(metadata={"help": ...})``): ``harness
-    validate --settings`` and docs/configuration.md print it. ``factory`` makes a mutable default; neither: required."""
+    validate --settings`` prints it, and docs/settings.md holds what it prints. ``factory`` makes a mutable default; neither: required."""
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata={"help": help})
     return dataclasses.field(default=default, metadata={"help": help})
@@ -68,7 +68,7 @@ def setting(default: Any = _REQUIRED, *, help: str, factory: Callable[[], Any] |
 
 def described(cls: type) -> list[tuple[str, str, str, str]]:
     """Each field of the settings class ``cls`` as (key, type, default as YAML writes it, help): the reference that ``harness validate
-    --settings`` and docs/configuration.md print. A field without help text is a defect (tests/test_architecture.py)."""
+    --settings`` prints (docs/settings.md). A field without help text is a defect (tests/test_docs.py)."""
     hints = typing.get_type_hints(cls, include_extras=True)
     rows = []
     for f in dataclasses.fields(cls):

@@ -17,12 +17,11 @@ import dataclasses
 from typing import Any
 
 import torch
-import yaml
 from transformers import AutoConfig, AutoModel
 
 from harness.core.config import load_params
 from harness.core.errors import HarnessError, first_line
-from harness.core.io import read_json
+from harness.core.io import load_yaml, read_json
 from harness.core.paths import ATLAS, PAPERSCALE_SPEC
 from harness.core.registry import METHODS
 from harness.costs.memory_model import NF4_BITS, activation_bytes, quant_constant_bits, training_bytes
@@ -33,7 +32,7 @@ QUANTIZED_BASE_BITS = {"qlora": NF4_BITS + quant_constant_bits(True)}
 
 
 def model_config(name: str):
-    archs = yaml.safe_load(PAPERSCALE_SPEC.read_text()).get("architectures", {}) if PAPERSCALE_SPEC.is_file() else {}
+    archs = load_yaml(PAPERSCALE_SPEC.read_text()).get("architectures", {}) if PAPERSCALE_SPEC.is_file() else {}
     if name in archs:
         arch = dict(archs[name])
         return AutoConfig.for_model(arch.pop("model_type"), **arch)

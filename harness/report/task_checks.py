@@ -13,13 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic.dataclasses import dataclass
 from scipy.stats import spearmanr
 
 from harness.claims.stats import summarize
 from harness.core.errors import HarnessError
-from harness.core.io import read_json
+from harness.core.io import load_yaml, read_json
 from harness.core.paths import TASK_CHECKS
 from harness.core.schema import STRICT, validate
 
@@ -44,7 +43,7 @@ class TaskChecks:
 def load_spec(path: Path = TASK_CHECKS) -> TaskChecks:
     if not path.is_file():
         raise HarnessError(f"{path}: not found")
-    return validate(TaskChecks, yaml.safe_load(path.read_text()), str(path))
+    return validate(TaskChecks, load_yaml(path.read_text()), str(path))
 
 
 def per_seed(runs: dict[str, dict[str, Any]], run: str, metric: str) -> dict[str, float] | None:

@@ -14,7 +14,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic.dataclasses import dataclass
 
 from harness.causal.settings import causal_of
@@ -23,7 +22,7 @@ from harness.claims.loading import load_claims
 from harness.claims.stats import summarize
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
-from harness.core.io import write_json, write_text
+from harness.core.io import load_yaml, write_json, write_text
 from harness.core.paths import ATLAS, ATLAS_MD, ATLAS_PLOTS, ATLAS_SPEC, RESULTS, result_file
 from harness.core.provenance import record
 from harness.core.schema import STRICT, validate
@@ -57,7 +56,7 @@ class AtlasSpec:
 def load_spec(params: Params, path: Path = ATLAS_SPEC) -> AtlasSpec:
     if not path.is_file():
         raise HarnessError(f"{path}: not found")
-    spec = validate(AtlasSpec, yaml.safe_load(path.read_text()), str(path))
+    spec = validate(AtlasSpec, load_yaml(path.read_text()), str(path))
     for i, row in enumerate(spec.rows):
         for run in row.runs:
             if run not in params.train:

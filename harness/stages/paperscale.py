@@ -12,11 +12,10 @@ import logging
 from typing import Any
 
 import torch
-import yaml
 from transformers import AutoConfig, AutoModel
 
 from harness.core.errors import HarnessError
-from harness.core.io import write_json
+from harness.core.io import load_yaml, write_json
 from harness.core.paths import PAPERSCALE, PAPERSCALE_SPEC
 from harness.core.provenance import record
 from harness.core.registry import METHODS
@@ -86,4 +85,4 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     if not PAPERSCALE_SPEC.is_file():
         raise HarnessError(f"{PAPERSCALE_SPEC}: not found")
-    write_json(PAPERSCALE, {**run(yaml.safe_load(PAPERSCALE_SPEC.read_text())), "provenance": record()})
+    write_json(PAPERSCALE, {**run(load_yaml(PAPERSCALE_SPEC.read_text())), "provenance": record()})

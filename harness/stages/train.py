@@ -4,14 +4,18 @@ on the validation split (``results/tune/<run>.json``), and save its adapters.
 Seeds run side by side in processes of their own (harness/core/workers.py); under ``accelerate launch`` every
 process trains each seed on its share of the batches and rank 0 writes the outputs. Outputs ``models/<run>/seed_<s>``
 (DVC cache), ``results/train/<run>.json`` (git: cost figures, method report such as AdaLoRA's rank
-pattern, provenance) and ``results/curves/<run>/seed_<s>/`` (its loss and validation curves in DVCLive's
-format, the stage's DVC plots).
+pattern, each seed's model digest, the work's key, provenance) and ``results/curves/<run>/seed_<s>/`` (its loss and
+validation curves in DVCLive's format, the stage's DVC plots).
+
+A rerun keeps every seed that the recorded result holds under this run's key and whose saved model is the one it
+recorded (harness/engine/kept.py): a look of the seed plan trains only the seeds it adds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -23,8 +27,9 @@ from harness.core.ranks import is_main_process
 from harness.core.workers import run_seeds
 from harness.engine.fit_seed import fit_seed
 from harness.engine.inference import predict, score
+from harness.engine.kept import kept_from, kept_result, kept_seeds, model_digest, work_key
 from harness.engine.resources import pick_device
-from harness.stages.common import config_dict, load_prepared, run_method, train_figures, write_run_result
+from harness.stages.common import config_dict, data_hashes, load_prepared, run_method, train_figures, write_run_result
 
 log = logging.getLogger("harness.train")
 
@@ -81,17 +86,28 @@ def run(params: Params, run: str) -> dict:
     splits, tokenizer = load_prepared()
     seeds = seeds_of(params, params.train[run])
     lr, steps_factor = tuned(run)
+    key = work_key(params, run, lr=lr, steps_factor=steps_factor, hashes=data_hashes())
+    previous = kept_result(result_file("train", run), key)
+    kept = kept_seeds(previous, seeds, {seed: model_dir(run) / seed_subdir(seed) for seed in seeds})
+    if kept:
+        log.info("train@%s: seeds %s kept (trained under this key before)", run, ", ".join(map(str, kept)))
 
     with output_dir(model_dir(run)) as out, output_dir(curves_dir(run)) as curves:
+        for seed, figures in kept.items():
+            shutil.copytree(model_dir(run) / seed_subdir(seed), out / seed_subdir(seed))
+            write_curves(curves / seed_subdir(seed), figures)
+
         def one_seed(seed: int) -> dict:
             figures, _ = train_seed(params, run, seed, splits, tokenizer, out / seed_subdir(seed), lr, steps_factor)
+            figures["model_sha256"] = model_digest(out / seed_subdir(seed))  # what a rerun checks before keeping it
             write_curves(curves / seed_subdir(seed), figures)
             loss = "n/a" if figures["final_loss"] is None else f"{figures['final_loss']:.4f}"
             log.info("train@%s seed %d: loss %s, %.1f s, %.0f tokens/s", run, seed, loss, figures["train_seconds"], figures["tokens_per_s"])
             return figures
 
-        done = run_seeds(one_seed, seeds, threads=params.loop.threads, device=pick_device(params.loop.device), log=log, label=f"train@{run}")
-    per_seed = {str(seed): figures for seed, figures in done.items()}
+        new = [seed for seed in seeds if seed not in kept]
+        done = run_seeds(one_seed, new, threads=params.loop.threads, device=pick_device(params.loop.device), log=log, label=f"train@{run}") if new else {}
+    per_seed = {str(seed): kept[seed] if seed in kept else done[seed] for seed in seeds}
     if not is_main_process():  # a data-parallel launch: rank 0 writes
         return {}
     body = {
@@ -100,6 +116,8 @@ def run(params: Params, run: str) -> dict:
         "lr": lr,  # chosen on the validation split by the tune stage (None: no gradient steps)
         "steps_factor": steps_factor,  # the training length the tune stage chose (1: the schedule as configured)
         "seeds": per_seed,
+        "key": key,  # what a rerun keeps seeds under (harness/engine/kept.py)
+        "kept_from": kept_from(previous, kept),  # seed -> the commit it was trained at, for each seed kept from before
     }
     return write_run_result("train", run, seeds, body)
 

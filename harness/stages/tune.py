@@ -21,7 +21,8 @@ it is interior or the cap is reached. With one length (the default) nothing chan
 
 Writes ``results/tune/<run>.json``: the grid, each point's validation score and final loss, the choice, the edge
 at the cap if any, the chosen length (``steps_factor``, ``steps``) and, with several, each length's search
-(``lengths``), provenance.
+(``lengths``), the work's key, provenance. A rerun whose key is the one recorded (the run's seeds changed, nothing
+it reads: harness/engine/kept.py) keeps the result as it is and trains nothing.
 A run without gradient steps (retrieval) records that it has nothing to tune; with a single factor (paper profiles:
 the paper's own lr) there is nothing to choose and nothing is trained here.
 """
@@ -35,11 +36,13 @@ from collections.abc import Callable
 
 from harness.core.config import Params, load_params
 from harness.core.errors import HarnessError
+from harness.core.paths import result_file
 from harness.core.ranks import is_main_process
 from harness.core.workers import run_seeds
 from harness.engine.fit_seed import fit_seed, run_steps
 from harness.engine.grid_search import Axis, choose, search
 from harness.engine.inference import predict, score
+from harness.engine.kept import kept_result, work_key
 from harness.engine.resources import pick_device
 from harness.stages.common import data_hashes, load_prepared, run_method, write_run_result
 
@@ -54,6 +57,12 @@ def default_lr(params: Params, run: str) -> float:
 
 def run(params: Params, run: str) -> dict:
     method, cfg = run_method(params, run)
+    hashes = data_hashes(SPLITS_READ)
+    key = work_key(params, run, tuning=dataclasses.asdict(params.tuning), hashes=hashes)
+    kept = kept_result(result_file("tune", run), key)
+    if kept is not None:
+        log.info("tune@%s: kept (what it is computed from is unchanged: harness/engine/kept.py)", run)
+        return kept
     splits, tokenizer = load_prepared(SPLITS_READ)
     metric = params.data.metrics[0]
     device = pick_device(params.loop.device)
@@ -142,10 +151,11 @@ def run(params: Params, run: str) -> dict:
         "lengths": lengths,  # several tuning.steps_factors: each length's best (joint: its lr search and edge; after_lr: its point at the chosen lr)
         "length_search": tuning.length_search if lengths else None,
         "note": None if method.trains else "no gradient steps: nothing to tune",
+        "key": key,  # what a rerun keeps this result under (harness/engine/kept.py)
     }
     if not is_main_process():  # a data-parallel launch: rank 0 writes
         return {"run": run, **body}
-    return write_run_result("tune", run, [tuning.seed], body, data_hashes(SPLITS_READ))
+    return write_run_result("tune", run, [tuning.seed], body, hashes)
 
 
 def main(argv: list[str]) -> None:
