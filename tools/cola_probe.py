@@ -26,7 +26,7 @@ splits, tok = load_prepared(("train", "validation"))
 method, cfg = run_method(params, run)
 t = time.time()
 model, stats = fit_seed(params, run, method, dataclasses.replace(cfg, lr=lr), 0, splits, tok, track=True, steps_factor=factor)
-preds, labels, _ = predict(model, splits["validation"], tok, params.loop.eval_batch_size, pick_device("cpu"))
+preds, labels, _ = predict(model, splits["validation"], tok, params.loop.eval_batch_size, pick_device(params.loop.device))
 final = score(preds, labels, ["matthews", "accuracy"])
 out = {"run": run, "lr": lr, "steps": stats.steps, "val_curve": stats.val_curve, "final": final, "seconds": time.time() - t, "final_loss": stats.final_loss}
 print(json.dumps(out))
